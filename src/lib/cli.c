@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowloop library: what every tool's command line shares.  Messages are
+ * "<tool>: <file>: <reason>", --help lists every option, --version prints
+ * "<tool> (cowloop) <version>"; exit 0 success, 1 failure, 2 usage error.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cowlib.h"
+
+const char *cow_progname = "cowloop";
+static const struct cow_tool *cow_tool;
+
+void cow_tool_init(const struct cow_tool *t)
+{
+	cow_tool = t;
+	cow_progname = t->name;
+}
+
+void cow_help(void)
+{
+	const char *s = cow_tool->synopsis;
+	const char *prefix = "Usage:";
+
+	do {
+		size_t n = strcspn(s, "\n");
+
+		printf("%s %s%s%.*s\n", prefix, cow_progname, n ? " " : "",
+		       (int)n, s);
+		prefix = "   or:";
+		s += n + (s[n] == '\n');
+	} while (*s);
+	printf("%s\n\nOptions:\n%s", cow_tool->summary, cow_tool->options);
+	printf("      --help        display this help and exit\n"
+	       "      --version     output version information and exit\n");
+}
+
+void cow_version(void)
+{
+	printf("%s (cowloop) %s\n", cow_progname, COWLOOP_VERSION);
+}
+
+static void __attribute__((noreturn)) cow_try_help(void)
+{
+	fprintf(stderr, "Try '%s --help' for more information.\n",
+		cow_progname);
+	exit(COW_EXIT_USAGE);
+}
+
+/* The getopt_long cases every tool shares: --help, --version, errors. */
+void cow_std_option(int c)
+{
+	switch (c) {
+	case COW_OPT_HELP:
+		cow_help();
+		exit(COW_EXIT_OK);
+	case COW_OPT_VERSION:
+		cow_version();
+		exit(COW_EXIT_OK);
+	default:		/* getopt_long already said what is wrong */
+		cow_try_help();
+	}
+}
+
+void cow_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cow_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cow_try_help();
+}
+
+void cow_err(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (file)
+		fprintf(stderr, "%s: %s: ", cow_progname, file);
+	else
+		fprintf(stderr, "%s: ", cow_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* "<tool>: <file>: [<what>: ]<strerror(errno)>" */
+void cow_err_errno(const char *file, const char *what)
+{
+	const char *e = strerror(errno);
+
+	if (what)
+		cow_err(file, "%s: %s", what, e);
+	else
+		cow_err(file, "%s", e);
+}
+
+/* Ask on the terminal; true only for an answer starting with y or Y. */
+bool cow_ask(const char *question)
+{
+	char line[64];
+
+	printf("%s [y/N] ", question);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}

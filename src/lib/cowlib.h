@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cowloop: the userland library every tool links (build/obj/libcow.a).
+ *
+ *   cli.c      program name, error messages, --help/--version, usage errors
+ *   io.c       whole-buffer pread/pwrite, file sizes, data extents (holes)
+ *   cowfile.c  open a cowfile (header + bitmap), rewrite it; open an
+ *              rdofile and compute its fingerprint
+ *   ctl.c      the driver's control device /dev/cow/ctl
+ *
+ * Functions that can fail print "<tool>: <file>: <reason>" themselves and
+ * return -1, so that a tool only decides whether to go on.
+ */
+#ifndef _COWLIB_H
+#define _COWLIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <getopt.h>
+#include "cowfmt.h"
+
+/* ---- cli.c ------------------------------------------------------- */
+
+/* Exit codes shared by every tool. */
+#define COW_EXIT_OK	0
+#define COW_EXIT_FAIL	1
+#define COW_EXIT_USAGE	2
+
+/* getopt_long values of the options every tool has. */
+#define COW_OPT_HELP	0x100
+#define COW_OPT_VERSION	0x101
+#define COW_LONGOPTS_STD \
+	{ "help", no_argument, NULL, COW_OPT_HELP }, \
+	{ "version", no_argument, NULL, COW_OPT_VERSION }
+
+struct cow_tool {
+	const char *name;	/* "cowlist" */
+	const char *synopsis;	/* "[-v] cowfile", one line per form */
+	const char *summary;	/* one sentence */
+	const char *options;	/* help lines for the tool's own options */
+};
+
+extern const char *cow_progname;
+
+void cow_tool_init(const struct cow_tool *t);
+void cow_help(void);
+void cow_version(void);
+void cow_std_option(int c);
+void cow_usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+void cow_err(const char *file, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void cow_err_errno(const char *file, const char *what);
+bool cow_ask(const char *question);
+
+/* ---- io.c -------------------------------------------------------- */
+
+ssize_t cow_pread_full(int fd, void *buf, size_t len, uint64_t off);
+int cow_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+int cow_fd_size(int fd, uint64_t *size, bool *blockdev);
+int cow_next_data(int fd, uint64_t *start, uint64_t *end, uint64_t limit);
+void *cow_alloc_aligned(size_t len);
+#define COW_SCAN_CHUNK	(1024 * 1024)	/* bytes per read while scanning */
+int cow_scan_units(int fd, uint64_t base, uint64_t nunits,
+		   int (*fn)(void *ctx, uint64_t unit, const uint8_t *data),
+		   void *ctx);
+
+/* ---- cowfile.c --------------------------------------------------- */
+
+struct cowfile {
+	const char *path;
+	char label[32 + COW_PATH_MAX];	/* "cowfile <path>" for messages */
+	int fd;
+	bool writable;
+	uint64_t fsize;		/* logical size (st_size) */
+	struct cow_hdr hdr;
+	uint8_t *map;		/* hdr.mapsize bytes once loaded */
+	uint8_t *mapdirty;	/* one bit per 1 KiB bitmap block changed */
+};
+
+struct rdofile {
+	const char *path;
+	char label[32 + COW_PATH_MAX];	/* "rdofile <path>" */
+	int fd;
+	bool blockdev;
+	uint64_t size;		/* exact bytes */
+	uint64_t rdoblocks;	/* whole 1 KiB units */
+};
+
+int cow_open(struct cowfile *cf, const char *path, bool writable);
+int cow_map_load(struct cowfile *cf);
+int cow_map_check(const struct cowfile *cf, uint64_t *weight);
+bool cow_map_set(struct cowfile *cf, uint64_t unit);
+bool cow_map_clear(struct cowfile *cf, uint64_t unit);
+int cow_map_write(struct cowfile *cf);
+int cow_hdr_write(struct cowfile *cf);
+void cow_close(struct cowfile *cf);
+
+int rdo_open(struct rdofile *r, const char *path, bool writable);
+int rdo_fingerprint(const struct rdofile *r, uint32_t *fp);
+void rdo_close(struct rdofile *r);
+
+int cow_check_pair(const struct cowfile *cf, const struct rdofile *r);
+
+/* ---- ctl.c ------------------------------------------------------ */
+
+extern const char cow_ctl_path[];	/* "/dev/cow/ctl" */
+
+int cow_ctl_open(void);
+int cow_ctl_ioctl(unsigned long cmd, struct cow_ioc_dev *d);
+const char *cow_ctl_strerror(const struct cow_ioc_dev *d, int err);
+
+#endif /* _COWLIB_H */

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowdev: activate, deactivate and list cowdevices.
+ *
+ * Activation and deactivation go through the driver's control device
+ * /dev/cow/ctl; the list is read from sysfs, where the driver shows each
+ * active cowdevice's files in /sys/block/cowN/cowloop/{rdofile,cowfile}.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cowlib.h"
+
+static const struct cow_tool tool = {
+	.name = "cowdev",
+	.synopsis = "-l\n-a rdofile cowfile [cowdevice]\n-d cowdevice",
+	.summary = "Activate, deactivate or list cowdevices (/dev/cow/N).",
+	.options = "  -a, --activate    activate a cowdevice for rdofile and cowfile\n"
+		   "                    (a new cowfile is created when it does not\n"
+		   "                    exist); prints the name of the cowdevice\n"
+		   "  -d, --deactivate  deactivate a cowdevice (/dev/cow/N or N)\n"
+		   "  -l, --list        list the active cowdevices\n",
+};
+
+static const struct option longopts[] = {
+	{ "activate", no_argument, NULL, 'a' },
+	{ "deactivate", no_argument, NULL, 'd' },
+	{ "list", no_argument, NULL, 'l' },
+	COW_LONGOPTS_STD,
+	{ NULL, 0, NULL, 0 }
+};
+
+#define DEV_PREFIX	"/dev/cow/"
+
+/* "/dev/cow/N" or "N" -> N; usage error otherwise. */
+static __u32 parse_devno(const char *s)
+{
+	const char *p = s;
+	unsigned long n;
+	char *end;
+
+	if (!strncmp(p, DEV_PREFIX, strlen(DEV_PREFIX)))
+		p += strlen(DEV_PREFIX);
+	errno = 0;
+	n = strtoul(p, &end, 10);
+	if (*p < '0' || *p > '9' || *end || errno || n >= COW_MAXCOWS_LIMIT)
+		cow_usage_error("invalid cowdevice '%s' (expected /dev/cow/N)",
+				s);
+	return (__u32)n;
+}
+
+/* Absolute path of @path into @out; the last component may not exist. */
+static int abs_path(const char *label, const char *path, char *out,
+		    bool may_be_new)
+{
+	char buf[PATH_MAX], dir[PATH_MAX], base[PATH_MAX];
+
+	if (realpath(path, buf)) {
+		if (strlen(buf) >= COW_PATH_MAX)
+			goto toolong;
+		strcpy(out, buf);
+		return 0;
+	}
+	if (errno != ENOENT || !may_be_new || strlen(path) >= PATH_MAX)
+		goto fail;
+	strcpy(dir, path);
+	strcpy(base, path);
+	if (!realpath(dirname(dir), buf))
+		goto fail;
+	if (snprintf(out, COW_PATH_MAX, "%s/%s", strcmp(buf, "/") ? buf : "",
+		     basename(base)) >= COW_PATH_MAX)
+		goto toolong;
+	return 0;
+toolong:
+	errno = ENAMETOOLONG;
+fail:
+	cow_err_errno(label, NULL);
+	return -1;
+}
+
+static void activate_failed(const struct cow_ioc_dev *d, const char *why)
+{
+	cow_err(NULL, "cannot activate rdofile %s with cowfile %s: %s",
+		d->rdofile, d->cowfile, why);
+}
+
+/*
+ * Explain early what the driver would refuse in an existing cowfile's
+ * header.  Files we cannot read are left for the driver to judge.
+ */
+static int precheck(const struct cow_ioc_dev *d)
+{
+	static uint8_t blk[COW_HDRSIZE] __attribute__((aligned(8)));
+	struct cow_hdr h;
+	int fd = open(d->cowfile, O_RDONLY | O_CLOEXEC), r;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = cow_pread_full(fd, blk, sizeof(blk), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(blk))
+		return 0;
+	r = cow_hdr_decode(&h, blk);
+	if (!r)
+		r = cow_hdr_check_state(&h);
+	if (!r)
+		return 0;
+	activate_failed(d, cow_strerror(r));
+	return -1;
+}
+
+static int activate(char **args, int nargs)
+{
+	static struct cow_ioc_dev d;
+
+	if (nargs < 2 || nargs > 3)
+		cow_usage_error("-a needs rdofile cowfile [cowdevice]");
+	d.devno = nargs == 3 ? parse_devno(args[2]) : COW_DEV_ANY;
+	if (abs_path("rdofile", args[0], d.rdofile, false) < 0 ||
+	    abs_path("cowfile", args[1], d.cowfile, true) < 0 ||
+	    precheck(&d) < 0)
+		return COW_EXIT_FAIL;
+	switch (cow_ctl_ioctl(COW_IOC_ACTIVATE, &d)) {
+	case 0:
+		printf(DEV_PREFIX "%u\n", d.devno);
+		return COW_EXIT_OK;
+	case -1:
+		activate_failed(&d, cow_ctl_strerror(&d, errno));
+	}
+	return COW_EXIT_FAIL;
+}
+
+static int deactivate(char **args, int nargs)
+{
+	struct cow_ioc_dev d = { 0 };
+	char name[32];
+
+	if (nargs != 1)
+		cow_usage_error("-d needs one cowdevice");
+	d.devno = parse_devno(args[0]);
+	snprintf(name, sizeof(name), DEV_PREFIX "%u", d.devno);
+	switch (cow_ctl_ioctl(COW_IOC_DEACTIVATE, &d)) {
+	case 0:
+		return COW_EXIT_OK;
+	case -1:
+		if (errno == EBUSY && !d.reason)
+			cow_err(name, "cannot deactivate: device is in use "
+				"(mounted or open)");
+		else
+			cow_err(name, "cannot deactivate: %s",
+				cow_ctl_strerror(&d, errno));
+	}
+	return COW_EXIT_FAIL;
+}
+
+struct entry {
+	unsigned int devno;
+	char rdofile[COW_PATH_MAX];
+	char cowfile[COW_PATH_MAX];
+};
+
+/* One line of a sysfs attribute, without its newline. */
+static int read_attr(const char *sys, const char *dev, const char *attr,
+		     char *out)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/block/%s/cowloop/%s", sys, dev, attr);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	ok = fgets(out, COW_PATH_MAX, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -1;
+	out[strcspn(out, "\n")] = '\0';
+	return 0;
+}
+
+static int by_devno(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	return (x->devno > y->devno) - (x->devno < y->devno);
+}
+
+/* COWLOOP_SYSFS replaces /sys (for tests). */
+static int list(int nargs)
+{
+	const char *sys = getenv("COWLOOP_SYSFS");
+	char path[PATH_MAX], *end;
+	struct entry *v = NULL, *nv;
+	size_t n = 0, i;
+	struct dirent *de;
+	DIR *dir;
+
+	if (nargs)
+		cow_usage_error("-l takes no arguments");
+	if (!sys)
+		sys = "/sys";
+	snprintf(path, sizeof(path), "%s/block", sys);
+	dir = opendir(path);
+	if (!dir) {
+		cow_err_errno(path, NULL);
+		return COW_EXIT_FAIL;
+	}
+	while ((de = readdir(dir))) {
+		unsigned long devno;
+
+		if (strncmp(de->d_name, "cow", 3) || de->d_name[3] < '0' ||
+		    de->d_name[3] > '9')
+			continue;
+		devno = strtoul(de->d_name + 3, &end, 10);
+		if (*end)
+			continue;
+		nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			cow_err_errno(path, NULL);
+			break;
+		}
+		v = nv;
+		v[n].devno = (unsigned int)devno;
+		if (read_attr(sys, de->d_name, "rdofile", v[n].rdofile) ||
+		    read_attr(sys, de->d_name, "cowfile", v[n].cowfile))
+			continue;	/* deactivated meanwhile */
+		n++;
+	}
+	closedir(dir);
+	qsort(v, n, sizeof(*v), by_devno);
+	printf("%-12s %-16s %-32s\n", "cowdevice", "read-only file",
+	       "copy-on-write file");
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), DEV_PREFIX "%u", v[i].devno);
+		printf("%-12s %-16s %-32s\n", path, v[i].rdofile,
+		       v[i].cowfile);
+	}
+	free(v);
+	return COW_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	int c, mode = 0;
+
+	cow_tool_init(&tool);
+	while ((c = getopt_long(argc, argv, "adl", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+		case 'd':
+		case 'l':
+			if (mode && mode != c)
+				cow_usage_error("only one of -a, -d, -l");
+			mode = c;
+			break;
+		default:
+			cow_std_option(c);
+		}
+	}
+	switch (mode) {
+	case 'a':
+		return activate(argv + optind, argc - optind);
+	case 'd':
+		return deactivate(argv + optind, argc - optind);
+	case 'l':
+		return list(argc - optind);
+	}
+	cow_usage_error("one of -a, -d or -l is required");
+}
