@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * cowloop: the cowfile on-disk format and the control ioctl ABI.
+ *
+ * This header is used verbatim by the kernel module and by the tools.
+ * Everything on disk is little-endian; everything crossing the ioctl
+ * boundary is fixed-width.  doc/cowfile-format.md and doc/ioctl.md
+ * describe it in prose.
+ */
+#ifndef _COWLOOP_H
+#define _COWLOOP_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define COWLOOP_VERSION		"4.0"
+
+/* ------------------------------------------------------------------ */
+/* On-disk format, version 1 (compatible with the original cowloop)  */
+/* ------------------------------------------------------------------ */
+
+#define COW_MAGIC		0x574f437fU	/* bytes 7f 43 4f 57: "\x7fCOW" */
+#define COW_MAGIC_SWAPPED	0x7f434f57U	/* written on a big-endian host */
+#define COW_VERSION		1
+#define COW_MAPUNIT		1024U		/* bytes per unit and bit */
+#define COW_MAPUNIT_SHIFT	10
+#define COW_HDRSIZE		1024U		/* header block */
+#define COW_DATA_ALIGN		4096U		/* doffset alignment */
+
+#define COW_F_DIRTY		0x0001	/* not closed cleanly */
+#define COW_F_PACKED		0x0002	/* written by the original cowpack */
+#define COW_F_KNOWN		(COW_F_DIRTY | COW_F_PACKED)
+
+/*
+ * Largest rdofile handled: 2^44 units (16 PiB).  Keeps every offset
+ * (doffset + rdoblocks * 1024) far below 2^63 and the bitmap below 2 TiB.
+ */
+#define COW_MAX_RDOBLOCKS	(1ULL << 44)
+
+/* The header as the original driver wrote it on x86_64 (LP64). */
+struct cow_disk_hdr64 {
+	__le32	magic;
+	__le16	version;
+	__le16	flags;
+	__le64	mapunit;
+	__le64	mapsize;
+	__le64	doffset;
+	__le64	rdoblocks;
+	__le64	rdofingerprint;
+	__le64	cowused;
+};					/* 56 bytes */
+
+/* The header as the original driver wrote it on i386 (ILP32). */
+struct cow_disk_hdr32 {
+	__le32	magic;
+	__le16	version;
+	__le16	flags;
+	__le32	mapunit;
+	__le32	mapsize;
+	__le32	doffset;
+	__le32	rdoblocks;
+	__le32	rdofingerprint;
+	__le32	cowused;
+};					/* 32 bytes */
+
+/*
+ * cowloop extension, in the part of the header block the original leaves
+ * zero.  Absent (all zero) in cowfiles of the original driver.
+ */
+#define COW_EXT_OFFSET		512
+#define COW_EXT_MAGIC		0x3158434cU	/* "LCX1" */
+
+/*
+ * ORDERED: every bitmap block on disk was written only after the data it
+ * points to was durable.  A DIRTY cowfile with ORDERED set is consistent
+ * up to its last flush; repairing it only needs cowused recounted.
+ */
+#define COW_EXT_ORDERED		0x0001ULL
+#define COW_EXT_KNOWN		COW_EXT_ORDERED
+
+struct cow_disk_ext {
+	__le32	magic;		/* COW_EXT_MAGIC */
+	__le32	size;		/* sizeof(struct cow_disk_ext) */
+	__le64	flags;		/* COW_EXT_* */
+	__le64	rdosize;	/* exact byte size of the rdofile */
+	__le64	reserved[13];	/* zero */
+};					/* 128 bytes */
+
+/* ------------------------------------------------------------------ */
+/* Reasons: why a cowfile or an activation was refused                */
+/* ------------------------------------------------------------------ */
+
+enum cow_reason {
+	COW_OK = 0,
+	COW_E_SHORT,		/* shorter than header + bitmap */
+	COW_E_MAGIC,		/* not a cowfile */
+	COW_E_ENDIAN,		/* written on a big-endian machine */
+	COW_E_VERSION,		/* newer (or zero) version */
+	COW_E_MAPUNIT,		/* mapunit is not 1024 */
+	COW_E_GEOMETRY,		/* mapsize/doffset do not follow rdoblocks */
+	COW_E_TOOBIG,		/* rdoblocks beyond COW_MAX_RDOBLOCKS */
+	COW_E_COWUSED,		/* cowused larger than rdoblocks */
+	COW_E_FLAGS,		/* unknown flag bits */
+	COW_E_EXT,		/* malformed cowloop extension */
+	COW_E_PACKED,		/* packed by cowpack */
+	COW_E_DIRTY,		/* not closed cleanly: run cowrepair */
+	COW_E_RDOBLOCKS,	/* rdofile has another number of units */
+	COW_E_RDOSIZE,		/* rdofile has another exact size */
+	COW_E_FINGERPRINT,	/* written for another rdofile */
+	COW_E_BITMAP,		/* cowused does not match the bitmap */
+	COW_E_BITMAP_TAIL,	/* bits set beyond the last unit */
+	COW_E_RDOSMALL,		/* rdofile smaller than one unit */
+	COW_E_RDOTYPE,		/* rdofile not a regular file or block dev */
+	COW_E_COWTYPE,		/* cowfile not a regular file */
+	COW_E_SAMEFILE,		/* cowfile is the rdofile */
+	COW_E_INUSE,		/* cowfile active on another cowdevice */
+	COW_E_DEVBUSY,		/* requested cowdevice already active */
+	COW_E_DEVRANGE,		/* cowdevice number beyond maxcows */
+	COW_E_NOFREE,		/* every cowdevice is in use */
+	COW_E_IO,		/* I/O error on a backing file */
+	COW_E_STACK,		/* rdofile is a cowdevice */
+	COW_E_PATH,		/* path empty or not terminated */
+	COW_E_MAX
+};
+
+/* ------------------------------------------------------------------ */
+/* Control ioctls on /dev/cow/ctl (CAP_SYS_ADMIN)                     */
+/* ------------------------------------------------------------------ */
+
+#define COW_CTL_NODE		"cow/ctl"	/* below /dev */
+#define COW_DEV_ANY		0xffffffffU	/* first free cowdevice */
+#define COW_PATH_MAX		4096
+#define COW_MAXCOWS_DEFAULT	16
+#define COW_MAXCOWS_LIMIT	1024
+
+/* cow_ioc_dev.flags */
+#define COW_ACT_REPAIR		0x0001	/* repair a dirty cowfile in kernel */
+#define COW_ACT_KNOWN		COW_ACT_REPAIR
+
+struct cow_ioc_dev {
+	__u32	devno;			/* in/out: cowdevice number */
+	__u32	flags;			/* in: COW_ACT_* */
+	__u32	reason;			/* out: enum cow_reason on failure */
+	__u32	reserved0;		/* zero */
+	__u64	reserved[6];		/* zero */
+	char	rdofile[COW_PATH_MAX];	/* in: absolute path, NUL-terminated */
+	char	cowfile[COW_PATH_MAX];	/* in: absolute path, NUL-terminated */
+};
+
+#define COW_IOC_MAGIC		0xC0
+/* activate: devno may be COW_DEV_ANY; the chosen devno is returned */
+#define COW_IOC_ACTIVATE	_IOWR(COW_IOC_MAGIC, 1, struct cow_ioc_dev)
+/* deactivate devno; EBUSY while the cowdevice is open */
+#define COW_IOC_DEACTIVATE	_IOWR(COW_IOC_MAGIC, 2, struct cow_ioc_dev)
+/* write header and bitmap of devno (or of all with COW_DEV_ANY), clean */
+#define COW_IOC_SYNC		_IOWR(COW_IOC_MAGIC, 3, struct cow_ioc_dev)
+
+#endif /* _COWLOOP_H */

@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowloop: the cowfile's header and bitmap.
+ *
+ * In memory the bitmap is sparse: an xarray of pages, one page per
+ * PAGE_SIZE bytes of the on-disk bitmap, allocated when a unit it covers
+ * is first written.  Untouched parts of the rdofile cost no memory.
+ *
+ * A bit is set when the write of its unit has completed.  A flush makes
+ * the completed writes durable (fsync of the cowfile), and only then
+ * writes the bitmap pages changed since the last flush, and fsyncs again:
+ * a bit on disk never points at data that is not durable.  The xarray's
+ * lock orders bit setting against the snapshot taken for a flush.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitops.h>
+#include <linux/gfp.h>
+#include <linux/minmax.h>
+#include <linux/string.h>
+#include "cow.h"
+
+#define COW_BM_DIRTY	XA_MARK_0
+
+/* Bytes of bitmap page @p that exist on disk. */
+static size_t cow_bm_page_len(const struct cow_dev *cd, u64 p)
+{
+	return min_t(u64, PAGE_SIZE, cd->hdr.mapsize - p * PAGE_SIZE);
+}
+
+static loff_t cow_bm_page_pos(u64 p)
+{
+	return COW_HDRSIZE + p * PAGE_SIZE;
+}
+
+/* Read or write exactly @len bytes at @pos: a short transfer is -EIO. */
+int cow_file_rw(struct cow_dev *cd, enum cow_file_id id, bool write,
+		void *buf, size_t len, loff_t pos)
+{
+	struct file *file = cd->file[id];
+	ssize_t n;
+
+	while (len) {
+		if (write)
+			n = kernel_write(file, buf, len, &pos);
+		else
+			n = kernel_read(file, buf, len, &pos);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EIO;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Write the header with @flags and @used, and make it durable. */
+static int cow_hdr_store(struct cow_dev *cd, u16 flags, u64 used)
+{
+	int ret;
+
+	cd->hdr.flags = flags;
+	cd->hdr.cowused = used;
+	cow_hdr_encode(cd->hdr_buf, &cd->hdr);
+	ret = cow_file_rw(cd, COW_COW, true, cd->hdr_buf, COW_HDRSIZE, 0);
+	if (!ret)
+		ret = vfs_fsync(cd->file[COW_COW], 1);
+	if (!ret)
+		cd->disk_dirty = flags & COW_F_DIRTY;
+	return ret;
+}
+
+/* Mark the cowfile in use (DIRTY) on disk; called with meta_mutex. */
+int cow_hdr_mark_dirty(struct cow_dev *cd)
+{
+	if (cd->disk_dirty)
+		return 0;
+	return cow_hdr_store(cd, cd->hdr.flags | COW_F_DIRTY,
+			     atomic64_read(&cd->cowused));
+}
+
+bool cow_bm_test(struct cow_dev *cd, u64 unit)
+{
+	void *pg = xa_load(&cd->bitmap, unit / COW_BM_UNITS);
+
+	return pg && test_bit_le(unit % COW_BM_UNITS, pg);
+}
+
+/* Make sure the pages holding the bits of @count units from @unit exist. */
+int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
+{
+	u64 p, last = (unit + count - 1) / COW_BM_UNITS;
+	void *pg, *old;
+
+	for (p = unit / COW_BM_UNITS; p <= last; p++) {
+		if (xa_load(&cd->bitmap, p))
+			continue;
+		pg = (void *)get_zeroed_page(GFP_NOIO);
+		if (!pg)
+			return -ENOMEM;
+		old = xa_cmpxchg_irq(&cd->bitmap, p, NULL, pg, GFP_NOIO);
+		if (old)
+			free_page((unsigned long)pg);
+		if (xa_is_err(old))
+			return xa_err(old);
+	}
+	return 0;
+}
+
+static bool cow_bm_all_set(struct cow_dev *cd, u64 unit, u64 count)
+{
+	u64 u;
+
+	for (u = unit; u < unit + count; u++)
+		if (!cow_bm_test(cd, u))
+			return false;
+	return true;
+}
+
+/*
+ * The writes of @count units from @unit have completed: make them
+ * visible.  Any context; the pages were prepared by cow_bm_prepare().
+ */
+void cow_bm_set(struct cow_dev *cd, u64 unit, u64 count)
+{
+	unsigned long flags;
+	u64 u, added = 0;
+	void *pg = NULL;
+
+	if (cow_bm_all_set(cd, unit, count))
+		return;
+	xa_lock_irqsave(&cd->bitmap, flags);
+	for (u = unit; u < unit + count; u++) {
+		u64 p = u / COW_BM_UNITS;
+
+		if (!pg || u % COW_BM_UNITS == 0)
+			pg = xa_load(&cd->bitmap, p);
+		if (WARN_ON_ONCE(!pg))
+			break;
+		if (test_and_set_bit_le(u % COW_BM_UNITS, pg))
+			continue;
+		__xa_set_mark(&cd->bitmap, p, COW_BM_DIRTY);
+		added++;
+	}
+	if (added) {
+		atomic64_add(added, &cd->cowused);
+		cd->mem_dirty = true;
+	}
+	xa_unlock_irqrestore(&cd->bitmap, flags);
+}
+
+/* Copy up to COW_FLUSH_BATCH dirty pages into flush_buf, clearing marks. */
+static unsigned int cow_bm_snapshot(struct cow_dev *cd, unsigned long *idx)
+{
+	unsigned long index = 0;
+	unsigned int n = 0;
+	void *pg;
+
+	xa_lock_irq(&cd->bitmap);
+	xa_for_each_marked(&cd->bitmap, index, pg, COW_BM_DIRTY) {
+		__xa_clear_mark(&cd->bitmap, index, COW_BM_DIRTY);
+		memcpy(cd->flush_buf + n * PAGE_SIZE, pg, PAGE_SIZE);
+		idx[n] = index;
+		if (++n == COW_FLUSH_BATCH)
+			break;
+	}
+	xa_unlock_irq(&cd->bitmap);
+	return n;
+}
+
+static void cow_bm_remark(struct cow_dev *cd, unsigned long *idx,
+			  unsigned int n)
+{
+	unsigned int i;
+
+	xa_lock_irq(&cd->bitmap);
+	for (i = 0; i < n; i++)
+		__xa_set_mark(&cd->bitmap, idx[i], COW_BM_DIRTY);
+	xa_unlock_irq(&cd->bitmap);
+}
+
+static int cow_bm_write_batch(struct cow_dev *cd, unsigned long *idx,
+			      unsigned int n)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = cow_file_rw(cd, COW_COW, true,
+				  cd->flush_buf + i * PAGE_SIZE,
+				  cow_bm_page_len(cd, idx[i]),
+				  cow_bm_page_pos(idx[i]));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Make every write completed so far durable together with the bits that
+ * make it visible: data, fsync, bitmap, fsync.  Called with meta_mutex.
+ */
+static int __cow_bm_flush(struct cow_dev *cd)
+{
+	unsigned long idx[COW_FLUSH_BATCH];
+	struct file *cow = cd->file[COW_COW];
+	bool wrote = false;
+	unsigned int n;
+	int ret;
+
+	do {
+		n = cow_bm_snapshot(cd, idx);
+		ret = vfs_fsync(cow, 1);
+		if (!ret && n)
+			ret = cow_hdr_mark_dirty(cd);
+		if (!ret)
+			ret = cow_bm_write_batch(cd, idx, n);
+		if (ret) {
+			cow_bm_remark(cd, idx, n);
+			return ret;
+		}
+		wrote |= n > 0;
+	} while (n == COW_FLUSH_BATCH);
+	return wrote ? vfs_fsync(cow, 1) : 0;
+}
+
+int cow_bm_flush(struct cow_dev *cd)
+{
+	int ret;
+
+	mutex_lock(&cd->meta_mutex);
+	ret = __cow_bm_flush(cd);
+	mutex_unlock(&cd->meta_mutex);
+	return ret;
+}
+
+/*
+ * Flush, then, with @clean and no bit set meanwhile, write the header
+ * clean with the recounted cowused (cowsync, deactivation).
+ */
+int cow_bm_sync(struct cow_dev *cd, bool clean)
+{
+	u64 used;
+	int ret;
+
+	mutex_lock(&cd->meta_mutex);
+	xa_lock_irq(&cd->bitmap);
+	cd->mem_dirty = false;
+	used = atomic64_read(&cd->cowused);
+	xa_unlock_irq(&cd->bitmap);
+
+	ret = __cow_bm_flush(cd);
+	if (ret || !clean)
+		goto out;
+	xa_lock_irq(&cd->bitmap);
+	clean = !cd->mem_dirty;
+	xa_unlock_irq(&cd->bitmap);
+	if (!clean)
+		goto out;		/* written to meanwhile: stays dirty */
+
+	ret = cow_hdr_store(cd, cd->hdr.flags & ~COW_F_DIRTY, used);
+out:
+	mutex_unlock(&cd->meta_mutex);
+	return ret;
+}
+
+/* Store page @p read from disk (@len bytes in @buf) when not all zero. */
+static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, size_t len,
+			bool repair, u64 *count)
+{
+	void *pg;
+	int ret;
+
+	if (!memchr_inv(buf, 0, len))
+		return 0;
+	if (cow_bitmap_check_tail(buf, p * COW_BM_UNITS, len,
+				  cd->hdr.rdoblocks)) {
+		u64 u;
+
+		if (!repair)
+			return COW_E_BITMAP_TAIL;
+		for (u = cd->hdr.rdoblocks - p * COW_BM_UNITS;
+		     u < len * BITS_PER_BYTE; u++)
+			__clear_bit_le(u, buf);
+	}
+	pg = (void *)get_zeroed_page(GFP_KERNEL);
+	if (!pg)
+		return -ENOMEM;
+	memcpy(pg, buf, len);
+	ret = xa_err(xa_store_irq(&cd->bitmap, p, pg, GFP_KERNEL));
+	if (ret) {
+		free_page((unsigned long)pg);
+		return ret;
+	}
+	*count += cow_bitmap_weight(pg, len);
+	return 0;
+}
+
+/*
+ * Next allocated range of @file at or after @pos, below @end: the hole
+ * skipping that keeps loading and repair proportional to what is written.
+ */
+static bool cow_next_data(struct file *file, loff_t *pos, loff_t *len,
+			  loff_t end)
+{
+	loff_t data, hole;
+
+	data = vfs_llseek(file, *pos, SEEK_DATA);
+	if (data < 0)
+		data = data == -ENXIO ? end : *pos;
+	if (data >= end)
+		return false;
+	hole = vfs_llseek(file, data, SEEK_HOLE);
+	if (hole < 0 || hole > end)
+		hole = end;
+	*pos = data;
+	*len = hole - data;
+	return true;
+}
+
+/* Load the on-disk bitmap, skipping its holes and zero pages. */
+static int cow_bm_read(struct cow_dev *cd, bool repair, u64 *count)
+{
+	loff_t end = COW_HDRSIZE + cd->hdr.mapsize, pos = COW_HDRSIZE, len;
+	void *buf = cd->flush_buf;
+	int ret;
+
+	while (cow_next_data(cd->file[COW_COW], &pos, &len, end)) {
+		u64 p = (pos - COW_HDRSIZE) / PAGE_SIZE;
+		u64 last = (pos + len - 1 - COW_HDRSIZE) / PAGE_SIZE;
+
+		for (; p <= last; p++) {
+			size_t plen = cow_bm_page_len(cd, p);
+
+			ret = cow_file_rw(cd, COW_COW, false, buf, plen,
+					  cow_bm_page_pos(p));
+			if (!ret)
+				ret = cow_bm_adopt(cd, p, buf, plen, repair,
+						   count);
+			if (ret)
+				return ret;
+			cond_resched();
+		}
+		pos = cow_bm_page_pos(last + 1);
+	}
+	return 0;
+}
+
+/*
+ * Full repair of a cowfile the original driver left dirty: a bit for every
+ * unit of the data area that holds non-zero data.  Reads only the
+ * allocated extents.
+ */
+static int cow_bm_scan(struct cow_dev *cd)
+{
+	loff_t base = cd->hdr.doffset, pos = base, len;
+	loff_t end = base + (cd->hdr.rdoblocks << COW_MAPUNIT_SHIFT);
+	size_t chunk = COW_FLUSH_BATCH * PAGE_SIZE;
+	void *buf = cd->flush_buf;
+	ssize_t n;
+	int ret;
+
+	pos = base;
+	while (cow_next_data(cd->file[COW_COW], &pos, &len, end)) {
+		loff_t stop = pos + len, at;
+		size_t i;
+
+		pos = round_down(pos - base, COW_MAPUNIT) + base;
+		while (pos < stop) {
+			at = pos;
+			n = kernel_read(cd->file[COW_COW], buf,
+					min_t(loff_t, chunk, end - pos), &at);
+			if (n < 0)
+				return n;
+			if (n == 0)
+				break;
+			memset(buf + n, 0, round_up(n, COW_MAPUNIT) - n);
+			for (i = 0; i < n; i += COW_MAPUNIT) {
+				u64 unit = (pos - base + i) >> COW_MAPUNIT_SHIFT;
+
+				if (cow_unit_zero(buf + i))
+					continue;
+				ret = cow_bm_prepare(cd, unit, 1);
+				if (ret)
+					return ret;
+				cow_bm_set(cd, unit, 1);
+			}
+			pos += round_up(n, COW_MAPUNIT);
+			cond_resched();
+		}
+	}
+	return 0;
+}
+
+/*
+ * Load the bitmap of the cowfile whose header is in cd->hdr.  Returns 0,
+ * a negative errno, or a positive enum cow_reason.  With @repair, a dirty
+ * cowfile is made consistent: ORDERED ones by recounting cowused, those of
+ * the original driver by a scan of the data area.
+ */
+int cow_bm_load(struct cow_dev *cd, bool repair)
+{
+	bool dirty = cd->hdr.flags & COW_F_DIRTY;
+	u64 count = 0;
+	int ret;
+
+	ret = cow_bm_read(cd, repair, &count);
+	if (ret)
+		return ret;
+	atomic64_set(&cd->cowused, count);
+	if (dirty && repair && !(cd->hdr.ext_flags & COW_EXT_ORDERED)) {
+		pr_info("cow%d: cowfile %s: written by the original cowloop, scanning its data area\n",
+			cd->devno, cd->path[COW_COW]);
+		ret = cow_bm_scan(cd);
+		if (ret)
+			return ret;
+	}
+	if (count != cd->hdr.cowused && !(dirty && repair))
+		return COW_E_BITMAP;
+	if (dirty && repair)
+		pr_info("cow%d: cowfile %s: repaired, %llu blocks in use (header said %llu)\n",
+			cd->devno, cd->path[COW_COW],
+			atomic64_read(&cd->cowused), cd->hdr.cowused);
+	return 0;
+}
+
+void cow_bm_free(struct cow_dev *cd)
+{
+	unsigned long index;
+	void *pg;
+
+	xa_for_each(&cd->bitmap, index, pg)
+		free_page((unsigned long)pg);
+	xa_destroy(&cd->bitmap);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cowloop: the few kernel API differences between the kernels we build
+ * for (6.1 and 6.12), each behind a feature probe made by Kbuild from the
+ * kernel's own headers.
+ */
+#ifndef _COW_COMPAT_H
+#define _COW_COMPAT_H
+
+#include <linux/blkdev.h>
+
+/*
+ * 6.5 passes the gendisk and a blk_mode_t to ->open and drops the mode
+ * from ->release.
+ */
+#ifdef COW_HAVE_OPEN_GENDISK
+#define COW_OPEN_ARGS		struct gendisk *disk, blk_mode_t mode
+#define COW_OPEN_DISK		disk
+#define COW_RELEASE_ARGS	struct gendisk *disk
+#else
+#define COW_OPEN_ARGS		struct block_device *bdev, fmode_t mode
+#define COW_OPEN_DISK		(bdev->bd_disk)
+#define COW_RELEASE_ARGS	struct gendisk *disk, fmode_t mode
+#endif
+
+/*
+ * 6.9 takes the queue limits at allocation, 6.11 turns the write cache
+ * and FUA into features of those limits.
+ */
+static inline struct gendisk *cow_alloc_disk(unsigned int lbs,
+					     unsigned int pbs)
+{
+	struct gendisk *disk;
+#ifdef COW_HAVE_ALLOC_LIMITS
+	struct queue_limits lim = {
+		.logical_block_size = lbs,
+		.physical_block_size = pbs,
+		.io_min = pbs,
+#ifdef COW_HAVE_BLK_FEAT
+		.features = BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA,
+#endif
+	};
+
+	disk = blk_alloc_disk(&lim, NUMA_NO_NODE);
+	if (IS_ERR(disk))
+		return disk;
+#else
+	disk = blk_alloc_disk(NUMA_NO_NODE);
+	if (!disk)
+		return ERR_PTR(-ENOMEM);
+	blk_queue_logical_block_size(disk->queue, lbs);
+	blk_queue_physical_block_size(disk->queue, pbs);
+	blk_queue_io_min(disk->queue, pbs);
+#endif
+#ifndef COW_HAVE_BLK_FEAT
+	blk_queue_write_cache(disk->queue, true, true);
+#endif
+	return disk;
+}
+
+#endif /* _COW_COMPAT_H */

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cowloop: internal definitions of the kernel module.
+ */
+#ifndef _COW_H
+#define _COW_H
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/fs.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+#include "cowfmt.h"
+
+#define COW_SECTORS_PER_UNIT	(COW_MAPUNIT >> SECTOR_SHIFT)
+/* Units described by one in-memory bitmap page. */
+#define COW_BM_UNITS		(PAGE_SIZE * BITS_PER_BYTE)
+/* Bitmap pages written per flush batch (see bitmap.c). */
+#define COW_FLUSH_BATCH		16
+
+enum cow_state {
+	COW_ACTIVE,		/* serving I/O */
+	COW_RUNDOWN,		/* being deactivated: no new opens */
+};
+
+/* Where the last error came from, to log one line per cause. */
+enum cow_file_id {
+	COW_RDO,
+	COW_COW,
+	COW_NR_FILES,
+};
+
+struct cow_dev {
+	int			devno;
+	enum cow_state		state;
+	spinlock_t		lock;		/* state, opens, queues */
+	int			opens;
+
+	struct gendisk		*disk;
+	struct task_struct	*thread;
+	wait_queue_head_t	wq;		/* thread wakeup */
+	struct bio_list		bios;		/* submitted, for the thread */
+	struct list_head	fua_done;	/* FUA writes awaiting a flush */
+	atomic_t		inflight;	/* cow_io in flight */
+	wait_queue_head_t	drain_wq;	/* inflight reached zero */
+
+	struct file		*file[COW_NR_FILES];
+	char			*path[COW_NR_FILES];
+	gfp_t			old_gfp_mask;	/* of the cowfile's mapping */
+	unsigned long		err_logged;	/* bit per cow_file_id */
+
+	/* cowfile metadata */
+	struct mutex		meta_mutex;	/* header and bitmap writes */
+	struct cow_hdr		hdr;		/* in-memory header */
+	bool			disk_dirty;	/* DIRTY flag is on disk */
+	bool			mem_dirty;	/* bitmap changed since sync */
+	struct xarray		bitmap;		/* page index -> bitmap page */
+	atomic64_t		cowused;
+	void			*flush_buf;	/* COW_FLUSH_BATCH pages */
+	void			*unit_buf;	/* one unit, for copy-up */
+	void			*hdr_buf;	/* header block */
+
+	atomic64_t		rdoreads;
+	atomic64_t		cowreads;
+	atomic64_t		cowwrites;
+	struct dentry		*debugfs;
+};
+
+/* dev.c */
+extern unsigned int cow_maxcows;
+int cow_activate(struct cow_ioc_dev *req);
+int cow_deactivate(unsigned int devno);
+int cow_sync(unsigned int devno);
+void cow_deactivate_all(void);
+int cow_dev_init(void);
+void cow_dev_exit(void);
+
+/* io.c */
+int cow_io_init(void);
+void cow_io_exit(void);
+void cow_submit_bio(struct bio *bio);
+int cow_thread(void *data);
+void cow_log_error(struct cow_dev *cd, enum cow_file_id id, long err);
+
+/* bitmap.c */
+int cow_bm_load(struct cow_dev *cd, bool repair);
+bool cow_bm_test(struct cow_dev *cd, u64 unit);
+int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count);
+void cow_bm_set(struct cow_dev *cd, u64 unit, u64 count);
+int cow_bm_flush(struct cow_dev *cd);
+int cow_bm_sync(struct cow_dev *cd, bool clean);
+void cow_bm_free(struct cow_dev *cd);
+int cow_hdr_mark_dirty(struct cow_dev *cd);
+int cow_file_rw(struct cow_dev *cd, enum cow_file_id id, bool write,
+		void *buf, size_t len, loff_t pos);
+
+#endif /* _COW_H */

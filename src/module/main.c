@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowloop: copy-on-write loop devices.
+ *
+ * /dev/cow/N shows a read-only file or block device (the rdofile) as a
+ * writable disk; everything written goes to a sparse cowfile, with a
+ * bitmap saying which 1 KiB units live there.  /dev/cow/ctl activates and
+ * deactivates cowdevices (see cowdev(8) and cowloop(4)).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include "cow.h"
+
+static char *rdofile;
+static char *cowfile;
+static char *option;
+
+module_param_named(maxcows, cow_maxcows, uint, 0444);
+MODULE_PARM_DESC(maxcows, "Number of cowdevices (default 16, at most 1024)");
+module_param(rdofile, charp, 0444);
+MODULE_PARM_DESC(rdofile, "Read-only file or block device to activate as /dev/cow/0 at load");
+module_param(cowfile, charp, 0444);
+MODULE_PARM_DESC(cowfile, "Cowfile for rdofile (created when absent)");
+module_param(option, charp, 0444);
+MODULE_PARM_DESC(option, "r: repair the cowfile in the kernel if it was not closed properly");
+
+/* Copy in the request; reserved fields must be zero for later growth. */
+static struct cow_ioc_dev *cow_ioc_get(void __user *arg)
+{
+	struct cow_ioc_dev *req = memdup_user(arg, sizeof(*req));
+	unsigned int i;
+
+	if (IS_ERR(req))
+		return req;
+	for (i = 0; i < ARRAY_SIZE(req->reserved); i++)
+		if (req->reserved[i])
+			goto inval;
+	if (req->reserved0)
+		goto inval;
+	req->reason = COW_OK;
+	return req;
+inval:
+	kfree(req);
+	return ERR_PTR(-EINVAL);
+}
+
+/* Only devno and reason travel back. */
+static int cow_ioc_put(void __user *arg, const struct cow_ioc_dev *req)
+{
+	return copy_to_user(arg, req, offsetof(struct cow_ioc_dev, reserved)) ?
+		-EFAULT : 0;
+}
+
+static long cow_ctl_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+	struct cow_ioc_dev *req;
+	long ret;
+
+	if (cmd != COW_IOC_ACTIVATE && cmd != COW_IOC_DEACTIVATE &&
+	    cmd != COW_IOC_SYNC)
+		return -ENOTTY;
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	req = cow_ioc_get(uarg);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	switch (cmd) {
+	case COW_IOC_ACTIVATE:
+		ret = cow_activate(req);
+		break;
+	case COW_IOC_DEACTIVATE:
+		ret = cow_deactivate(req->devno);
+		break;
+	default:
+		ret = cow_sync(req->devno);
+		break;
+	}
+	if (cow_ioc_put(uarg, req))
+		ret = ret ?: -EFAULT;
+	kfree(req);
+	return ret;
+}
+
+static const struct file_operations cow_ctl_fops = {
+	.owner		= THIS_MODULE,
+	.open		= nonseekable_open,
+	.unlocked_ioctl	= cow_ctl_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice cow_ctl = {
+	.minor		= MISC_DYNAMIC_MINOR,
+	.name		= "cowctl",
+	.nodename	= COW_CTL_NODE,
+	.mode		= 0644,
+	.fops		= &cow_ctl_fops,
+};
+
+static int __init cow_check_params(void)
+{
+	if (cow_maxcows < 1 || cow_maxcows > COW_MAXCOWS_LIMIT) {
+		pr_err("maxcows=%u: must be between 1 and %u\n", cow_maxcows,
+		       COW_MAXCOWS_LIMIT);
+		return -EINVAL;
+	}
+	if (!rdofile != !cowfile) {
+		pr_err("rdofile= and cowfile= go together\n");
+		return -EINVAL;
+	}
+	if (option && strcmp(option, "r")) {
+		pr_err("option=%s: unknown (only option=r, repair)\n", option);
+		return -EINVAL;
+	}
+	if (option && !rdofile) {
+		pr_err("option=r needs rdofile= and cowfile=\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* rdofile= cowfile= [option=r]: activate /dev/cow/0 at load. */
+static int __init cow_activate_param(void)
+{
+	struct cow_ioc_dev *req;
+	int ret;
+
+	if (!rdofile)
+		return 0;
+	if (strlen(rdofile) >= COW_PATH_MAX || strlen(cowfile) >= COW_PATH_MAX) {
+		pr_err("rdofile= or cowfile= too long\n");
+		return -ENAMETOOLONG;
+	}
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	req->devno = 0;
+	req->flags = option ? COW_ACT_REPAIR : 0;
+	strscpy(req->rdofile, rdofile, COW_PATH_MAX);
+	strscpy(req->cowfile, cowfile, COW_PATH_MAX);
+	ret = cow_activate(req);
+	if (ret && req->reason == COW_E_PATH)
+		pr_err("rdofile=%s cowfile=%s: %s\n", rdofile, cowfile,
+		       cow_strerror(req->reason));
+	kfree(req);
+	return ret;
+}
+
+static int __init cow_init(void)
+{
+	int ret;
+
+	ret = cow_check_params();
+	if (ret)
+		return ret;
+	ret = cow_io_init();
+	if (ret)
+		return ret;
+	ret = cow_dev_init();
+	if (ret)
+		goto out_io;
+	ret = misc_register(&cow_ctl);
+	if (ret)
+		goto out_dev;
+	ret = cow_activate_param();
+	if (ret)
+		goto out_misc;
+	pr_info("version %s loaded, %u cowdevices\n", COWLOOP_VERSION,
+		cow_maxcows);
+	return 0;
+
+out_misc:
+	misc_deregister(&cow_ctl);
+out_dev:
+	cow_dev_exit();
+out_io:
+	cow_io_exit();
+	return ret;
+}
+
+static void __exit cow_exit(void)
+{
+	misc_deregister(&cow_ctl);
+	cow_deactivate_all();
+	cow_dev_exit();
+	cow_io_exit();
+}
+
+module_init(cow_init);
+module_exit(cow_exit);
+MODULE_DESCRIPTION("cowloop: copy-on-write loop devices over a read-only file");
+MODULE_AUTHOR("The cowloop developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(COWLOOP_VERSION);
