@@ -81,6 +81,7 @@ void cow_err(const char *file, const char *fmt, ...)
 {
 	va_list ap;
 
+	fflush(stdout);		/* keep the order of what the user reads */
 	if (file)
 		fprintf(stderr, "%s: %s: ", cow_progname, file);
 	else

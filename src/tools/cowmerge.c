@@ -29,11 +29,11 @@ static const struct option longopts[] = {
 /* Units per copy: contiguous runs are copied up to this many at once. */
 #define RUN_MAX	(COW_SCAN_CHUNK / COW_MAPUNIT)
 
-static bool same_file(int a, int b)
+static bool same_file(const char *path, int fd)
 {
 	struct stat sa, sb;
 
-	return !fstat(a, &sa) && !fstat(b, &sb) &&
+	return !stat(path, &sa) && !fstat(fd, &sb) &&
 	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
@@ -144,12 +144,12 @@ int main(int argc, char **argv)
 						  : "too many arguments");
 	if (rdo_open(&r, argv[optind], true) < 0)
 		return COW_EXIT_FAIL;
+	if (same_file(argv[optind + 1], r.fd)) {
+		cow_err(r.label, "%s", cow_strerror(COW_E_SAMEFILE));
+		goto out_rdo;
+	}
 	if (cow_open(&cf, argv[optind + 1], false) < 0)
 		goto out_rdo;
-	if (same_file(cf.fd, r.fd)) {
-		cow_err(cf.label, "%s", cow_strerror(COW_E_SAMEFILE));
-		goto out;
-	}
 	if (cow_map_load(&cf) < 0 || cow_check_pair(&cf, &r) < 0)
 		goto out;
 	if (cf.hdr.cowused && !confirmed(&cf, &r, yes))

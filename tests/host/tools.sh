@@ -1,0 +1,323 @@
+# SPDX-License-Identifier: GPL-2.0
+# Host tests of the tools.  Sourced by run.sh ($T, $BIN, helpers of lib.sh).
+
+# ---- every tool: --help, --version, usage errors ---------------------
+for t in cowlist cowrepair cowmerge cowdev cowsync; do
+	expect "$t-version" 0 "$t (cowloop) 4.0" "$BIN/$t" --version
+	h=$("$BIN/$t" --help); ok=true
+	case $t in
+	cowlist) opts="-v --verbose" ;;
+	cowrepair) opts="-f --force -n --dry-run -v --verbose" ;;
+	cowmerge) opts="-y --yes" ;;
+	cowdev) opts="-a --activate -d --deactivate -l --list" ;;
+	cowsync) opts="" ;;
+	esac
+	for o in $opts --help --version; do
+		grep -q -- "$o" <<<"$h" || ok=false
+	done
+	result "$t-help" $ok
+	"$BIN/$t" --bogus >/dev/null 2>&1; result "$t-usage-exit-2" [ $? = 2 ]
+done
+for t in cowlist cowrepair; do
+	"$BIN/$t" >/dev/null 2>&1; result "$t-no-arg-exit-2" [ $? = 2 ]
+done
+"$BIN/cowmerge" x >/dev/null 2>&1; result "cowmerge-one-arg-exit-2" [ $? = 2 ]
+"$BIN/cowdev" >/dev/null 2>&1; result "cowdev-no-mode-exit-2" [ $? = 2 ]
+"$BIN/cowdev" -a -d x >/dev/null 2>&1; result "cowdev-two-modes-exit-2" [ $? = 2 ]
+"$BIN/cowdev" -d /dev/sda >/dev/null 2>&1; result "cowdev-bad-device-exit-2" [ $? = 2 ]
+"$BIN/cowsync" extra >/dev/null 2>&1; result "cowsync-args-exit-2" [ $? = 2 ]
+
+# ---- cowlist: the product page's report, both layouts ----------------
+report() {	# report path state version doffset bitmapblocks used units
+	printf 'Info about cowfile %s:\n' "$1"
+	printf '     state cowfile:     %s\n' "$2"
+	printf '    header-version:         1\n'
+	printf '       data offset:%10s\n' "$3"
+	printf '           mapunit:      1024\n'
+	printf '     bitmap-blocks:%10s (of 1024 bytes)\n' "$4"
+	printf '  cowblocks in use:%10s (of 1024 bytes)\n' "$5"
+	printf '      size rdofile:%10s (of 1024 bytes)' "$6"
+}
+c=$T/list.cow
+mkcow "$c" 64 256000 0 762
+expect cowlist-page-example 0 "Info about cowfile $c:
+     state cowfile:     clean
+    header-version:         1
+       data offset:     36864
+           mapunit:      1024
+     bitmap-blocks:        32 (of 1024 bytes)
+  cowblocks in use:       762 (of 1024 bytes)
+      size rdofile:    256000 (of 1024 bytes)" "$BIN/cowlist" "$c"
+for lay in 64 32; do
+	mkcow "$c" $lay 1440 1 5
+	expect cowlist-1440-$lay 0 "$(report "$c" dirty 4096 1 5 1440)" \
+		"$BIN/cowlist" "$c"
+	mkcow "$c" $lay 102400 0 0
+	expect cowlist-102400-$lay 0 "$(report "$c" clean 16384 13 0 102400)" \
+		"$BIN/cowlist" "$c"
+	mkcow "$c" $lay 256000 0 762
+	expect cowlist-256000-$lay 0 "$(report "$c" clean 36864 32 762 256000)" \
+		"$BIN/cowlist" "$c"
+done
+mkcow "$c" 32 1440 0 0 $((0x9a302010))
+expect cowlist-verbose-i386 0 "$(report "$c" clean 4096 1 0 1440)
+            layout:      i386
+           ordered:        no
+exact size rdofile:   unknown
+    rdofingerprint:0x9a302010" "$BIN/cowlist" -v "$c"
+mkcow "$c" 64 1440 0 0 0xffffffff9a302010; addext "$c" 1 $((1440 * 1024 + 7))
+expect cowlist-verbose-ext 0 "$(report "$c" clean 4096 1 0 1440)
+            layout:    x86_64
+           ordered:       yes
+exact size rdofile:   1474567 bytes
+    rdofingerprint:0xffffffff9a302010" "$BIN/cowlist" -v "$c"
+
+# ---- validation rules, each on its own, with the tool's message --------
+bad() {	# bad name message-reason put-args... (applied to a valid cowfile)
+	local n=$1 msg=$2; shift 2
+	mkcow "$c" 64 1440
+	while [ $# -ge 3 ]; do put "$c" "$1" "$2" "$3"; shift 3; done
+	expect "cowlist-refuses-$n" 1 "cowlist: cowfile $c: $msg" \
+		"$BIN/cowlist" "$c"
+}
+bad magic "not a cowfile (bad magic number)" 0 4 0x12345678
+bad endian "cowfile written on a big-endian machine (not supported)" \
+	0 4 0x7f434f57
+bad version "unsupported header version (newer than this cowloop?)" 4 2 2
+bad version0 "unsupported header version (newer than this cowloop?)" 4 2 0
+bad mapunit "corrupt header (mapunit is not 1024)" 8 8 4096
+bad mapsize "corrupt header (mapsize or data offset do not match the size)" \
+	16 8 2048
+bad doffset "corrupt header (mapsize or data offset do not match the size)" \
+	24 8 8192
+bad toobig "corrupt header (rdofile size beyond 16 PiB)" 32 8 $(((1 << 44) + 1))
+bad cowused "corrupt header (more cowblocks in use than the rdofile has)" \
+	48 8 1441
+bad flags "corrupt header (unknown flags)" 6 2 4
+bad ext "corrupt header (bad cowloop extension block)" 512 4 0x11223344
+bad ext-size "corrupt header (bad cowloop extension block)" \
+	512 4 0x3158434c 516 4 64
+mkcow "$c" 64 1440; truncate -s 100 "$c"
+expect cowlist-refuses-truncated-header 1 \
+	"cowlist: cowfile $c: file too short for its header and bitmap" \
+	"$BIN/cowlist" "$c"
+mkcow "$c" 64 102400; truncate -s 5000 "$c"
+expect cowlist-refuses-truncated-bitmap 1 \
+	"cowlist: cowfile $c: file too short for its header and bitmap" \
+	"$BIN/cowlist" "$c"
+: > "$c"
+expect cowlist-refuses-empty 1 "cowlist: cowfile $c: not a cowfile (bad magic number)" \
+	"$BIN/cowlist" "$c"
+head -c 4096 /dev/urandom > "$c"; put "$c" 0 4 0
+expect cowlist-refuses-garbage 1 "cowlist: cowfile $c: not a cowfile (bad magic number)" \
+	"$BIN/cowlist" "$c"
+expect cowlist-refuses-directory 1 "cowlist: cowfile $T: cowfile is not a regular file" \
+	"$BIN/cowlist" "$T"
+expect cowlist-missing-file 1 "cowlist: cowfile $T/nope: No such file or directory" \
+	"$BIN/cowlist" "$T/nope"
+
+# ---- cowrepair -------------------------------------------------------
+# 100 units, doffset 4096; data in units 3, 7 and 64; unit 10 allocated
+# but all zeroes; the bitmap knows unit 3 only.
+mkrep() {	# mkrep layout flags [ext-flags]
+	mkcow "$c" "$1" 100 "$2" 1
+	[ -n "${3:-}" ] && addext "$c" "$3" 102400
+	setbit "$c" 3
+	wunit "$c" 4096 3 65; wunit "$c" 4096 7 66; wunit "$c" 4096 64 67
+	wunit "$c" 4096 10 0
+}
+mkrep 64 1
+before=$(sum "$c")
+expect cowrepair-dry-run 0 "cowfile $c: written by the original cowloop: scanning the whole data area
+number of corrections in bitmap: 2
+cowfile $c: not modified (-n)" "$BIN/cowrepair" -n "$c"
+result cowrepair-dry-run-unchanged [ "$before" = "$(sum "$c")" ]
+chmod 0400 "$c"
+expect cowrepair-dry-run-readonly-file 0 "cowfile $c: written by the original cowloop: scanning the whole data area
+number of corrections in bitmap: 2
+cowfile $c: not modified (-n)" "$BIN/cowrepair" -n "$c"
+chmod 0600 "$c"
+expect cowrepair-original-dirty 0 "cowfile $c: written by the original cowloop: scanning the whole data area
+number of corrections in bitmap: 2" "$BIN/cowrepair" "$c"
+result cowrepair-original-bitmap [ "$(get "$c" 1024 1)" = $((0x88)) ] \
+	&& [ "$(get "$c" 1032 1)" = 1 ] && [ "$(get "$c" 1025 7)" = 0 ]
+result cowrepair-original-header [ "$(get "$c" 48 8)" = 3 ] \
+	&& [ "$(get "$c" 6 2)" = 0 ]
+expect cowrepair-not-dirty 0 "cowfile $c is not dirty" "$BIN/cowrepair" "$c"
+expect cowrepair-force-clean 0 "number of corrections in bitmap: 0" \
+	"$BIN/cowrepair" -f "$c"
+expect cowlist-after-repair 0 "$(report "$c" clean 4096 1 3 100)" \
+	"$BIN/cowlist" "$c"
+
+mkrep 64 1
+expect cowrepair-verbose 0 "cowfile $c: written by the original cowloop: scanning the whole data area
+block 7: modified data not in bitmap: bit set
+block 64: modified data not in bitmap: bit set
+cowblocks in use: header says 1, bitmap has 3: corrected
+number of corrections in bitmap: 2" "$BIN/cowrepair" -v "$c"
+
+mkrep 32 1
+"$BIN/cowrepair" "$c" >/dev/null
+result cowrepair-i386-keeps-layout [ "$(get "$c" 8 4)" = 1024 ] \
+	&& [ "$(get "$c" 12 4)" = 1024 ] && [ "$(get "$c" 28 4)" = 3 ] \
+	&& [ "$(get "$c" 6 2)" = 0 ] && [ "$(get "$c" 1024 1)" = $((0x88)) ]
+
+# ORDERED dirty: consistent up to the last flush, only cowused recounted
+mkrep 64 1 1; put "$c" 48 8 0
+expect cowrepair-ordered-dirty 0 "cowblocks in use: header says 0, bitmap has 1: corrected
+number of corrections in bitmap: 0" "$BIN/cowrepair" -v "$c"
+result cowrepair-ordered-no-scan [ "$(get "$c" 1024 1)" = 8 ] \
+	&& [ "$(get "$c" 48 8)" = 1 ] && [ "$(get "$c" 6 2)" = 0 ] \
+	&& [ "$(get "$c" 520 8)" = 1 ] && [ "$(get "$c" 528 8)" = 102400 ]
+expect cowrepair-ordered-force 0 "number of corrections in bitmap: 2" \
+	"$BIN/cowrepair" -f "$c"
+result cowrepair-ordered-force-bitmap [ "$(get "$c" 1024 1)" = $((0x88)) ] \
+	&& [ "$(get "$c" 48 8)" = 3 ]
+
+# clean, but cowused wrong / bits beyond the last unit: -f repairs
+mkcow "$c" 64 100 0 2; setbit "$c" 5
+expect cowrepair-clean-mismatch 1 "cowfile $c is not dirty
+cowrepair: cowfile $c: cowblocks in use does not match the bitmap: run cowrepair -f" \
+	"$BIN/cowrepair" "$c"
+expect cowrepair-force-cowused 0 "number of corrections in bitmap: 0" \
+	"$BIN/cowrepair" -f "$c"
+result cowrepair-force-cowused-fixed [ "$(get "$c" 48 8)" = 1 ]
+mkcow "$c" 64 100 0 13; setbit "$c" 5; put "$c" $((1024 + 12)) 1 0xf0
+put "$c" $((1024 + 13)) 1 0xff
+expect cowrepair-force-tail 0 "number of corrections in bitmap: 12" \
+	"$BIN/cowrepair" -f "$c"
+result cowrepair-force-tail-cleared [ "$(get "$c" 1036 2)" = 0 ] \
+	&& [ "$(get "$c" 1024 1)" = 32 ] && [ "$(get "$c" 48 8)" = 1 ]
+mkcow "$c" 64 100 2
+expect cowrepair-refuses-packed 1 "cowrepair: cowfile $c: cowfile is packed (cannot be used)" \
+	"$BIN/cowrepair" "$c"
+
+# a 1 TiB rdofile, a few written units: the scan follows the extents
+units=$((1 << 30)); doff=$(doffset_of $units)
+mkcow "$c" 64 $units 1 0
+truncate -s $((doff + units * 1024)) "$c"
+wunit "$c" "$doff" 0 1; wunit "$c" "$doff" 123456789 2
+wunit "$c" "$doff" $((units - 1)) 3
+start=$(date +%s)
+out=$(timeout 120 "$BIN/cowrepair" "$c" 2>&1)
+result cowrepair-huge-sparse [ "${out##*$'\n'}" = "number of corrections in bitmap: 3" ] \
+	&& [ "$(get "$c" 48 8)" = 3 ]
+echo "  (1 TiB sparse cowrepair: $(($(date +%s) - start)) s)" >&2
+rm -f "$c"
+
+# ---- cowmerge --------------------------------------------------------
+# rdofile: 1443 units (last bitmap byte partial) + 500 bytes (a partial
+# unit that must stay untouched).  Units 0, 2, 3, 4 have byte sums 0x10,
+# 0x20, 0x30, 0x9a (unit 1 sums to zero): fingerprint 0x9a302010, stored
+# sign-extended in the x86_64 layout.
+R=$T/rdo.img; C=$T/m.cow; E=$T/expect.img
+units=1443; doff=$(doffset_of $units)
+mkrdo() {
+	head -c $((units * 1024 + 500)) /dev/urandom > "$R"
+	dd if=/dev/zero of="$R" bs=1024 count=5 conv=notrunc status=none
+	put "$R" 0 1 0x10; put "$R" 1024 2 0x8080; put "$R" 2048 1 0x20
+	put "$R" 3072 1 0x30; put "$R" 4096 1 0x9a
+}
+mkmerge() {	# mkmerge layout [fingerprint]: bits 0 5 6 7 8 1442
+	local u n=0
+	mkcow "$C" "$1" $units 0 6 "${2:-0xffffffff9a302010}"
+	for u in 0 5 6 7 8 1442; do
+		setbit "$C" $u
+		head -c 1024 /dev/urandom |
+			dd of="$C" bs=1024 seek=$((doff / 1024 + u)) conv=notrunc status=none
+	done
+}
+expected() {	# the image the cowdevice showed, built with dd
+	local u
+	cp "$R" "$E"
+	for u in 0 5 6 7 8 1442; do
+		dd if="$C" of="$E" bs=1024 skip=$((doff / 1024 + u)) seek=$u count=1 \
+			conv=notrunc status=none
+	done
+}
+for lay in 64 32; do
+	mkrdo; mkmerge $lay $([ $lay = 32 ] && echo $((0x9a302010))); expected
+	csum=$(sum "$C")
+	expect cowmerge-$lay 0 "Number of blocks modified in $R: 6" \
+		"$BIN/cowmerge" -y "$R" "$C"
+	result cowmerge-$lay-image cmp -s "$R" "$E"
+	result cowmerge-$lay-cowfile-unchanged [ "$csum" = "$(sum "$C")" ]
+done
+# a fingerprint stored without the quirk still matches (low 32 bits)
+mkrdo; mkmerge 64 $((0x9a302010)); expected
+"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>&1
+result cowmerge-fingerprint-low32 cmp -s "$R" "$E"
+# exact size recorded in the extension
+mkrdo; mkmerge 64; addext "$C" 1 $((units * 1024 + 500)); expected
+"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>&1
+result cowmerge-with-extension cmp -s "$R" "$E"
+
+# refusals: the rdofile must stay untouched
+refuse() {	# refuse name message [cowmerge args]
+	local n=$1 msg=$2 rs; shift 2
+	rs=$(sum "$R")
+	expect cowmerge-refuses-$n 1 "$msg" "$BIN/cowmerge" "$@"
+	result cowmerge-refuses-$n-untouched [ "$rs" = "$(sum "$R")" ]
+}
+mkrdo; mkmerge 64
+refuse no-tty "cowmerge: rdofile $R: not merged: standard input is not a terminal to confirm (use -y)" \
+	"$R" "$C" </dev/null
+put "$C" 6 2 1
+refuse dirty "cowmerge: cowfile $C: cowfile is dirty (not closed properly): run cowrepair first" \
+	-y "$R" "$C"
+put "$C" 6 2 2
+refuse packed "cowmerge: cowfile $C: cowfile is packed (cannot be used)" -y "$R" "$C"
+put "$C" 6 2 0; put "$C" 48 8 5
+refuse bitmap "cowmerge: cowfile $C: cowblocks in use does not match the bitmap: run cowrepair -f" \
+	-y "$R" "$C"
+put "$C" 48 8 6; put "$C" $((1024 + 1443 / 8)) 1 0xff
+refuse bitmap-tail "cowmerge: cowfile $C: bitmap has bits set beyond the last block: run cowrepair -f" \
+	-y "$R" "$C"
+mkmerge 64 0x12345678
+refuse fingerprint "cowmerge: cowfile $C: written for a different rdofile (fingerprint mismatch) (rdofile $R)" \
+	-y "$R" "$C"
+mkmerge 64; addext "$C" 1 $((units * 1024 + 501))
+refuse rdosize "cowmerge: cowfile $C: written for an rdofile of another exact size (rdofile $R)" \
+	-y "$R" "$C"
+mkmerge 64; truncate -s $((units * 1024 + 1024)) "$R"
+refuse rdoblocks "cowmerge: cowfile $C: written for an rdofile of another size (rdofile $R)" \
+	-y "$R" "$C"
+head -c 1000 /dev/urandom > "$R"
+refuse rdosmall "cowmerge: rdofile $R: rdofile is smaller than one 1 KiB block" -y "$R" "$C"
+mkrdo
+refuse cowtype "cowmerge: cowfile $T: cowfile is not a regular file" -y "$R" "$T"
+refuse samefile "cowmerge: rdofile $R: cowfile and rdofile are the same file" -y "$R" "$R"
+refuse not-a-cowfile "cowmerge: cowfile $R: not a cowfile (bad magic number)" -y "$T/expect.img" "$R"
+if [ -w /dev/null ]; then
+	expect cowmerge-refuses-rdotype 1 \
+		"cowmerge: rdofile /dev/null: rdofile is neither a regular file nor a block device" \
+		"$BIN/cowmerge" -y /dev/null "$C"
+fi
+mkcow "$C" 64 $units 0 0 0xffffffff9a302010
+expect cowmerge-nothing 0 "Number of blocks modified in $R: 0" "$BIN/cowmerge" "$R" "$C" </dev/null
+
+# ---- cowdev / cowsync without the driver -----------------------------
+if [ ! -e /dev/cow/ctl ]; then
+	msg="/dev/cow/ctl: No such file or directory (is the cowloop module loaded? try: modprobe cowloop)"
+	expect cowsync-no-ctl 1 "cowsync: $msg" "$BIN/cowsync"
+	expect cowdev-deactivate-no-ctl 1 "cowdev: $msg" "$BIN/cowdev" -d /dev/cow/0
+	mkrdo
+	expect cowdev-activate-no-ctl 1 "cowdev: $msg" "$BIN/cowdev" -a "$R" "$T/new.cow" 3
+fi
+mkcow "$C" 64 $units 1
+expect cowdev-precheck-dirty 1 "cowdev: cannot activate rdofile $R with cowfile $C: cowfile is dirty (not closed properly): run cowrepair first" \
+	"$BIN/cowdev" -a "$R" "$C"
+(cd "$T" && expect cowdev-precheck-relative 1 "cowdev: cannot activate rdofile $R with cowfile $C: cowfile is dirty (not closed properly): run cowrepair first" \
+	"$BIN/cowdev" -a rdo.img ./m.cow)
+expect cowdev-missing-rdofile 1 "cowdev: rdofile: No such file or directory" \
+	"$BIN/cowdev" -a "$T/nope" "$C"
+S=$T/sys
+mkdir -p "$S/block/sda" "$S/block/cow10/cowloop" "$S/block/cow2/cowloop"
+echo /dev/sda2 > "$S/block/cow2/cowloop/rdofile"
+echo /tmp/myfs1.cow > "$S/block/cow2/cowloop/cowfile"
+echo /srv/images/a-rather-long-name.img > "$S/block/cow10/cowloop/rdofile"
+echo /fsdir/inst10.cow > "$S/block/cow10/cowloop/cowfile"
+expect cowdev-list 0 "cowdevice    read-only file   copy-on-write file              
+/dev/cow/2   /dev/sda2        /tmp/myfs1.cow                  
+/dev/cow/10  /srv/images/a-rather-long-name.img /fsdir/inst10.cow               " \
+	env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l

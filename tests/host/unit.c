@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host unit tests of src/common/cowfmt.c and src/lib/.  Headers are
+ * written byte by byte from the offsets of the format spec, never with
+ * the encoder under test.  Prints "PASS name" or "FAIL name" per test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cowlib.h"
+
+static int failures;
+static const char *tmpdir;
+
+#define CHECK(cond) do { if (!(cond)) { \
+	fprintf(stderr, "  %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+	ok = false; } } while (0)
+
+static void report(const char *name, bool ok)
+{
+	printf("%s %s\n", ok ? "PASS" : "FAIL", name);
+	if (!ok)
+		failures++;
+}
+
+/* little-endian store of @n bytes of @v at @off */
+static void put(uint8_t *b, size_t off, unsigned int n, uint64_t v)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		b[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A header for @rdoblocks as the original wrote it: spec offsets. */
+static void craft(uint8_t *b, bool lp64, uint64_t rdoblocks, uint64_t mapsize,
+		  uint64_t doffset, uint64_t fp, uint64_t cowused)
+{
+	unsigned int w = lp64 ? 8 : 4;
+
+	memset(b, 0, COW_HDRSIZE);
+	put(b, 0, 4, 0x574f437f);
+	put(b, 4, 2, 1);
+	put(b, 6, 2, 0);
+	put(b, 8, w, 1024);
+	put(b, 8 + w, w, mapsize);
+	put(b, 8 + 2 * w, w, doffset);
+	put(b, 8 + 3 * w, w, rdoblocks);
+	put(b, 8 + 4 * w, w, fp);
+	put(b, 8 + 5 * w, w, cowused);
+}
+
+static void test_geometry(void)
+{
+	static const struct { uint64_t units, mapsize, doffset; } t[] = {
+		{ 1440, 1024, 4096 },
+		{ 102400, 13312, 16384 },
+		{ 256000, 32768, 36864 },
+		{ 1, 1024, 4096 },
+		{ 8192, 1024, 4096 },
+		{ 8193, 2048, 4096 },
+		{ 3 * 8192, 3072, 4096 },
+		{ 3 * 8192 + 1, 4096, 8192 },
+	};
+	bool ok = true;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CHECK(cow_mapsize(t[i].units) == t[i].mapsize);
+		CHECK(cow_doffset(t[i].units) == t[i].doffset);
+	}
+	CHECK(cow_rdoblocks(1440 * 1024 + 1023) == 1440);
+	CHECK(cow_rdoblocks(1023) == 0);
+	report("geometry-table", ok);
+}
+
+static void unit_sum(uint8_t *u, uint8_t sum)
+{
+	memset(u, 0, COW_MAPUNIT);
+	u[17] = sum;
+}
+
+static void test_fingerprint(void)
+{
+	static const uint8_t sums[] = { 0x10, 0x00, 0x20, 0x30, 0x9a, 0x55 };
+	uint8_t u[COW_MAPUNIT] __attribute__((aligned(8)));
+	struct cow_fp f;
+	bool ok = true, done = false;
+	unsigned int i;
+
+	cow_fp_init(&f);
+	for (i = 0; i < sizeof(sums) && !done; i++) {
+		unit_sum(u, sums[i]);
+		done = cow_fp_add(&f, u);
+	}
+	CHECK(done && i == 5);
+	CHECK(f.value == 0x9a302010U);
+	CHECK(cow_fp_stored(f.value, COW_LAYOUT_LP64) == 0xffffffff9a302010ULL);
+	CHECK(cow_fp_stored(f.value, COW_LAYOUT_ILP32) == 0x9a302010ULL);
+	CHECK(cow_fp_stored(0x7a302010U, COW_LAYOUT_LP64) == 0x7a302010ULL);
+	CHECK(cow_fp_equal(0xffffffff9a302010ULL, 0x9a302010U));
+	CHECK(cow_fp_equal(0x9a302010ULL, 0x9a302010U));
+	CHECK(!cow_fp_equal(0x9a302011ULL, 0x9a302010U));
+	/* a unit of 256 bytes 0x01 sums to 0 mod 256: skipped */
+	cow_fp_init(&f);
+	memset(u, 0, sizeof(u));
+	memset(u, 1, 256);
+	cow_fp_add(&f, u);
+	CHECK(f.count == 0 && f.value == 0);
+	report("fingerprint-quirk", ok);
+}
+
+static void test_decode_layouts(void)
+{
+	uint8_t b[COW_HDRSIZE] __attribute__((aligned(8)));
+	uint8_t e[COW_HDRSIZE] __attribute__((aligned(8)));
+	struct cow_hdr h;
+	bool ok = true;
+
+	craft(b, true, 256000, 32768, 36864, 0xffffffff9a302010ULL, 762);
+	CHECK(cow_hdr_decode(&h, b) == COW_OK);
+	CHECK(h.layout == COW_LAYOUT_LP64 && h.rdoblocks == 256000 &&
+	      h.mapsize == 32768 && h.doffset == 36864 && h.cowused == 762 &&
+	      h.fingerprint == 0xffffffff9a302010ULL && !h.ext_flags);
+	cow_hdr_encode(e, &h);
+	CHECK(!memcmp(b, e, COW_HDRSIZE));
+
+	craft(b, false, 256000, 32768, 36864, 0x9a302010ULL, 762);
+	CHECK(cow_hdr_decode(&h, b) == COW_OK);
+	CHECK(h.layout == COW_LAYOUT_ILP32 && h.rdoblocks == 256000 &&
+	      h.mapsize == 32768 && h.doffset == 36864 && h.cowused == 762 &&
+	      h.fingerprint == 0x9a302010ULL);
+	cow_hdr_encode(e, &h);		/* keeps the i386 layout */
+	CHECK(!memcmp(b, e, COW_HDRSIZE));
+
+	/* extension: ORDERED + exact size */
+	craft(b, true, 1440, 1024, 4096, 0, 0);
+	put(b, 512, 4, 0x3158434c);
+	put(b, 516, 4, 128);
+	put(b, 520, 8, 1);
+	put(b, 528, 8, 1440 * 1024 + 100);
+	CHECK(cow_hdr_decode(&h, b) == COW_OK);
+	CHECK(h.ext_flags == COW_EXT_ORDERED && h.rdosize == 1440 * 1024 + 100);
+	cow_hdr_encode(e, &h);
+	CHECK(!memcmp(b, e, COW_HDRSIZE));
+
+	/* a fresh header is LP64 with quirk, ORDERED and exact size */
+	cow_hdr_init(&h, 1440 * 1024 + 100, 0x9a302010U);
+	cow_hdr_encode(e, &h);
+	craft(b, true, 1440, 1024, 4096, 0xffffffff9a302010ULL, 0);
+	put(b, 512, 4, 0x3158434c);
+	put(b, 516, 4, 128);
+	put(b, 520, 8, 1);
+	put(b, 528, 8, 1440 * 1024 + 100);
+	CHECK(!memcmp(b, e, COW_HDRSIZE));
+	report("header-layouts", ok);
+}
+
+/* Each rule on its own: one corruption of a valid header per case. */
+static void test_decode_reasons(void)
+{
+	static const struct {
+		const char *what;
+		size_t off;
+		unsigned int n;
+		uint64_t v;
+		int reason;
+	} t[] = {
+		{ "magic", 0, 4, 0x12345678, COW_E_MAGIC },
+		{ "endian", 0, 4, 0x7f434f57, COW_E_ENDIAN },
+		{ "version-2", 4, 2, 2, COW_E_VERSION },
+		{ "version-0", 4, 2, 0, COW_E_VERSION },
+		{ "mapunit", 8, 8, 512, COW_E_MAPUNIT },
+		{ "mapsize", 16, 8, 2048, COW_E_GEOMETRY },
+		{ "doffset", 24, 8, 8192, COW_E_GEOMETRY },
+		{ "toobig", 32, 8, (1ULL << 44) + 1, COW_E_TOOBIG },
+		{ "cowused", 48, 8, 1441, COW_E_COWUSED },
+		{ "flags", 6, 2, 4, COW_E_FLAGS },
+		{ "ext-magic", 512, 4, 0x11111111, COW_E_EXT },
+		{ "ext-reserved", 600, 1, 1, COW_E_EXT },
+	};
+	uint8_t b[COW_HDRSIZE] __attribute__((aligned(8)));
+	struct cow_hdr h;
+	char name[64];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		bool ok = true;
+
+		craft(b, true, 1440, 1024, 4096, 0, 0);
+		if (t[i].off >= 512 && t[i].off != 512) {
+			put(b, 512, 4, 0x3158434c);
+			put(b, 516, 4, 128);
+		}
+		put(b, t[i].off, t[i].n, t[i].v);
+		CHECK(cow_hdr_decode(&h, b) == t[i].reason);
+		snprintf(name, sizeof(name), "decode-%s", t[i].what);
+		report(name, ok);
+	}
+	{
+		bool ok = true;
+
+		craft(b, true, 1440, 1024, 4096, 0, 0);
+		put(b, 512, 4, 0x3158434c);
+		put(b, 516, 4, 128);
+		put(b, 520, 8, 2);			/* unknown ext flag */
+		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
+		put(b, 520, 8, 1);
+		put(b, 528, 8, 1441 * 1024);		/* other unit count */
+		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
+		craft(b, false, 1440, 1024, 4096, 0, 0);
+		put(b, 12, 4, 0);	/* reads as LP64, then fails geometry */
+		CHECK(cow_hdr_decode(&h, b) == COW_E_GEOMETRY);
+		put(b, 8, 4, 4096);	/* neither layout has mapunit 1024 */
+		CHECK(cow_hdr_decode(&h, b) == COW_E_MAPUNIT);
+		report("decode-ext-and-i386", ok);
+	}
+	{
+		bool ok = true;
+
+		craft(b, true, 1440, 1024, 4096, 0x0a0b0c0d, 0);
+		put(b, 6, 2, COW_F_DIRTY | COW_F_PACKED);
+		CHECK(cow_hdr_decode(&h, b) == COW_OK);
+		CHECK(cow_hdr_check_state(&h) == COW_E_PACKED);
+		h.flags = COW_F_DIRTY;
+		CHECK(cow_hdr_check_state(&h) == COW_E_DIRTY);
+		h.flags = 0;
+		CHECK(cow_hdr_check_state(&h) == COW_OK);
+		CHECK(cow_hdr_check_rdo(&h, 1441 * 1024, 0x0a0b0c0d) ==
+		      COW_E_RDOBLOCKS);
+		CHECK(cow_hdr_check_rdo(&h, 1440 * 1024 + 5, 0x0a0b0c0d) == 0);
+		CHECK(cow_hdr_check_rdo(&h, 1440 * 1024, 0x0a0b0c0e) ==
+		      COW_E_FINGERPRINT);
+		h.rdosize = 1440 * 1024 + 5;
+		CHECK(cow_hdr_check_rdo(&h, 1440 * 1024, 0x0a0b0c0d) ==
+		      COW_E_RDOSIZE);
+		CHECK(strcmp(cow_strerror(COW_E_MAGIC),
+			     "not a cowfile (bad magic number)") == 0);
+		CHECK(strcmp(cow_strerror(-1), "unknown reason") == 0);
+		report("state-and-rdo-checks", ok);
+	}
+}
+
+static void test_bitmap(void)
+{
+	uint8_t map[1024] = { 0 };
+	bool ok = true;
+
+	map[0] = 0x89;			/* units 0, 3, 7 */
+	map[12] = 0x08;			/* unit 99 */
+	CHECK(cow_bitmap_weight(map, sizeof(map)) == 4);
+	CHECK(cow_bit_test(map, 99) && !cow_bit_test(map, 98));
+	CHECK(cow_bitmap_check_tail(map, 0, sizeof(map), 100) == COW_OK);
+	map[12] = 0x10;			/* unit 100: beyond 100 units */
+	CHECK(cow_bitmap_check_tail(map, 0, sizeof(map), 100) ==
+	      COW_E_BITMAP_TAIL);
+	map[12] = 0;
+	map[1023] = 0x80;		/* last bit of the block */
+	CHECK(cow_bitmap_check_tail(map, 0, sizeof(map), 100) ==
+	      COW_E_BITMAP_TAIL);
+	CHECK(cow_bitmap_check_tail(map, 0, sizeof(map), 8192) == COW_OK);
+	report("bitmap-helpers", ok);
+}
+
+static int count_unit(void *ctx, uint64_t unit, const uint8_t *data)
+{
+	uint64_t *v = ctx;
+
+	if (!cow_unit_zero(data)) {
+		v[0]++;
+		v[1] += unit;
+	}
+	return 0;
+}
+
+static void test_io(void)
+{
+	char path[4096];
+	uint8_t buf[3000];
+	uint64_t v[2] = { 0, 0 }, size;
+	bool ok = true, blk;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/io.bin", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	memset(buf, 0xab, sizeof(buf));
+	CHECK(cow_pwrite_full(fd, buf, 1, 4096 + 5 * 1024 + 3) == 0);
+	CHECK(cow_pwrite_full(fd, buf, 1, 4096 + 300000ULL * 1024) == 0);
+	CHECK(ftruncate(fd, 4096 + 400000ULL * 1024) == 0);
+	CHECK(cow_scan_units(fd, 4096, 400000, count_unit, v) == 0);
+	CHECK(v[0] == 2 && v[1] == 300005);
+	CHECK(cow_fd_size(fd, &size, &blk) == 0 && !blk &&
+	      size == 4096 + 400000ULL * 1024);
+	CHECK(cow_pread_full(fd, buf, sizeof(buf), size - 100) == 100);
+	close(fd);
+	fd = open("/dev/null", O_RDONLY);
+	CHECK(cow_fd_size(fd, &size, &blk) == COW_E_RDOTYPE);
+	close(fd);
+	unlink(path);
+	report("io-helpers", ok);
+}
+
+int main(int argc, char **argv)
+{
+	tmpdir = argc > 1 ? argv[1] : "/tmp";
+	test_geometry();
+	test_fingerprint();
+	test_decode_layouts();
+	test_decode_reasons();
+	test_bitmap();
+	test_io();
+	return failures ? 1 : 0;
+}
