@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host-side helpers shared by the guest test bed scripts (deps.sh, run.sh,
+# demo.sh, vm-shell.sh, selftest.sh).  Sourced, never run.
+#
+# Layout of what the test bed produces (all under build/guest/):
+#   initramfs-<kver>.cpio.gz   cached initramfs per kernel (+ .hash of inputs)
+#   disks/                     scratch disk images when /dev/shm is too small
+#   logs/<kver>/<test>.log     console output of every failed test
+#   logs/<kver>/boot<N>.log    full console log of each boot of the last run
+#
+# Environment knobs (all optional):
+#   KVERS="6.1 6.12"   kernels to use (substring match on the release)
+#   TESTS="a,b"        tests to run (names of tests/guest/t/NAME.sh)
+#   V=1                copy the guest console to stdout while it runs
+#   COW_MEM=1G         guest memory;  COW_SMP=2  guest vCPUs
+#   COW_DISK_SIZE=4G   size of the sparse ext4 scratch disk (xfs one: half)
+#   KEEP_DISKS=1       keep the scratch disks after the run (path printed)
+
+set -euo pipefail
+
+COW_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+COW_GUEST_SRC=$COW_TOP/tests/guest
+COW_OUT=$COW_TOP/build/guest
+COW_MEM=${COW_MEM:-1G}
+COW_SMP=${COW_SMP:-2}
+COW_DISK_SIZE=${COW_DISK_SIZE:-4G}
+# Seconds allowed for a boot on top of the tests' own timeouts.
+COW_BOOT_MARGIN=${COW_BOOT_MARGIN:-120}
+# Default per-test timeout; a test overrides it with a "# timeout: N" line.
+COW_TEST_TIMEOUT=${COW_TEST_TIMEOUT:-300}
+
+msg() { printf '%s\n' "guest: $*" >&2; }
+die() { msg "error: $*"; exit 1; }
+
+# All installed kernels that have both an image in /boot and headers,
+# oldest first, filtered by $KVERS (space or comma separated substrings).
+cow_kernels() {
+	local img r want
+	for img in /boot/vmlinuz-*; do
+		[ -e "$img" ] || continue
+		r=${img#/boot/vmlinuz-}
+		[ -e "/lib/modules/$r/build/Makefile" ] || continue
+		if [ -n "${KVERS:-}" ]; then
+			# "6.1" matches 6.1.0-56-cloud-amd64 but not 6.12.x.
+			for want in ${KVERS//,/ }; do
+				if [[ $r == "$want"* && ${r:${#want}:1} != [0-9] ]] ||
+				   [[ $want == *[!0-9.]* && $r == *"$want"* ]]; then
+					echo "$r"
+					break
+				fi
+			done
+		else
+			echo "$r"
+		fi
+	done | sort -V
+}
+
+# Test names to run: $TESTS (comma or space separated) or every
+# tests/guest/t/*.sh except the shared library.
+cow_tests() {
+	local f
+	if [ -n "${TESTS:-}" ]; then
+		printf '%s\n' ${TESTS//,/ }
+		return
+	fi
+	for f in "$COW_GUEST_SRC"/t/*.sh; do
+		f=${f##*/}
+		[ "$f" = lib.sh ] || echo "${f%.sh}"
+	done
+}
+
+# Path of a test script; harness self-check tests live in selftest/.
+cow_test_file() {
+	local d
+	for d in t selftest; do
+		if [ -e "$COW_GUEST_SRC/$d/$1.sh" ]; then
+			echo "$COW_GUEST_SRC/$d/$1.sh"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Timeout of one test in seconds: its "# timeout: N" header line, if any.
+cow_test_timeout() {
+	local f t=""
+	if f=$(cow_test_file "$1"); then
+		t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$f" | head -n1)
+	fi
+	echo "${t:-$COW_TEST_TIMEOUT}"
+}
+
+# Build the tools once, and the module and the initramfs for kernel $1.
+# Build failures are not fatal: the guest tests that need the missing
+# piece fail with a message saying so.  Prints "FAIL build-... (kver)"
+# lines for failed builds, with the log kept under build/guest/logs/.
+cow_build() {
+	local r=$1 log=$COW_OUT/logs/$1
+	mkdir -p "$log"
+	if [ -z "${COW_TOOLS_BUILT:-}" ]; then
+		COW_TOOLS_BUILT=1
+		if ! make -C "$COW_TOP" --no-print-directory tools \
+				>"$COW_OUT/logs/build-tools.log" 2>&1; then
+			echo "FAIL build-tools (host)"
+			msg "tools did not build: see build/guest/logs/build-tools.log"
+		fi
+	fi
+	rm -f "$COW_TOP/build/$r/cowloop.ko"
+	if ! make -C "$COW_TOP" --no-print-directory module KERNELRELEASE="$r" \
+			>"$log/build-module.log" 2>&1; then
+		echo "FAIL build-module ($r)"
+		msg "module did not build for $r: see build/guest/logs/$r/build-module.log"
+	fi
+	"$COW_GUEST_SRC/mkinitramfs.sh" "$r" "$COW_OUT/initramfs-$r.cpio.gz" >&2
+}
+
+# Create fresh sparse scratch disks for a run: $COW_DISK1 (ext4) and
+# $COW_DISK2 (xfs), formatted here so that the guest boots straight into
+# mounting them.  Kept in /dev/shm when it has room (steadier I/O timing).
+cow_make_disks() {
+	local dir=/dev/shm need_kb
+	need_kb=$(( $(numfmt --from=iec "$COW_DISK_SIZE") / 1024 * 2 ))
+	if [ ! -w $dir ] || [ "$(df -Pk $dir | awk 'NR==2 {print $4}')" -lt "$need_kb" ]; then
+		dir=$COW_OUT/disks
+	fi
+	mkdir -p "$dir"
+	COW_DISK1=$dir/cowloop-$$-$1-ext4.img
+	COW_DISK2=$dir/cowloop-$$-$1-xfs.img
+	rm -f "$COW_DISK1" "$COW_DISK2"
+	truncate -s "$COW_DISK_SIZE" "$COW_DISK1"
+	truncate -s "$(( $(numfmt --from=iec "$COW_DISK_SIZE") / 2 ))" "$COW_DISK2"
+	mkfs.ext4 -q -F -L scratch "$COW_DISK1"
+	mkfs.xfs -q -f -L xfscratch "$COW_DISK2"
+}
+
+cow_remove_disks() {
+	if [ -n "${KEEP_DISKS:-}" ]; then
+		msg "scratch disks kept: ${COW_DISK1:-} ${COW_DISK2:-}"
+	else
+		rm -f "${COW_DISK1:-}" "${COW_DISK2:-}"
+	fi
+}
+
+# Drive options: O_DIRECT + native AIO when the image's filesystem
+# supports O_DIRECT (tmpfs does since Linux 6.6), else host page cache.
+cow_drive() {
+	local cache="cache=none,aio=native"
+	if ! dd if="$1" of=/dev/null bs=4096 count=1 iflag=direct \
+			status=none 2>/dev/null; then
+		cache="cache=writeback,aio=threads"
+	fi
+	echo "file=$1,if=virtio,format=raw,$cache"
+}
+
+# cow_qemu KVER CMDLINE CONSOLE RESULTS [qemu args...]
+# Boots kernel KVER with its initramfs and the scratch disks.  CONSOLE is
+# a file for the first serial port, or "stdio" for an interactive console
+# (Ctrl-A x quits); RESULTS is a file for the second serial port.  With
+# COW_TIMEOUT=seconds set, QEMU is killed after that long (exit 124).
+cow_qemu() {
+	local r=$1 append=$2 console=$3 results=$4
+	shift 4
+	local serial0=(-serial "file:$console") wrap=()
+	[ "$console" = stdio ] && serial0=(-serial mon:stdio)
+	[ -n "${COW_TIMEOUT:-}" ] && wrap=(timeout -k 5 "$COW_TIMEOUT")
+	"${wrap[@]}" qemu-system-x86_64 -nodefaults -display none -no-reboot \
+		-accel tcg -cpu max -smp "$COW_SMP" -m "$COW_MEM" \
+		-kernel "/boot/vmlinuz-$r" \
+		-initrd "$COW_OUT/initramfs-$r.cpio.gz" \
+		-append "console=ttyS0 panic=-1 loglevel=5 $append" \
+		"${serial0[@]}" -serial "file:$results" \
+		-drive "$(cow_drive "$COW_DISK1")" \
+		-drive "$(cow_drive "$COW_DISK2")" \
+		"$@"
+}

@@ -1,0 +1,160 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run.sh: the guest test suite.  For each kernel ($KVERS, default all with
+# headers installed): build the module and the initramfs, create fresh
+# scratch disks, boot QEMU (TCG) with the tests ($TESTS, default all of
+# tests/guest/t/) on the kernel command line, and read the results the
+# guest writes to its second serial port.  Prints one line per test:
+#	PASS name (kernel)  |  FAIL name (kernel)
+# plus the pseudo-test "kernel-log" (warnings, oopses... in the guest's
+# kernel log), then "N passed, N failed" unless COW_NO_SUMMARY is set.
+# Exit status: 0 when everything passed.
+#
+# A test that never reports (guest hung, panicked, timed out) fails, and
+# the tests after it run in a new boot.  A test may ask for a reboot
+# (reboot_guest in t/lib.sh): it then runs again in a new boot with the
+# same disks and COW_PHASE+1.  Failed tests' console output is kept in
+# build/guest/logs/<kernel>/<test>.log, each boot's console in bootN.log.
+. "$(dirname "$0")/lib.sh"
+
+MAX_BOOTS=${MAX_BOOTS:-20}
+npass=0 nfail=0
+
+# result KVER NAME PASS|FAIL [REASON]
+result() {
+	echo "$3 $2 ($1)${4:+: $4}"
+	if [ "$3" = PASS ]; then npass=$((npass + 1)); else nfail=$((nfail + 1)); fi
+}
+
+# keep_log LOGDIR NAME CONSOLE REASON: the test's section of the console.
+keep_log() {
+	awk -v n="$2" 'index($0, "=== BEGIN " n " (") == 1 { p = 1 }
+		p { print }
+		p && index($0, "=== END " n ":") == 1 { exit }' "$3" >"$1/$2.log"
+	[ -s "$1/$2.log" ] || cp "$3" "$1/$2.log"
+	echo "host: $4 (full console: $3)" >>"$1/$2.log"
+}
+
+# follow FILE PID: copy the console log to stdout while QEMU runs (V=1).
+follow() { tail -n +1 -s 0.2 -f --pid="$2" "$1" | tr -d '\r'; }
+
+run_kernel() {
+	local r=$1 logs=$COW_OUT/logs/$1
+	local -a pending=()
+	local -A phase=() to=()
+	local t boot=0 klog="" qpid rc line
+
+	rm -rf "$logs"
+	mkdir -p "$logs"
+	# Build failures ("FAIL build-... (kver)") count in the totals.
+	cow_build "$r" >"$logs/build-failures"
+	cat "$logs/build-failures"
+	nfail=$((nfail + $(grep -c '^FAIL' "$logs/build-failures" || true)))
+	[ -e "$COW_OUT/initramfs-$r.cpio.gz" ] || die "no initramfs for $r"
+
+	cow_make_disks "$r"
+	for t in $(cow_tests); do
+		pending+=("$t")
+		phase[$t]=1
+		to[$t]=$(cow_test_timeout "$t")
+	done
+
+	while [ ${#pending[@]} -gt 0 ]; do
+		boot=$((boot + 1))
+		local cmd="" limit=$COW_BOOT_MARGIN
+		local console=$logs/boot$boot.log res=$logs/boot$boot.res
+		for t in "${pending[@]}"; do
+			cmd+="${cmd:+,}$t:${to[$t]}:${phase[$t]}"
+			limit=$((limit + to[$t]))
+		done
+		if [ $boot -gt "$MAX_BOOTS" ]; then
+			for t in "${pending[@]}"; do
+				result "$r" "$t" FAIL "more than $MAX_BOOTS boots"
+			done
+			break
+		fi
+		: >"$console"
+		: >"$res"
+		local start=$SECONDS
+		COW_TIMEOUT=$limit cow_qemu "$r" "cowtests=$cmd" "$console" "$res" </dev/null &
+		qpid=$!
+		[ -n "${V:-}" ] && follow "$console" $qpid &
+		rc=0
+		wait $qpid || rc=$?
+		wait
+		sed -i 's/\r$//' "$console" "$res"
+		msg "$r boot $boot: $((SECONDS - start)) s, qemu exit $rc"
+
+		# Parse the results channel.
+		local -A started=() done_=() reboot=()
+		local why="guest died (panic or crash) during the test"
+		[ $rc = 124 ] && why="no result within the boot timeout of $limit s (guest hung)"
+		local klog_seen=""
+		while read -r word name; do
+			case $word in
+			BEGIN)	started[$name]=1 ;;
+			REBOOT)	reboot[$name]=1 ;;
+			PASS|FAIL)
+				if [ "$name" = kernel-log ]; then
+					klog_seen=1
+					[ "$word" = FAIL ] && klog=FAIL
+					[ -z "$klog" ] && klog=PASS
+					[ "$word" = FAIL ] && keep_log "$logs" kernel-log "$console" \
+						"kernel log of boot $boot has warnings/oopses"
+					continue
+				fi
+				case $name in init:*)
+					msg "guest init failed: $name"; continue ;;
+				esac
+				done_[$name]=1
+				result "$r" "$name" "$word"
+				[ "$word" = FAIL ] && keep_log "$logs" "$name" "$console" "test failed"
+				;;
+			esac
+		done <"$res"
+
+		local -a next=()
+		local progress=""
+		for t in "${pending[@]}"; do
+			if [ -n "${done_[$t]:-}" ]; then
+				progress=1
+			elif [ -n "${reboot[$t]:-}" ]; then
+				progress=1
+				phase[$t]=$((phase[$t] + 1))
+				next+=("$t")
+			elif [ -n "${started[$t]:-}" ]; then
+				progress=1
+				result "$r" "$t" FAIL "$why"
+				keep_log "$logs" "$t" "$console" "$why"
+			else
+				next+=("$t")
+			fi
+		done
+		# A boot that ended without kernel-log report nor reboot request
+		# died: that is a kernel-log failure too.
+		if [ -z "$klog_seen" ] && [ ${#reboot[@]} -eq 0 ]; then
+			klog=FAIL
+			keep_log "$logs" kernel-log "$console" "boot $boot ended abnormally: $why"
+		fi
+		if [ -z "$progress" ]; then
+			for t in "${next[@]}"; do
+				result "$r" "$t" FAIL "guest did not start tests (see $console)"
+				keep_log "$logs" "$t" "$console" "guest did not start tests"
+			done
+			next=()
+		fi
+		pending=("${next[@]}")
+	done
+	result "$r" kernel-log "${klog:-FAIL}"
+	cow_remove_disks
+}
+
+trap 'cow_remove_disks' EXIT
+kernels=$(cow_kernels)
+[ -n "$kernels" ] || die "no kernel matching '${KVERS:-}' with headers (run make deps)"
+for r in $kernels; do
+	run_kernel "$r"
+done
+[ -n "${COW_NO_SUMMARY:-}" ] || echo "$npass passed, $nfail failed"
+[ $nfail -eq 0 ]
