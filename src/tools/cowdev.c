@@ -90,32 +90,6 @@ static void activate_failed(const struct cow_ioc_dev *d, const char *why)
 		d->rdofile, d->cowfile, why);
 }
 
-/*
- * Explain early what the driver would refuse in an existing cowfile's
- * header.  Files we cannot read are left for the driver to judge.
- */
-static int precheck(const struct cow_ioc_dev *d)
-{
-	static uint8_t blk[COW_HDRSIZE] __attribute__((aligned(8)));
-	struct cow_hdr h;
-	int fd = open(d->cowfile, O_RDONLY | O_CLOEXEC), r;
-	ssize_t n;
-
-	if (fd < 0)
-		return 0;
-	n = cow_pread_full(fd, blk, sizeof(blk), 0);
-	close(fd);
-	if (n != (ssize_t)sizeof(blk))
-		return 0;
-	r = cow_hdr_decode(&h, blk);
-	if (!r)
-		r = cow_hdr_check_state(&h);
-	if (!r)
-		return 0;
-	activate_failed(d, cow_strerror(r));
-	return -1;
-}
-
 static int activate(char **args, int nargs)
 {
 	static struct cow_ioc_dev d;
@@ -124,8 +98,7 @@ static int activate(char **args, int nargs)
 		cow_usage_error("-a needs rdofile cowfile [cowdevice]");
 	d.devno = nargs == 3 ? parse_devno(args[2]) : COW_DEV_ANY;
 	if (abs_path("rdofile", args[0], d.rdofile, false) < 0 ||
-	    abs_path("cowfile", args[1], d.cowfile, true) < 0 ||
-	    precheck(&d) < 0)
+	    abs_path("cowfile", args[1], d.cowfile, true) < 0)
 		return COW_EXIT_FAIL;
 	switch (cow_ctl_ioctl(COW_IOC_ACTIVATE, &d)) {
 	case 0:

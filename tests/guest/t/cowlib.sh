@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the cowloop driver tests, on top of lib.sh:
+#	. /cowloop/t/lib.sh
+#	. /cowloop/t/cowlib.sh
+
+# mkfs_img IMG SIZE_KB FSTYPE: an image holding a file system with the
+# files of the product page's Example 1 (adjtime, aliases, aliases.db...).
+mkfs_img() {
+	truncate -s "$2"K "$1"
+	case $3 in
+	xfs)	mkfs.xfs -q -f "$1" ;;
+	*)	"mkfs.$3" -q -F "$1" ;;
+	esac
+	mkdir -p /tmp/mnt.img
+	mount -o loop "$1" /tmp/mnt.img
+	printf '0.0 0 0.0\n0\nUTC\n' >/tmp/mnt.img/adjtime
+	pattern /tmp/mnt.img/aliases 1
+	head -c 1343 /tmp/mnt.img/aliases >/tmp/mnt.img/aliases.tmp
+	mv /tmp/mnt.img/aliases.tmp /tmp/mnt.img/aliases
+	pattern /tmp/mnt.img/aliases.db 12
+	echo x >/tmp/mnt.img/at.deny
+	pattern /tmp/mnt.img/atsar.conf 1
+	echo "/misc /etc/auto.misc" >/tmp/mnt.img/auto.master
+	umount /tmp/mnt.img
+}
+
+# activate RDO COW [DEV]: cowdev -a, checks the name it prints, echoes it.
+activate() {
+	dev=$(cowdev -a "$@") || fail "cowdev -a $* failed"
+	case $dev in
+	/dev/cow/[0-9]*) ;;
+	*) fail "cowdev -a $* printed '$dev'" ;;
+	esac
+	wait_for "$dev"
+	[ -b "$dev" ] || fail "$dev is not a block device"
+	echo "$dev"
+}
+
+# deactivate DEV: cowdev -d, and the node goes away.
+deactivate() {
+	cowdev -d "$1" || fail "cowdev -d $1 failed"
+	n=0
+	while [ -e "$1" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	[ ! -e "$1" ] || fail "$1 still exists after cowdev -d"
+}
+
+# refused MESSAGE CMD...: CMD must fail and say MESSAGE (a grep -E pattern).
+refused() {
+	msg=$1
+	shift
+	if out=$("$@" 2>&1); then
+		fail "'$*' succeeded, expected refusal '$msg'"
+	fi
+	echo "$out" | grep -qE "$msg" ||
+		fail "'$*' said '$out', expected '$msg'"
+	note "refused as expected: $out"
+}
+
+# debugfs_field DEV FIELD: a value from /sys/kernel/debug/cowloop/N.
+debugfs_field() {
+	sed -n "s/^ *$2: *//p" "/sys/kernel/debug/cowloop/${1##*/}"
+}
+
+# poke FILE OFFSET OCTAL...: overwrite bytes of FILE at OFFSET, e.g.
+# poke x.cow 6 '\001' '\000' sets the flags word to DIRTY.
+poke() {
+	f=$1 off=$2
+	shift 2
+	for b in "$@"; do
+		printf "$b" | dd of="$f" bs=1 seek=$off conv=notrunc 2>/dev/null
+		off=$((off + 1))
+	done
+}
