@@ -12,10 +12,17 @@
 #include <sys/stat.h>
 #include "cowlib.h"
 
-static void cow_label(char *buf, size_t len, const char *what,
-		      const char *path)
+/* Name @path "<what> <path>" in @label and open it, or say why not. */
+static int open_labeled(char *label, size_t len, const char *what,
+			const char *path, bool writable)
 {
-	snprintf(buf, len, "%s %s", what, path);
+	int fd;
+
+	snprintf(label, len, "%s %s", what, path);
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		cow_err_errno(label, NULL);
+	return fd;
 }
 
 static int cow_fail_reason(const char *label, int reason)
@@ -39,12 +46,10 @@ int cow_open(struct cowfile *cf, const char *path, bool writable)
 	memset(cf, 0, sizeof(*cf));
 	cf->path = path;
 	cf->writable = writable;
-	cow_label(cf->label, sizeof(cf->label), "cowfile", path);
-	cf->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (cf->fd < 0) {
-		cow_err_errno(cf->label, NULL);
+	cf->fd = open_labeled(cf->label, sizeof(cf->label), "cowfile", path,
+			      writable);
+	if (cf->fd < 0)
 		return -1;
-	}
 	if (fstat(cf->fd, &st) < 0) {
 		cow_err_errno(cf->label, NULL);
 		goto fail;
@@ -214,12 +219,10 @@ int rdo_open(struct rdofile *r, const char *path, bool writable)
 
 	memset(r, 0, sizeof(*r));
 	r->path = path;
-	cow_label(r->label, sizeof(r->label), "rdofile", path);
-	r->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (r->fd < 0) {
-		cow_err_errno(r->label, NULL);
+	r->fd = open_labeled(r->label, sizeof(r->label), "rdofile", path,
+			     writable);
+	if (r->fd < 0)
 		return -1;
-	}
 	e = cow_fd_size(r->fd, &r->size, &r->blockdev);
 	if (e < 0)
 		cow_err_errno(r->label, "cannot get size");
