@@ -12,6 +12,7 @@ PKGS=(
 	linux-image-cloud-amd64 linux-headers-cloud-amd64
 	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
 	e2fsprogs xfsprogs fio dmsetup util-linux diffutils coreutils
+	qemu-utils				# qemu-nbd, qemu-img (make bench)
 	kmod cpio gzip xz-utils zstd		# initramfs builder
 )
 

@@ -16,6 +16,7 @@
 #   COW_MEM=1G         guest memory;  COW_SMP=2  guest vCPUs
 #   COW_DISK_SIZE=4G   size of the sparse ext4 scratch disk (xfs one: half)
 #   KEEP_DISKS=1       keep the scratch disks after the run (path printed)
+#   COW_APPEND="..."   more kernel command line (e.g. slab_nomerge)
 
 set -euo pipefail
 
@@ -57,7 +58,7 @@ cow_kernels() {
 }
 
 # Test names to run: $TESTS (comma or space separated) or every
-# tests/guest/t/*.sh except the shared library.
+# tests/guest/t/*.sh except the shared libraries (*lib.sh).
 cow_tests() {
 	local f
 	if [ -n "${TESTS:-}" ]; then
@@ -66,14 +67,15 @@ cow_tests() {
 	fi
 	for f in "$COW_GUEST_SRC"/t/*.sh; do
 		f=${f##*/}
-		[ "$f" = lib.sh ] || echo "${f%.sh}"
+		case $f in *lib.sh) ;; *) echo "${f%.sh}" ;; esac
 	done
 }
 
-# Path of a test script; harness self-check tests live in selftest/.
+# Path of a test script; harness self-check tests live in selftest/, the
+# guest side of "make bench" in bench/.
 cow_test_file() {
 	local d
-	for d in t selftest; do
+	for d in t selftest bench; do
 		if [ -e "$COW_GUEST_SRC/$d/$1.sh" ]; then
 			echo "$COW_GUEST_SRC/$d/$1.sh"
 			return 0
@@ -168,7 +170,7 @@ cow_qemu() {
 		-accel tcg -cpu max -smp "$COW_SMP" -m "$COW_MEM" \
 		-kernel "/boot/vmlinuz-$r" \
 		-initrd "$COW_OUT/initramfs-$r.cpio.gz" \
-		-append "console=ttyS0 panic=-1 loglevel=5 $append" \
+		-append "console=ttyS0 panic=-1 loglevel=5 $append${COW_APPEND:+ $COW_APPEND}" \
 		"${serial0[@]}" -serial "file:$results" \
 		-drive "$(cow_drive "$COW_DISK1")" \
 		-drive "$(cow_drive "$COW_DISK2")" \

@@ -7,11 +7,12 @@
 #   busybox applets          for everything not listed below
 #   host binaries            TOOLS below, at their host paths, with their
 #                            shared libraries (from ldd) and real kmod
-#   /usr/local/sbin          build/bin/* (cowdev, cowsync, ...)
+#   /usr/local/sbin          build/bin/* (cowdev, cowsync, ...) and the
+#                            test helpers tests/guest/tools/*.c (static)
 #   /lib/modules/KVER        MODULES below and their dependencies (resolved
 #                            from modules.dep, decompressed), cowloop.ko in
 #                            extra/ when it was built, and a fresh modules.dep
-#   /cowloop/t, /cowloop/selftest   the test scripts
+#   /cowloop/t, /cowloop/selftest, /cowloop/bench   the test scripts
 #   /etc/cowtest/real-tools.sh  shell functions that make busybox's ash run
 #                            the real binaries instead of its own applets
 # The result is rebuilt only when one of its inputs changed.
@@ -26,7 +27,7 @@ ko=$COW_TOP/build/$r/cowloop.ko
 # tests to modprobe.
 BOOT_MODULES="virtio_pci virtio_blk xfs loop dm_mod"
 # Kernel modules the tests may use (by name; dependencies are added).
-MODULES="virtio_pci virtio_blk loop brd null_blk dm_mod dm_snapshot
+MODULES="virtio_pci virtio_blk loop brd null_blk nbd dm_mod dm_snapshot
 	dm_log_writes dm_flakey dm_delay dm_zero ext4 xfs crc32c_generic
 	crc32c_intel libcrc32c"
 
@@ -35,7 +36,7 @@ TOOLS="mkfs.ext2 mkfs.ext4 mke2fs e2fsck fsck.ext2 fsck.ext4 debugfs
 	dumpe2fs tune2fs resize2fs mkfs.xfs xfs_repair xfs_io xfs_db fio
 	dmsetup losetup blockdev blkdiscard fallocate mount umount findmnt
 	md5sum sha256sum dd stat du cmp diff truncate sync filefrag hexdump od
-	head tail cut sort wc kmod"
+	head tail cut sort wc date kmod qemu-img qemu-nbd"
 
 # --- cache: skip the build when no input changed -------------------------
 inputs_hash() {
@@ -110,8 +111,18 @@ for f in "$COW_TOP"/build/bin/*; do
 	[ -f "$f" ] && [ -x "$f" ] && copy_bin "$f" && cp "$f" "$root/usr/local/sbin/"
 done
 
+# Test helper programs (tests/guest/tools/*.c), static, on the guest's PATH.
+for src in "$COW_GUEST_SRC"/tools/*.c; do
+	[ -e "$src" ] || continue
+	${CC:-cc} -O2 -g -Wall -I"$COW_TOP/src/include" -static \
+		-o "$root/usr/local/sbin/$(basename "$src" .c)" "$src" ||
+		die "cannot build $src"
+done
+
 # --- test scripts and init ------------------------------------------------
-cp -r "$COW_GUEST_SRC/t" "$COW_GUEST_SRC/selftest" "$root/cowloop/"
+for d in t selftest bench; do
+	[ -d "$COW_GUEST_SRC/$d" ] && cp -r "$COW_GUEST_SRC/$d" "$root/cowloop/"
+done
 install -m 0755 "$COW_GUEST_SRC/init" "$root/init"
 
 # --- kernel modules --------------------------------------------------------
