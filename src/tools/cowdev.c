@@ -55,11 +55,15 @@ static __u32 parse_devno(const char *s)
 	return (__u32)n;
 }
 
-/* Absolute path of @path into @out; the last component may not exist. */
-static int abs_path(const char *label, const char *path, char *out,
+/*
+ * Absolute path of @path (the @what: rdofile or cowfile) into @out; the
+ * last component may not exist when @may_be_new.
+ */
+static int abs_path(const char *what, const char *path, char *out,
 		    bool may_be_new)
 {
 	char buf[PATH_MAX], dir[PATH_MAX], base[PATH_MAX];
+	int e;
 
 	if (realpath(path, buf)) {
 		if (strlen(buf) >= COW_PATH_MAX)
@@ -80,7 +84,10 @@ static int abs_path(const char *label, const char *path, char *out,
 toolong:
 	errno = ENAMETOOLONG;
 fail:
-	cow_err_errno(label, NULL);
+	e = errno;
+	snprintf(buf, sizeof(buf), "%s %s", what, path);
+	errno = e;
+	cow_err_errno(buf, NULL);
 	return -1;
 }
 

@@ -164,7 +164,8 @@ result cowrepair-i386-keeps-layout [ "$(get "$c" 8 4)" = 1024 ] \
 
 # ORDERED dirty: consistent up to the last flush, only cowused recounted
 mkrep 64 1 1; put "$c" 48 8 0
-expect cowrepair-ordered-dirty 0 "cowblocks in use: header says 0, bitmap has 1: corrected
+expect cowrepair-ordered-dirty 0 "cowfile $c: bitmap valid up to the last flush (ordered): only cowused recounted, data area not read
+cowblocks in use: header says 0, bitmap has 1: corrected
 number of corrections in bitmap: 0" "$BIN/cowrepair" -v "$c"
 result cowrepair-ordered-no-scan [ "$(get "$c" 1024 1)" = 8 ] \
 	&& [ "$(get "$c" 48 8)" = 1 ] && [ "$(get "$c" 6 2)" = 0 ] \
@@ -303,13 +304,10 @@ if [ ! -e /dev/cow/ctl ]; then
 	expect cowdev-deactivate-no-ctl 1 "cowdev: $msg" "$BIN/cowdev" -d /dev/cow/0
 	mkrdo
 	expect cowdev-activate-no-ctl 1 "cowdev: $msg" "$BIN/cowdev" -a "$R" "$T/new.cow" 3
+	(cd "$T" && expect cowdev-activate-relative-no-ctl 1 "cowdev: $msg" \
+		"$BIN/cowdev" -a rdo.img ./new.cow /dev/cow/3)
 fi
-mkcow "$C" 64 $units 1
-expect cowdev-precheck-dirty 1 "cowdev: cannot activate rdofile $R with cowfile $C: cowfile is dirty (not closed properly): run cowrepair first" \
-	"$BIN/cowdev" -a "$R" "$C"
-(cd "$T" && expect cowdev-precheck-relative 1 "cowdev: cannot activate rdofile $R with cowfile $C: cowfile is dirty (not closed properly): run cowrepair first" \
-	"$BIN/cowdev" -a rdo.img ./m.cow)
-expect cowdev-missing-rdofile 1 "cowdev: rdofile: No such file or directory" \
+expect cowdev-missing-rdofile 1 "cowdev: rdofile $T/nope: No such file or directory" \
 	"$BIN/cowdev" -a "$T/nope" "$C"
 S=$T/sys
 mkdir -p "$S/block/sda" "$S/block/cow10/cowloop" "$S/block/cow2/cowloop"
