@@ -131,6 +131,9 @@ int main(int argc, char **argv)
 	if (dirty && !(cf->hdr.ext_flags & COW_EXT_ORDERED))
 		printf("cowfile %s: written by the original cowloop: "
 		       "scanning the whole data area\n", cf->path);
+	else if (dirty && !full)
+		printf("cowfile %s: bitmap valid up to the last flush (ordered): "
+		       "only cowused recounted, data area not read\n", cf->path);
 	if (full && scan_data(&rp) < 0)
 		goto fail;
 	clear_tail(&rp);
