@@ -72,9 +72,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	"$out/corpus" tests/fuzz/corpus >"$log" 2>&1
 rc=$?
 after=$(ls "$out/artifacts" | wc -l)
-stats=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+stats=$(grep -aE '^stat::number_of_executed_units' "$log" | awk '{print $2}')
 if [ $rc -ne 0 ] || [ "$after" -ne "$before" ]; then
-	grep -E 'ERROR|property violated|runtime error|SUMMARY|Test unit written' "$log" | head -20 >&2
+	grep -aE 'ERROR|property violated|runtime error|SUMMARY|Test unit written' "$log" | head -20 >&2
 	fail "exit $rc (see $log; replay: $bin $out/artifacts/<file>)"
 fi
 echo "fuzz: ${stats:-?} inputs, corpus $(ls "$out/corpus" | wc -l) + $(ls tests/fuzz/corpus | wc -l) seeds" >&2

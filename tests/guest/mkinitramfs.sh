@@ -56,6 +56,7 @@ msg "building initramfs for $r"
 
 mkdir -p "$COW_OUT"
 root=$(mktemp -d "$COW_OUT/root.XXXXXX")
+chmod 755 "$root"	# the guest's /: mktemp made it 0700, closed to non-root
 trap 'rm -rf "$root"' EXIT
 # Debian's merged /usr: host paths like /lib/x86_64-linux-gnu/libc.so.6
 # land in usr/ through these links, exactly as on the host.

@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowioctl: hostile callers of /dev/cow/ctl, for the guest tests
+ * (tests/guest/t/cow-ioctl.sh).  Built statically by mkinitramfs.sh into
+ * /usr/local/sbin of the guest.
+ *
+ *   cowioctl garbage RDOFILE COWFILE    bad pointers, paths, devnos, cmds,
+ *                                       reserved fields, inactive devices
+ *   cowioctl race RDOFILE COWFILE DEVNO SECONDS
+ *                                       two processes activate/deactivate
+ *                                       DEVNO, a third opens it, in a loop
+ *   cowioctl unpriv DEVNO               as nobody: EPERM for every ioctl,
+ *                                       sysfs attributes still readable
+ *
+ * Every check prints "ok: ..." or "FAIL: ..."; the exit status is the
+ * number of failures (0: all expectations met).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <linux/fs.h>
+#include "../../../src/include/cowloop.h"	/* builds without -I too */
+
+static int failures;
+static const char *ctl = "/dev/cow/ctl";
+
+static void check(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", cond ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	if (!cond)
+		failures++;
+}
+
+static int ctl_fd(int flags)
+{
+	int fd = open(ctl, flags | O_CLOEXEC);
+
+	if (fd < 0) {
+		perror(ctl);
+		exit(100);
+	}
+	return fd;
+}
+
+/* ioctl returning 0 or -errno */
+static int ioc(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+static const char *ename(int e)
+{
+	static char b[64];
+
+	if (!e)
+		return "success";
+	snprintf(b, sizeof(b), "%s (%d)", strerror(-e), -e);
+	return b;
+}
+
+static struct cow_ioc_dev *req_new(unsigned int devno, const char *rdo,
+				   const char *cow)
+{
+	struct cow_ioc_dev *d = calloc(1, sizeof(*d));
+
+	d->devno = devno;
+	if (rdo)
+		snprintf(d->rdofile, sizeof(d->rdofile), "%s", rdo);
+	if (cow)
+		snprintf(d->cowfile, sizeof(d->cowfile), "%s", cow);
+	return d;
+}
+
+/* Deactivate @devno, retrying while busy for a short while. */
+static int deact(int fd, unsigned int devno)
+{
+	struct cow_ioc_dev d = { .devno = devno };
+	int r, i;
+
+	for (i = 0; i < 50; i++) {
+		r = ioc(fd, COW_IOC_DEACTIVATE, &d);
+		if (r != -EBUSY)
+			return r;
+		usleep(100000);
+	}
+	return r;
+}
+
+static int is_active(unsigned int devno)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/sys/block/cow%u", devno);
+	return access(p, F_OK) == 0;
+}
+
+static void expect(int fd, unsigned long cmd, void *arg, int want,
+		   const char *what)
+{
+	int r = ioc(fd, cmd, arg);
+
+	check(r == want, "%s: %s (want %s)", what, ename(r),
+	      ename(want));
+}
+
+static void expect_fail(int fd, unsigned long cmd, void *arg,
+			const char *what)
+{
+	int r = ioc(fd, cmd, arg);
+
+	check(r < 0, "%s: refused with %s", what, ename(r));
+}
+
+static unsigned int maxcows(void)
+{
+	FILE *f = fopen("/sys/module/cowloop/parameters/maxcows", "r");
+	unsigned int n = 0;
+
+	if (!f || fscanf(f, "%u", &n) != 1)
+		n = COW_MAXCOWS_DEFAULT;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static int garbage(const char *rdo, const char *cow)
+{
+	static const unsigned long cmds[] = {
+		COW_IOC_ACTIVATE, COW_IOC_DEACTIVATE, COW_IOC_SYNC,
+	};
+	static const char *const names[] = { "activate", "deactivate", "sync" };
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned int mc = maxcows(), i;
+	struct cow_ioc_dev *d;
+	char *map, *p;
+	int fd = ctl_fd(O_RDWR), r;
+
+	/* --- bad pointers ------------------------------------------------- */
+	map = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(map + 2 * pg, 2 * pg);		/* map+2pg.. unmapped */
+	for (i = 0; i < 3; i++) {
+		char w[128];
+		void *bad[] = {
+			NULL, (void *)1, map + 2 * pg, map + 3 * pg - 8,
+			(void *)0xffffffff81000000UL,
+			(void *)0xffff888000000000UL, (void *)-1L,
+			/* the struct starts mapped and runs into the hole */
+			map + 2 * pg - 100,
+		};
+		unsigned int j;
+
+		for (j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+			snprintf(w, sizeof(w), "%s with pointer %p", names[i],
+				 bad[j]);
+			expect(fd, cmds[i], bad[j], -EFAULT, w);
+		}
+	}
+
+	/* a read-only request: copied in, but devno/reason cannot go back */
+	p = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	d = (struct cow_ioc_dev *)p;
+	d->devno = COW_DEV_ANY;
+	strcpy(d->rdofile, "relative");
+	strcpy(d->cowfile, cow);
+	mprotect(p, 3 * pg, PROT_READ);
+	r = ioc(fd, COW_IOC_ACTIVATE, d);
+	check(r == -EINVAL || r == -EFAULT,
+	      "activate (bad path) from read-only memory: %s", ename(r));
+	mprotect(p, 3 * pg, PROT_READ | PROT_WRITE);
+	d->devno = 3;
+	strcpy(d->rdofile, rdo);
+	snprintf(d->cowfile, sizeof(d->cowfile), "%s.ro", cow);
+	mprotect(p, 3 * pg, PROT_READ);
+	r = ioc(fd, COW_IOC_ACTIVATE, d);
+	/*
+	 * The caller cannot learn the devno it got: an error is fine, but
+	 * then nothing may stay active behind its back.
+	 */
+	check(r == 0 || !is_active(3),
+	      "activate from read-only memory: %s, and cow3 %s", ename(r),
+	      is_active(3) ? "left active" : "not active");
+	if (is_active(3))
+		deact(fd, 3);
+	munmap(p, 3 * pg);
+
+	/* --- paths -------------------------------------------------------- */
+	d = req_new(COW_DEV_ANY, rdo, cow);
+	memset(d->rdofile, 'a', sizeof(d->rdofile));
+	d->rdofile[0] = '/';
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "rdofile unterminated (4096 bytes)");
+	check(d->reason == COW_E_PATH, "reason %u is COW_E_PATH", d->reason);
+	d = req_new(COW_DEV_ANY, rdo, cow);
+	memset(d->cowfile, '/', sizeof(d->cowfile));
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "cowfile unterminated (4096 slashes)");
+	check(d->reason == COW_E_PATH, "reason %u is COW_E_PATH", d->reason);
+	d = req_new(COW_DEV_ANY, "", cow);
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "empty rdofile");
+	check(d->reason == COW_E_PATH, "reason %u is COW_E_PATH", d->reason);
+	d = req_new(COW_DEV_ANY, rdo, "");
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "empty cowfile");
+	d = req_new(COW_DEV_ANY, "rdo.img", cow);
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "relative rdofile");
+	d = req_new(COW_DEV_ANY, rdo, "x.cow");
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "relative cowfile");
+	check(d->reason == COW_E_PATH, "reason %u is COW_E_PATH", d->reason);
+	d = req_new(COW_DEV_ANY, rdo, cow);
+	d->cowfile[0] = '/';
+	memset(d->cowfile + 1, 'n', 300);	/* component > NAME_MAX */
+	d->cowfile[301] = 0;
+	expect(fd, COW_IOC_ACTIVATE, d, -ENAMETOOLONG, "cowfile component of 300 bytes");
+	d = req_new(COW_DEV_ANY, rdo, cow);
+	for (i = 0; i < COW_PATH_MAX - 1; i++)	/* 4095 bytes, terminated */
+		d->rdofile[i] = i % 2 ? 'x' : '/';
+	d->rdofile[COW_PATH_MAX - 1] = 0;
+	expect_fail(fd, COW_IOC_ACTIVATE, d, "rdofile of 4095 bytes (/x/x/...)");
+	d = req_new(COW_DEV_ANY, rdo, cow);
+	memset(d->cowfile, '/', COW_PATH_MAX - 1);
+	expect_fail(fd, COW_IOC_ACTIVATE, d, "cowfile of 4095 slashes (the root dir)");
+	d = req_new(COW_DEV_ANY, "/proc/self/mem", cow);
+	expect_fail(fd, COW_IOC_ACTIVATE, d, "rdofile /proc/self/mem");
+	d = req_new(COW_DEV_ANY, rdo, "/proc/sys/vm/drop_caches");
+	expect_fail(fd, COW_IOC_ACTIVATE, d, "cowfile /proc/sys/vm/drop_caches");
+	d = req_new(COW_DEV_ANY, rdo, "/sys/kernel/debug/cowloop/x.cow");
+	expect_fail(fd, COW_IOC_ACTIVATE, d, "cowfile in debugfs");
+	d = req_new(COW_DEV_ANY, rdo, "/dev/cow/ctl");
+	expect_fail(fd, COW_IOC_ACTIVATE, d, "cowfile /dev/cow/ctl");
+	d = req_new(COW_DEV_ANY, "/dev/cow/ctl", cow);
+	expect_fail(fd, COW_IOC_ACTIVATE, d, "rdofile /dev/cow/ctl");
+	check(access(cow, F_OK) != 0, "no cowfile created by refused requests");
+
+	/* --- device numbers ----------------------------------------------- */
+	{
+		unsigned int bad[] = { mc, mc + 1, COW_MAXCOWS_LIMIT,
+				       0x7fffffff, 0x80000000, 0xfffffffe };
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char w[96];
+
+			d = req_new(bad[i], rdo, cow);
+			snprintf(w, sizeof(w), "activate devno %u (maxcows %u)",
+				 bad[i], mc);
+			expect(fd, COW_IOC_ACTIVATE, d, -ENXIO, w);
+			check(d->reason == COW_E_DEVRANGE, "reason %u is COW_E_DEVRANGE",
+			      d->reason);
+			snprintf(w, sizeof(w), "deactivate devno %u", bad[i]);
+			expect(fd, COW_IOC_DEACTIVATE, d, -ENXIO, w);
+			snprintf(w, sizeof(w), "sync devno %u", bad[i]);
+			expect(fd, COW_IOC_SYNC, d, -ENXIO, w);
+		}
+	}
+	for (i = 0; i < mc; i += (mc > 64 ? 97 : 1)) {
+		char w[64];
+
+		d = req_new(i, NULL, NULL);
+		snprintf(w, sizeof(w), "deactivate inactive cow%u", i);
+		expect(fd, COW_IOC_DEACTIVATE, d, -ENXIO, w);
+	}
+	d = req_new(mc - 1, NULL, NULL);
+	expect(fd, COW_IOC_SYNC, d, -ENXIO, "sync of inactive last device");
+	d = req_new(COW_DEV_ANY, NULL, NULL);
+	expect(fd, COW_IOC_SYNC, d, 0, "sync of all (none active)");
+	expect(fd, COW_IOC_DEACTIVATE, d, -ENXIO, "deactivate COW_DEV_ANY");
+
+	/* --- commands, sizes, reserved fields, flags ------------------------ */
+	{
+		unsigned long bad[] = {
+			0, 0xdeadbeef, _IO(COW_IOC_MAGIC, 1),
+			_IOWR(COW_IOC_MAGIC, 0, struct cow_ioc_dev),
+			_IOWR(COW_IOC_MAGIC, 4, struct cow_ioc_dev),
+			_IOWR(COW_IOC_MAGIC, 255, struct cow_ioc_dev),
+			_IOW(COW_IOC_MAGIC, 1, struct cow_ioc_dev),
+			_IOR(COW_IOC_MAGIC, 2, struct cow_ioc_dev),
+			_IOWR(COW_IOC_MAGIC, 1, __u64[2]),
+			_IOWR(COW_IOC_MAGIC, 2, __u32),
+			_IOC(_IOC_READ | _IOC_WRITE, COW_IOC_MAGIC, 3,
+			     sizeof(struct cow_ioc_dev) - 1),
+			_IOC(_IOC_READ | _IOC_WRITE, COW_IOC_MAGIC, 1,
+			     _IOC_SIZEMASK),
+			BLKGETSIZE64, BLKFLSBUF, FIONREAD, FIOCLEX + 0x100,
+		};
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char w[64];
+
+			d = req_new(0, rdo, cow);
+			snprintf(w, sizeof(w), "unknown cmd %#lx", bad[i]);
+			expect(fd, bad[i], d, -ENOTTY, w);
+			expect(fd, bad[i], NULL, -ENOTTY, "  with NULL");
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		char w[96];
+		unsigned int k;
+
+		d = req_new(COW_DEV_ANY, rdo, cow);
+		d->reserved0 = 1;
+		snprintf(w, sizeof(w), "%s with reserved0=1", names[i]);
+		expect(fd, cmds[i], d, -EINVAL, w);
+		for (k = 0; k < 6; k++) {
+			d = req_new(COW_DEV_ANY, rdo, cow);
+			d->reserved[k] = 1ULL << 63;
+			snprintf(w, sizeof(w), "%s with reserved[%u] set", names[i], k);
+			expect(fd, cmds[i], d, -EINVAL, w);
+		}
+	}
+	d = req_new(COW_DEV_ANY, rdo, cow);
+	d->flags = 0x2;
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "activate with unknown flag 0x2");
+	d->flags = 0x80000000;
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "activate with unknown flag 0x80000000");
+	check(access(cow, F_OK) != 0, "still no cowfile created");
+
+	/* --- one good activation, then misuse around it --------------------- */
+	d = req_new(COW_DEV_ANY, rdo, cow);
+	d->reason = 12345;
+	r = ioc(fd, COW_IOC_ACTIVATE, d);
+	check(r == 0 && d->devno < mc && d->reason == 0,
+	      "good activation: %s, devno %u, reason %u", ename(r), d->devno,
+	      d->reason);
+	if (r == 0) {
+		unsigned int dev = d->devno;
+		char node[64];
+		int bfd;
+
+		d = req_new(dev, rdo, cow);
+		expect(fd, COW_IOC_ACTIVATE, d, -EBUSY, "activate the active device again");
+		check(d->reason == COW_E_DEVBUSY, "reason %u is COW_E_DEVBUSY", d->reason);
+		d = req_new(COW_DEV_ANY, rdo, cow);
+		expect(fd, COW_IOC_ACTIVATE, d, -EBUSY, "its cowfile on another device");
+		check(d->reason == COW_E_INUSE, "reason %u is COW_E_INUSE", d->reason);
+		d = req_new(dev, NULL, NULL);
+		expect(fd, COW_IOC_SYNC, d, 0, "sync of the active device");
+		snprintf(node, sizeof(node), "/dev/cow/%u", dev);
+		bfd = open(node, O_RDONLY);
+		check(bfd >= 0, "open %s", node);
+		expect(fd, COW_IOC_DEACTIVATE, d, -EBUSY, "deactivate while open");
+		if (bfd >= 0)
+			close(bfd);
+		r = deact(fd, dev);
+		check(r == 0, "deactivate after close: %s", ename(r));
+		expect(fd, COW_IOC_DEACTIVATE, d, -ENXIO, "deactivate twice");
+		expect(fd, COW_IOC_SYNC, d, -ENXIO, "sync after deactivation");
+	}
+	/* the ctl fd opened read-only works the same (permission is CAP) */
+	{
+		int rfd = ctl_fd(O_RDONLY);
+
+		d = req_new(COW_DEV_ANY, NULL, NULL);
+		expect(rfd, COW_IOC_SYNC, d, 0, "sync through a read-only ctl fd");
+		close(rfd);
+	}
+	close(fd);
+	printf("garbage: %d failures\n", failures);
+	return failures;
+}
+
+/* ---- race ---------------------------------------------------------- */
+
+static volatile sig_atomic_t stop;
+static void on_alarm(int sig) { (void)sig; stop = 1; }
+
+/* Loop: activate @devno, deactivate it; only the expected errors. */
+static int racer(int id, const char *rdo, const char *cow, unsigned int devno)
+{
+	int fd = ctl_fd(O_RDWR), bad = 0;
+	unsigned long act = 0, deacts = 0, busy = 0, nx = 0, n = 0;
+
+	while (!stop) {
+		struct cow_ioc_dev *d = req_new(devno, rdo, cow);
+		int r = ioc(fd, COW_IOC_ACTIVATE, d);
+
+		if (r == 0)
+			act++;
+		else if (r == -EBUSY)	/* DEVBUSY or INUSE: the other won */
+			busy++;
+		else if (bad++ < 5)
+			printf("FAIL: racer %d: activate: %s (reason %u)\n", id,
+			       ename(r), d->reason);
+		free(d);
+		d = req_new(devno, NULL, NULL);
+		if (n++ % 3 == (unsigned long)id)
+			ioc(fd, COW_IOC_SYNC, d);
+		r = ioc(fd, COW_IOC_DEACTIVATE, d);
+		if (r == 0)
+			deacts++;
+		else if (r == -ENXIO || r == -EBUSY)	/* gone, or opened */
+			nx++;
+		else if (bad++ < 5)
+			printf("FAIL: racer %d: deactivate: %s\n", id, ename(r));
+		free(d);
+	}
+	printf("racer %d: %lu activations, %lu deactivations, %lu busy, %lu gone/open\n",
+	       id, act, deacts, busy, nx);
+	fflush(stdout);
+	return bad ? 1 : 0;
+}
+
+/* Loop: open the device node and read from it when it exists. */
+static int opener(unsigned int devno)
+{
+	char node[64], buf[4096];
+	unsigned long opened = 0, reads = 0, n = 0;
+	int bad = 0;
+
+	snprintf(node, sizeof(node), "/dev/cow/%u", devno);
+	while (!stop) {
+		int fd = open(node, O_RDONLY);
+
+		if (fd < 0) {
+			if (errno != ENOENT && errno != ENXIO && errno != ENODEV &&
+			    bad++ < 5)
+				printf("FAIL: opener: open: %s\n", strerror(errno));
+			if (n++ % 64 == 0)
+				usleep(1000);
+			continue;
+		}
+		opened++;
+		if (pread(fd, buf, sizeof(buf), 4096 * (opened % 16)) ==
+		    (ssize_t)sizeof(buf))
+			reads++;
+		close(fd);
+	}
+	printf("opener: %lu opens, %lu full reads\n", opened, reads);
+	fflush(stdout);
+	return bad ? 1 : 0;
+}
+
+static int race(const char *rdo, const char *cow, unsigned int devno,
+		unsigned int secs)
+{
+	pid_t pid[3];
+	int i, st, bad = 0, fd;
+
+	signal(SIGALRM, on_alarm);
+	for (i = 0; i < 3; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			alarm(secs);
+			exit(i < 2 ? racer(i, rdo, cow, devno) : opener(devno));
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		if (waitpid(pid[i], &st, 0) < 0 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st)) {
+			printf("FAIL: child %d ended with status %#x\n", i, st);
+			bad++;
+		}
+	}
+	fd = ctl_fd(O_RDWR);
+	i = deact(fd, devno);
+	check(i == 0 || i == -ENXIO, "final deactivation: %s", ename(i));
+	check(!is_active(devno), "cow%u inactive at the end", devno);
+	close(fd);
+	return bad + failures;
+}
+
+/* ---- unpriv -------------------------------------------------------- */
+
+static int unpriv(unsigned int devno)
+{
+	static const char *const attrs[] = { "rdofile", "cowfile", "state" };
+	unsigned long cmds[] = { COW_IOC_ACTIVATE, COW_IOC_DEACTIVATE,
+				 COW_IOC_SYNC };
+	struct cow_ioc_dev *d;
+	char path[128], buf[4200];
+	unsigned int i;
+	int fd;
+
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) {
+		perror("dropping to nobody");
+		return 100;
+	}
+	check(getuid() == 65534 && geteuid() == 65534, "running as uid 65534");
+	fd = open(ctl, O_RDWR);
+	check(fd < 0 && errno == EACCES, "open %s read-write as nobody: %s",
+	      ctl, fd < 0 ? strerror(errno) : "opened");
+	if (fd >= 0)
+		close(fd);
+	fd = open(ctl, O_RDONLY);
+	check(fd >= 0, "open %s read-only as nobody (mode 0644)", ctl);
+	if (fd >= 0) {
+		for (i = 0; i < 3; i++) {
+			d = req_new(i == 0 ? COW_DEV_ANY : devno, "/tmp/r", "/tmp/c");
+			expect(fd, cmds[i], d, -EPERM, "ioctl as nobody");
+			expect(fd, cmds[i], NULL, -EPERM, "ioctl as nobody, NULL");
+		}
+		expect(fd, 0xdeadbeef, NULL, -ENOTTY, "unknown cmd as nobody");
+		close(fd);
+	}
+	for (i = 0; i < 3; i++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/sys/block/cow%u/cowloop/%s",
+			 devno, attrs[i]);
+		fd = open(path, O_RDONLY);
+		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (n > 0)
+			buf[n - 1] = 0;
+		check(n > 0, "read %s as nobody: %s", path,
+		      n > 0 ? buf : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	snprintf(path, sizeof(path), "/sys/block/cow%u/size", devno);
+	check(access(path, R_OK) == 0, "%s readable as nobody", path);
+	snprintf(path, sizeof(path), "/dev/cow/%u", devno);
+	fd = open(path, O_RDONLY);
+	check(fd < 0 && errno == EACCES, "open %s as nobody: %s", path,
+	      fd < 0 ? strerror(errno) : "opened");
+	if (fd >= 0)
+		close(fd);
+	return failures;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "garbage"))
+		return garbage(argv[2], argv[3]) ? 1 : 0;
+	if (argc == 6 && !strcmp(argv[1], "race"))
+		return race(argv[2], argv[3], strtoul(argv[4], NULL, 0),
+			    strtoul(argv[5], NULL, 0)) ? 1 : 0;
+	if (argc == 3 && !strcmp(argv[1], "unpriv"))
+		return unpriv(strtoul(argv[2], NULL, 0)) ? 1 : 0;
+	fprintf(stderr, "usage: cowioctl garbage RDO COW | race RDO COW DEVNO SECONDS | unpriv DEVNO\n");
+	return 2;
+}
