@@ -10,7 +10,7 @@
 # Knobs (environment or make variables):
 #   KERNELRELEASE=r or KVERS=6.1   kernel (default: the 6.12 one)
 #   BENCH_SIZE=2G      rdofile and overlay size (working set); 1 GiB guest
-#   BENCH_RUNTIME=6    seconds per fio job
+#   BENCH_RUNTIME=5    seconds per fio job
 #   ROUNDS=2           interleaved rounds
 #   BENCH_JOBS=a,b     subset of rr1,rr16,sr,rw1,rw16,sw,fsync
 #   BENCH_QUICK=1      smoke test: 256 MiB files, 3 s jobs (unless set)
@@ -22,7 +22,7 @@ set -euo pipefail
 if [ -n "${BENCH_QUICK:-}" ]; then
 	BENCH_SIZE=${BENCH_SIZE:-256M} BENCH_RUNTIME=${BENCH_RUNTIME:-3}
 fi
-BENCH_SIZE=${BENCH_SIZE:-2G} BENCH_RUNTIME=${BENCH_RUNTIME:-6}
+BENCH_SIZE=${BENCH_SIZE:-2G} BENCH_RUNTIME=${BENCH_RUNTIME:-5}
 ROUNDS=${ROUNDS:-2} BENCH_JOBS=${BENCH_JOBS:-rr1,rr16,sr,rw1,rw16,sw,fsync}
 OUT=$COW_TOP/build/bench
 size_mib=$(( $(numfmt --from=iec "$BENCH_SIZE") / 1048576 ))

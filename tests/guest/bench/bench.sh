@@ -14,6 +14,7 @@
 #
 # Results, on the results channel (and the console), one line each:
 #   BENCH fio ROUND PHASE CONTESTANT JOB IOPS KiB/s KiB
+#   BENCH disk ROUND PHASE CONTESTANT JOB VDA_IOS (I/Os of the disk)
 #   BENCH wa ROUND JOB WRITTEN_BYTES ALLOC_BYTES FRESH_BYTES
 #   BENCH mem ROUND WHEN SLAB_KB VMALLOC_KB PERCPU_KB MEMFREE_KB
 #   BENCH slab ROUND WHEN NAME ACTIVE_OBJS NUM_OBJS OBJSIZE
@@ -31,7 +32,7 @@ SIZE=$(barg size)
 RUNTIME=$(barg runtime)
 ROUNDS=$(barg rounds)
 JOBS=$(barg jobs | tr , ' ')
-SIZE=${SIZE:-2048} RUNTIME=${RUNTIME:-6} ROUNDS=${ROUNDS:-2}
+SIZE=${SIZE:-2048} RUNTIME=${RUNTIME:-5} ROUNDS=${ROUNDS:-2}
 JOBS=${JOBS:-rr1 rr16 sr rw1 rw16 sw fsync}
 READS="" WRITES=""
 for j in $JOBS; do
@@ -146,12 +147,19 @@ setup_qcow2() {
 	echo /dev/nbd0
 }
 
+# vda_ios: I/Os completed by the guest's disk (reads, writes).
+vda_ios() { awk '{ print $1 + $5 }' /sys/block/vda/stat; }
+
 # measure ROUND PHASE CONTESTANT JOB: fresh overlay, one job, teardown.
+# Also "BENCH disk ...": I/Os that reached the disk during the job, a
+# check that a contestant's figures come from the disk, not a cache.
 measure() {
 	quiesce
 	d=$(setup "$2" "$3")
+	v0=$(vda_ios)
 	r=$(fiojob "$d" "$4")
 	out fio "$1" "$2" "$3" "$4" $r
+	out disk "$1" "$2" "$3" "$4" $(($(vda_ios) - v0))
 	[ "$3:$2" = cowloop:first ] && wa "$1" "$4" "$d" "$r"
 	teardown "$3" "$d"
 }
@@ -198,8 +206,18 @@ fio --name=mkrdo --filename="$rdo" --rw=write --bs=1M --size=${SIZE}M \
 cp "$rdo" "$copy"
 sync
 out info prep_s $(($(date +%s) - t0))
+# Queue settings that change timing, and the guest's clock.
+l=$(loop_attach "$rdo" on -r)
+q=/sys/block/${l#/dev/}/queue
+out info loop_queue "sched=$(cat $q/scheduler | tr ' ' ,)" \
+	"rotational=$(cat $q/rotational)" "nr_requests=$(cat $q/nr_requests)"
+loop_detach "$l"
+out info clocksource "$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 # Allocation of a cowfile before any write: header and bitmap.
 d=$(activate "$rdo" "$ovl")
+q=/sys/block/cow${d#/dev/cow/}/queue
+[ -d "$q" ] && out info cow_queue "sched=$(cat $q/scheduler | tr ' ' ,)" \
+	"rotational=$(cat $q/rotational)"
 deactivate "$d"
 sync
 FRESH=$(alloc "$ovl")
@@ -238,8 +256,10 @@ while [ "$round" -le "$ROUNDS" ]; do
 			measure "$round" mod "$c" "$j"
 		done
 		quiesce
+		v0=$(vda_ios)
 		r=$(fiojob "$cd_" "$j")
 		out fio "$round" mod cowloop "$j" $r
+		out disk "$round" mod cowloop "$j" $(($(vda_ios) - v0))
 	done
 	memory used "$round"
 	deactivate "$cd_"

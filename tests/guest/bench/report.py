@@ -44,8 +44,11 @@ def unit(job):
     return "MB/s" if job in SEQ else "IOPS"
 
 
+fio_ios = {}
+
+
 def parse(lines):
-    info, runs, wa, mem, slab = {}, {}, [], [], []
+    info, runs, wa, mem, slab, disk = {}, {}, [], [], [], {}
     for line in lines:
         f = line.split()
         if len(f) < 2 or f[0] != "BENCH":
@@ -57,6 +60,10 @@ def parse(lines):
             rnd, phase, who, job = int(a[0]), a[1], a[2], a[3]
             v = value(job, int(a[4]), int(a[5]))
             runs.setdefault((phase, who, job), []).append((rnd, v))
+            fio_ios.setdefault((phase, who, job), []).append(
+                int(a[6]) // (1024 if job in SEQ else 4))
+        elif kind == "disk" and len(a) == 5:
+            disk.setdefault((a[1], a[2], a[3]), []).append(int(a[4]))
         elif kind == "wa" and len(a) == 5:
             written, alloc, fresh = int(a[2]), int(a[3]), int(a[4])
             wa.append({"round": int(a[0]), "job": a[1], "written": written,
@@ -70,7 +77,7 @@ def parse(lines):
             slab.append({"round": int(a[0]), "when": a[1], "cache": a[2],
                          "active_objs": int(a[3]), "num_objs": int(a[4]),
                          "objsize": int(a[5])})
-    return info, runs, wa, mem, slab
+    return info, runs, wa, mem, slab, disk
 
 
 def best(runs, phase, who, job):
@@ -94,7 +101,15 @@ def fr(v):
     return "-" if v is None else "%.2fx" % v
 
 
-def build(info, runs, wa, mem, slab):
+def disk_ratio(disk, phase, who, job):
+    """Disk I/Os per fio I/O over all rounds: ~1 when a job's I/O goes
+    to the disk (less when merged or cached, more with metadata)."""
+    d = sum(disk.get((phase, who, job), []))
+    f = sum(fio_ios.get((phase, who, job), []))
+    return round(d / f, 3) if f and (phase, who, job) in disk else None
+
+
+def build(info, runs, wa, mem, slab, disk):
     rows, targets = [], []
     for name, phase, jobs, loopfiles in SECTIONS:
         for job in [j for j in JOBS if j in jobs]:
@@ -112,7 +127,9 @@ def build(info, runs, wa, mem, slab):
                    "ratio_to_loop": {k: ratio(v, loop) for k, v in vals.items()
                                      if not k.startswith("loop-")},
                    "rounds": {k: [v for _, v in sorted(runs.get((phase, k, job), []))]
-                              for k in vals}}
+                              for k in vals},
+                   "disk_ios_per_fio_io": {k: disk_ratio(disk, phase, k, job)
+                                           for k in vals}}
             rows.append(row)
             cow = vals.get("cowloop")
             targets.append(target("%s, %s: cowloop / loop" % (name, JOB_TEXT[job]),
@@ -144,8 +161,10 @@ def build(info, runs, wa, mem, slab):
                               worst, WA_MAX, le=True))
     memory = memory_report(info, mem, slab)
     if memory.get("bitmap_limit_kib"):
-        targets.append(target("kernel memory with %s MiB modified: MemFree drop "
-                               "(KiB) <= 128 MiB per TiB modified"
+        targets.append(target("kernel memory with %s MiB modified (KiB): the "
+                               "larger of Slab+VmallocUsed growth and MemFree "
+                               "given back at deactivation (noise ~0.5 MiB); "
+                               "<= 128 MiB per TiB modified"
                                % info.get("size_mib"),
                                memory["max_memfree_drop_kib"],
                                memory["bitmap_limit_kib"], le=True, num=True))
@@ -177,7 +196,12 @@ def memory_report(info, mem, slab):
                  "memfree_drop_kib": base["memfree_kib"] - m["memfree_kib"]}
             out["deltas"].append(d)
             if when == "modified":
-                drops.append(d["memfree_drop_kib"])
+                drops.append(max(d["slab_kib"] + d["vmalloc_kib"], 0))
+        used, gone = by.get((rnd, "used")), by.get((rnd, "deactivated"))
+        if used and gone:
+            # What deactivation gave back: the device's memory, bitmap
+            # pages included (MemFree noise: a few 100 KiB).
+            drops.append(gone["memfree_kib"] - used["memfree_kib"])
     size = int(info.get("size_mib", 0) or 0)
     if drops and size:
         out["max_memfree_drop_kib"] = max(drops)
@@ -212,6 +236,14 @@ def table(info, rows, targets, memory, wa):
             fr(q.get("cowloop")), fmt(b.get("dm-snapshot"), r["job"]),
             fr(q.get("dm-snapshot")), fmt(b.get("qcow2"), r["job"]),
             fr(q.get("qcow2"))))
+    L.append("")
+    L.append("disk I/Os (vda) per fio I/O, all rounds (~1: the job reached "
+             "the disk; far below 1: served from a cache or merged):")
+    for r in rows:
+        q = r["disk_ios_per_fio_io"]
+        L.append("  %-16s %-26s %s" % (r["section"], r["what"], "  ".join(
+            "%s %s" % (k, "-" if v is None else "%.2f" % v)
+            for k, v in q.items() if v is not None)))
     L.append("")
     L.append("write amplification (cowfile bytes allocated after sync, less a "
              "fresh cowfile's %s, / bytes written):"
@@ -263,21 +295,24 @@ def plot(outdir, rows, info):
             q = r["ratio_to_loop"]
             f.write('"%s %s" %s %s %s\n' % (
                 short[r["section"]], r["job"],
-                *("%.4f" % q[k] if q.get(k) is not None else "0"
+                *("%.4f" % q[k] if q.get(k) is not None else "?"
                   for k in ("cowloop", "dm-snapshot", "qcow2"))))
     png = os.path.join(outdir, "bench.png")
     script = """
 set terminal png size 1200,600 font ",11"
 set output '%s'
 set title "cowloop vs loop (=1.0), dm-snapshot, qemu-nbd+qcow2 - kernel %s, %s MiB, TCG guest"
-set ylabel "throughput relative to loop (best of DIO, buffered)"
+set ylabel "throughput / loop (best of DIO, buffered), log scale"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set xtics rotate by -35 scale 0
+set xtics rotate by -35 scale 0 offset -1,0
 set grid ytics
-set yrange [0:*]
+set logscale y
+set yrange [0.01:*]
+set datafile missing "?"
+set ytics ("0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0.3" 0.3, "0.5" 0.5, "0.8" 0.8, "1" 1, "2" 2, "3" 3, "10" 10, "30" 30, "100" 100, "300" 300)
 set key top right
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2 lc rgb "black"
 plot '%s' using 2:xtic(1) title "cowloop" lc rgb "#1f77b4", \\
@@ -294,8 +329,8 @@ plot '%s' using 2:xtic(1) title "cowloop" lc rgb "#1f77b4", \\
 def main():
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
-    info, runs, wa, mem, slab = parse(sys.stdin)
-    rows, targets, memory = build(info, runs, wa, mem, slab)
+    info, runs, wa, mem, slab, disk = parse(sys.stdin)
+    rows, targets, memory = build(info, runs, wa, mem, slab, disk)
     text = table(info, rows, targets, memory, wa)
     sys.stdout.write(text)
     with open(os.path.join(outdir, "results.txt"), "w") as f:
