@@ -72,11 +72,13 @@ fiojob() {
 	esac
 	dev=$1
 	shift
+	# fio would happily lay out a regular file in /dev instead.
+	[ -b "$dev" ] || fail "$dev is not a block device"
 	fio --name=bench --filename="$dev" --ioengine=libaio --direct=1 \
 		--size=${SIZE}M --runtime="$RUNTIME" --randrepeat=0 \
 		--output-format=terse --terse-version=3 --output=/tmp/fio.out --eta=never \
 		"$@" >/tmp/fio.err 2>&1 ||
-		{ cat /tmp/fio.err /tmp/fio.out; fail "fio $* on $dev failed"; }
+		{ cat /tmp/fio.err /tmp/fio.out >&2; fail "fio $* on $dev failed"; }
 	# terse v3: read KiB;KiB/s;IOPS are fields 6-8, write 47-49.
 	grep '^3;' /tmp/fio.out | tail -n 1 | awk -F';' \
 		'{ printf "%d %d %d\n", $8 + $49, $7 + $48, $6 + $47 }'
@@ -130,7 +132,10 @@ setup_dmsnap() {
 	loop_attach "$ovl" on >/tmp/snap.cow
 	echo "0 $((SIZE * 2048)) snapshot $(cat /tmp/snap.origin) $(cat /tmp/snap.cow) P 8" |
 		dmsetup create bsnap
-	echo /dev/mapper/bsnap
+	# Without udev nothing makes /dev/mapper/bsnap; devtmpfs has dm-N.
+	d=/dev/$(dmsetup info -c --noheadings -o blkdevname bsnap)
+	wait_for "$d"
+	echo "$d"
 }
 
 # qemu-nbd serving a qcow2 overlay whose backing file is the rdofile,
