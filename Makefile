@@ -89,8 +89,8 @@ install-tools: tools
 
 install-man:
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man4
-	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8
-	install -m 0644 $(wildcard man/*.4) $(DESTDIR)$(MANDIR)/man4
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/*.4 $(DESTDIR)$(MANDIR)/man4
 
 install-module:
 	install -d $(DESTDIR)/lib/modules/$(KERNELRELEASE)/updates

@@ -14,19 +14,23 @@
 #define cpu_to_le64(x)	htole64(x)
 #define hweight64(x)	((__u64)__builtin_popcountll(x))
 #define hweight8(x)	((__u64)__builtin_popcount(x))
-#define round_up(x, y)	((((x) + (y) - 1) / (y)) * (y))
-#define DIV_ROUND_UP(x, y)	(((x) + (y) - 1) / (y))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
+
+static __u64 cow_div_up(__u64 x, __u64 y)
+{
+	return (x + y - 1) / y;
+}
 
 __u64 cow_mapsize(__u64 rdoblocks)
 {
-	return round_up(DIV_ROUND_UP(rdoblocks, 8), (__u64)COW_MAPUNIT);
+	return cow_div_up(cow_div_up(rdoblocks, 8), COW_MAPUNIT) * COW_MAPUNIT;
 }
 
 __u64 cow_doffset(__u64 rdoblocks)
 {
-	return round_up(COW_HDRSIZE + cow_mapsize(rdoblocks),
-			(__u64)COW_DATA_ALIGN);
+	return cow_div_up(COW_HDRSIZE + cow_mapsize(rdoblocks),
+			  COW_DATA_ALIGN) * COW_DATA_ALIGN;
 }
 
 /* A trailing partial unit of the rdofile is not part of the device. */
@@ -57,7 +61,7 @@ static int cow_ext_check(const struct cow_hdr *h, const struct cow_disk_ext *e)
 	if (le32_to_cpu(e->magic) != COW_EXT_MAGIC ||
 	    le32_to_cpu(e->size) != sizeof(*e))
 		return COW_E_EXT;
-	for (i = 0; i < sizeof(e->reserved) / sizeof(e->reserved[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(e->reserved); i++)
 		if (e->reserved[i])
 			return COW_E_EXT;
 	if (h->ext_flags & ~COW_EXT_KNOWN)

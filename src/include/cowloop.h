@@ -35,7 +35,7 @@
  * Largest rdofile handled: 2^44 units (16 PiB).  Keeps every offset
  * (doffset + rdoblocks * 1024) far below 2^63 and the bitmap below 2 TiB.
  */
-#define COW_MAX_RDOBLOCKS	(1ULL << 44)
+#define COW_MAX_RDOBLOCKS	0x100000000000ULL
 
 /* The header as the original driver wrote it on x86_64 (LP64). */
 struct cow_disk_hdr64 {

@@ -87,6 +87,34 @@ bool cow_bm_test(struct cow_dev *cd, u64 unit)
 	return pg && test_bit_le(unit % COW_BM_UNITS, pg);
 }
 
+/*
+ * The units from @unit (below @end) that are all in the cowfile, or all
+ * not: *in_cow says which, the return value is the first unit past them.
+ */
+u64 cow_bm_run(struct cow_dev *cd, u64 unit, u64 end, bool *in_cow)
+{
+	u64 p = unit / COW_BM_UNITS, base, lim, next;
+	void *pg = xa_load(&cd->bitmap, p);
+	bool set = pg && test_bit_le(unit % COW_BM_UNITS, pg);
+
+	*in_cow = set;
+	while (unit < end) {
+		base = p * COW_BM_UNITS;
+		lim = min_t(u64, end - base, COW_BM_UNITS);
+		if (!pg)
+			next = set ? unit - base : lim;
+		else if (set)
+			next = find_next_zero_bit_le(pg, lim, unit - base);
+		else
+			next = find_next_bit_le(pg, lim, unit - base);
+		if (next < lim)
+			return base + next;
+		unit = base + lim;
+		pg = xa_load(&cd->bitmap, ++p);
+	}
+	return end;
+}
+
 /* Make sure the pages holding the bits of @count units from @unit exist. */
 int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 {

@@ -18,6 +18,8 @@
 #define COW_SECTORS_PER_UNIT	(COW_MAPUNIT >> SECTOR_SHIFT)
 /* Units described by one in-memory bitmap page. */
 #define COW_BM_UNITS		(PAGE_SIZE * BITS_PER_BYTE)
+/* Warn when the cowfile's file system has less free space (percent). */
+#define COW_SPACE_LOW_PCT	5
 /* Bitmap pages written per flush batch (see bitmap.c). */
 #define COW_FLUSH_BATCH		16
 
@@ -47,10 +49,13 @@ struct cow_dev {
 	atomic_t		inflight;	/* cow_io in flight */
 	wait_queue_head_t	drain_wq;	/* inflight reached zero */
 
-	struct file		*file[COW_NR_FILES];
+	struct file		*file[COW_NR_FILES];	/* buffered */
+	struct file		*dio[COW_NR_FILES];	/* O_DIRECT or NULL */
 	char			*path[COW_NR_FILES];
 	gfp_t			old_gfp_mask;	/* of the cowfile's mapping */
 	unsigned long		err_logged;	/* bit per cow_file_id */
+	unsigned long		space_check;	/* jiffies of next statfs */
+	bool			space_low;	/* warned about free space */
 
 	/* cowfile metadata */
 	struct mutex		meta_mutex;	/* header and bitmap writes */
@@ -71,6 +76,7 @@ struct cow_dev {
 
 /* dev.c */
 extern unsigned int cow_maxcows;
+extern bool cow_direct_io;
 int cow_activate(struct cow_ioc_dev *req);
 int cow_deactivate(unsigned int devno);
 int cow_sync(unsigned int devno);
@@ -88,6 +94,7 @@ void cow_log_error(struct cow_dev *cd, enum cow_file_id id, long err);
 /* bitmap.c */
 int cow_bm_load(struct cow_dev *cd, bool repair);
 bool cow_bm_test(struct cow_dev *cd, u64 unit);
+u64 cow_bm_run(struct cow_dev *cd, u64 unit, u64 end, bool *in_cow);
 int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count);
 void cow_bm_set(struct cow_dev *cd, u64 unit, u64 count);
 int cow_bm_flush(struct cow_dev *cd);

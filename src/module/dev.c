@@ -19,6 +19,7 @@
 #include "cow.h"
 
 unsigned int cow_maxcows = COW_MAXCOWS_DEFAULT;
+bool cow_direct_io = true;
 static DEFINE_MUTEX(cow_ctl_mutex);
 static DEFINE_XARRAY(cow_devs);		/* devno -> struct cow_dev */
 static int cow_major;
@@ -85,12 +86,20 @@ static ssize_t cowfile_show(struct device *dev, struct device_attribute *a,
 	return sysfs_emit(buf, "%s\n", cow_dev_of(dev)->path[COW_COW]);
 }
 
+/*
+ * "dirty" while the cowfile on disk is marked in use or the bitmap in
+ * memory has bits it lacks; "clean" after cowsync until the next change.
+ */
+static const char *cow_state_name(struct cow_dev *cd)
+{
+	return READ_ONCE(cd->disk_dirty) || READ_ONCE(cd->mem_dirty) ?
+		"dirty" : "clean";
+}
+
 static ssize_t state_show(struct device *dev, struct device_attribute *a,
 			  char *buf)
 {
-	return sysfs_emit(buf, "%s\n",
-			  READ_ONCE(cow_dev_of(dev)->mem_dirty) ?
-			  "dirty" : "clean");
+	return sysfs_emit(buf, "%s\n", cow_state_name(cow_dev_of(dev)));
 }
 
 static DEVICE_ATTR_RO(rdofile);
@@ -132,8 +141,7 @@ static int cow_status_show(struct seq_file *m, void *v)
 	seq_printf(m, "%18s:%10lld\n\n", "rdoreads",
 		   atomic64_read(&cd->rdoreads));
 	seq_printf(m, "%18s: %s\n", "copy-on-write file", cd->path[COW_COW]);
-	seq_printf(m, "%18s:%10s\n", "state cowfile",
-		   READ_ONCE(cd->mem_dirty) ? "dirty" : "clean");
+	seq_printf(m, "%18s:%10s\n", "state cowfile", cow_state_name(cd));
 	seq_printf(m, "%18s:%10llu (of %u bytes)\n", "bitmap-blocks",
 		   cd->hdr.mapsize / COW_MAPUNIT, COW_MAPUNIT);
 	seq_printf(m, "%18s:%10lld (of %u bytes)\n", "cowblocks in use",
@@ -173,6 +181,33 @@ static loff_t cow_file_size(struct file *file)
 	return i_size_read(file->f_mapping->host);
 }
 
+/*
+ * A second, O_DIRECT, opening of a backing file for the data path, when
+ * its file system supports direct I/O and the device below takes 512-byte
+ * aligned requests (what we pass on).  Otherwise all I/O stays buffered.
+ */
+static void cow_open_direct(struct cow_dev *cd, enum cow_file_id id,
+			    int flags)
+{
+	struct inode *inode = cd->file[id]->f_mapping->host;
+	struct block_device *bdev;
+	struct file *file;
+
+	if (!cow_direct_io)
+		return;
+	bdev = S_ISBLK(inode->i_mode) ? I_BDEV(inode) : inode->i_sb->s_bdev;
+	if (!bdev || bdev_logical_block_size(bdev) > SECTOR_SIZE)
+		return;
+	file = filp_open(cd->path[id], flags | O_DIRECT | O_LARGEFILE, 0);
+	if (IS_ERR(file))
+		return;
+	if (file_inode(file) != file_inode(cd->file[id])) {
+		filp_close(file, NULL);		/* renamed meanwhile */
+		return;
+	}
+	cd->dio[id] = file;
+}
+
 static int cow_open_rdofile(struct cow_dev *cd)
 {
 	const char *path = cd->path[COW_RDO];
@@ -199,6 +234,7 @@ static int cow_open_rdofile(struct cow_dev *cd)
 		return COW_E_RDOTYPE;
 	if (cow_file_size(file) < COW_MAPUNIT)
 		return COW_E_RDOSMALL;
+	cow_open_direct(cd, COW_RDO, O_RDONLY);
 	return 0;
 }
 
@@ -245,19 +281,23 @@ static int cow_open_cowfile(struct cow_dev *cd)
 	cd->old_gfp_mask = mapping_gfp_mask(mapping);
 	mapping_set_gfp_mask(mapping,
 			     cd->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
+	cow_open_direct(cd, COW_COW, O_RDWR);
 	return 0;
 }
 
 static void cow_close_files(struct cow_dev *cd)
 {
 	struct file *cow = cd->file[COW_COW];
+	int id;
 
 	if (cow && cd->old_gfp_mask)
 		mapping_set_gfp_mask(cow->f_mapping, cd->old_gfp_mask);
-	if (cow)
-		filp_close(cow, NULL);
-	if (cd->file[COW_RDO])
-		filp_close(cd->file[COW_RDO], NULL);
+	for (id = 0; id < COW_NR_FILES; id++) {
+		if (cd->dio[id])
+			filp_close(cd->dio[id], NULL);
+		if (cd->file[id])
+			filp_close(cd->file[id], NULL);
+	}
 }
 
 /* The fingerprint of the rdofile; holes are zeroes and are skipped. */
@@ -453,8 +493,7 @@ static void cow_dev_destroy(struct cow_dev *cd)
 
 	debugfs_remove(cd->debugfs);
 	del_gendisk(cd->disk);
-	wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
-	kthread_stop(cd->thread);
+	kthread_stop(cd->thread);	/* returns when all I/O has ended */
 	ret = cow_bm_sync(cd, true);
 	if (ret)
 		pr_err("cow%d: cowfile %s: final write of header and bitmap failed (%d): left dirty, run cowrepair\n",
@@ -565,6 +604,8 @@ int cow_activate(struct cow_ioc_dev *req)
 	mutex_lock(&cow_ctl_mutex);
 	ret = cow_activate_locked(req);
 	mutex_unlock(&cow_ctl_mutex);
+	if (ret == -EIO)
+		ret = COW_E_IO;
 	if (ret > 0) {
 		req->reason = ret;
 		ret = cow_reason_errno(ret);
@@ -608,6 +649,8 @@ int cow_sync(unsigned int devno)
 	int ret = 0, err;
 
 	mutex_lock(&cow_ctl_mutex);
+	if (devno != COW_DEV_ANY && !xa_load(&cow_devs, devno))
+		ret = -ENXIO;
 	xa_for_each(&cow_devs, i, cd) {
 		if (devno != COW_DEV_ANY && devno != i)
 			continue;

@@ -16,6 +16,7 @@
 #include <linux/mempool.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/statfs.h>
 #include <linux/uio.h>
 #include "cow.h"
 
@@ -71,8 +72,10 @@ static void cow_log_recovered(struct cow_dev *cd, enum cow_file_id id)
 /* The write of @io is complete; it no longer holds back cow_copy_up(). */
 static void cow_inflight_dec(struct cow_dev *cd)
 {
-	if (atomic_dec_and_test(&cd->inflight))
+	if (atomic_dec_and_test(&cd->inflight)) {
 		wake_up(&cd->drain_wq);
+		wake_up(&cd->wq);
+	}
 }
 
 static void cow_io_end(struct cow_io *io, blk_status_t status)
@@ -152,22 +155,61 @@ static void cow_rq_done(struct kiocb *iocb, long ret)
 	cow_io_put(io);
 }
 
-/* Issue @len bytes of @io's data, from byte @skip, at @pos of file @id. */
+/*
+ * Read what the page cache has of the cowfile without blocking: data
+ * written recently is there.  Returns the bytes read, 0 when none.
+ */
+static size_t cow_read_cached(struct file *file, loff_t pos,
+			      struct iov_iter *iter)
+{
+	struct kiocb kiocb;
+	ssize_t ret;
+
+	init_sync_kiocb(&kiocb, file);
+	kiocb.ki_pos = pos;
+	kiocb.ki_flags |= IOCB_NOWAIT;
+	ret = file->f_op->read_iter(&kiocb, iter);
+	return ret > 0 ? ret : 0;
+}
+
+/*
+ * Issue @len bytes of @io's data, from byte @skip, at @pos of file @id.
+ * Writes go through the page cache of the cowfile (flushes make them
+ * durable); reads go direct when possible, after the page cache was
+ * asked for cowfile data.
+ */
 static void cow_rq_submit(struct cow_io *io, enum cow_file_id id,
 			  loff_t pos, size_t skip, size_t len)
 {
-	struct file *file = io->cd->file[id];
+	struct cow_dev *cd = io->cd;
 	struct iov_iter iter = io->iter;
+	bool write = iov_iter_rw(&iter) == WRITE;
+	struct file *file = write ? cd->file[id] : cd->dio[id] ?: cd->file[id];
 	struct cow_rq *rq;
 	ssize_t ret;
+
+	iov_iter_advance(&iter, skip);
+	iov_iter_truncate(&iter, len);
+	if (!write) {
+		atomic64_inc(id == COW_RDO ? &cd->rdoreads : &cd->cowreads);
+		if (id == COW_COW && cd->dio[id]) {
+			size_t n = cow_read_cached(cd->file[id], pos, &iter);
+
+			if (n == len) {
+				cow_log_recovered(cd, id);
+				return;
+			}
+			pos += n;
+			len -= n;
+		}
+	} else {
+		atomic64_inc(&cd->cowwrites);
+	}
 
 	rq = mempool_alloc(cow_rq_pool, GFP_NOIO);
 	rq->io = io;
 	rq->len = len;
 	rq->id = id;
-	iov_iter_advance(&iter, skip);
-	iov_iter_truncate(&iter, len);
-
 	memset(&rq->iocb, 0, sizeof(rq->iocb));
 	rq->iocb.ki_filp = file;
 	rq->iocb.ki_pos = pos;
@@ -176,14 +218,10 @@ static void cow_rq_submit(struct cow_io *io, enum cow_file_id id,
 	rq->iocb.ki_ioprio = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_NONE, 0);
 
 	atomic_inc(&io->pending);
-	if (iov_iter_rw(&iter) == WRITE) {
-		atomic64_inc(&io->cd->cowwrites);
+	if (write)
 		ret = file->f_op->write_iter(&rq->iocb, &iter);
-	} else {
-		atomic64_inc(id == COW_RDO ? &io->cd->rdoreads :
-			     &io->cd->cowreads);
+	else
 		ret = file->f_op->read_iter(&rq->iocb, &iter);
-	}
 	if (ret != -EIOCBQUEUED)
 		cow_rq_done(&rq->iocb, ret);
 }
@@ -194,16 +232,13 @@ static void cow_read(struct cow_dev *cd, struct bio *bio)
 	loff_t end = pos + bio->bi_iter.bi_size;
 	struct cow_io *io = cow_io_start(cd, bio);
 	size_t done = 0;
+	bool in_cow;
 
 	while (pos < end) {
-		u64 unit = pos >> COW_MAPUNIT_SHIFT;
-		bool in_cow = cow_bm_test(cd, unit);
-		loff_t run = (loff_t)(unit + 1) << COW_MAPUNIT_SHIFT;
+		u64 next = cow_bm_run(cd, pos >> COW_MAPUNIT_SHIFT,
+				      DIV_ROUND_UP(end, COW_MAPUNIT), &in_cow);
+		loff_t run = min_t(loff_t, next << COW_MAPUNIT_SHIFT, end);
 
-		while (run < end &&
-		       cow_bm_test(cd, run >> COW_MAPUNIT_SHIFT) == in_cow)
-			run += COW_MAPUNIT;
-		run = min(run, end);
 		if (in_cow)
 			cow_rq_submit(io, COW_COW, cd->hdr.doffset + pos, done,
 				      run - pos);
@@ -246,6 +281,34 @@ static int cow_copy_up(struct cow_dev *cd, u64 unit)
 	return 0;
 }
 
+/*
+ * The space watch: once a second at most, while writing, look at the free
+ * space of the cowfile's file system, and say once when it runs low (and
+ * once when it is back), before writes start failing.
+ */
+static void cow_space_watch(struct cow_dev *cd)
+{
+	struct kstatfs st;
+	u64 pct;
+
+	if (time_before(jiffies, cd->space_check))
+		return;
+	cd->space_check = jiffies + HZ;
+	if (vfs_statfs(&cd->file[COW_COW]->f_path, &st) || !st.f_blocks)
+		return;
+	pct = div64_u64(st.f_bavail * 100, st.f_blocks);
+	if (!cd->space_low && pct < COW_SPACE_LOW_PCT) {
+		cd->space_low = true;
+		pr_warn("cow%d: cowfile %s: its file system is almost full (%llu%% free, %llu KiB)\n",
+			cd->devno, cd->path[COW_COW], pct,
+			st.f_bavail * st.f_bsize >> 10);
+	} else if (cd->space_low && pct >= COW_SPACE_LOW_PCT + 1) {
+		cd->space_low = false;
+		pr_info("cow%d: cowfile %s: its file system has %llu%% free again\n",
+			cd->devno, cd->path[COW_COW], pct);
+	}
+}
+
 static void cow_write(struct cow_dev *cd, struct bio *bio)
 {
 	loff_t pos = bio->bi_iter.bi_sector << SECTOR_SHIFT;
@@ -270,6 +333,7 @@ static void cow_write(struct cow_dev *cd, struct bio *bio)
 		bio_endio(bio);
 		return;
 	}
+	cow_space_watch(cd);
 	io = cow_io_start(cd, bio);
 	io->unit = first;
 	io->count = last - first + 1;
@@ -363,15 +427,17 @@ int cow_thread(void *data)
 
 	for (;;) {
 		wait_event_idle(cd->wq, cow_has_work(cd) ||
-				 kthread_should_stop());
+				(kthread_should_stop() &&
+				 !atomic_read(&cd->inflight)));
 		spin_lock_irq(&cd->lock);
 		bios = cd->bios;
 		bio_list_init(&cd->bios);
 		list_splice_init(&cd->fua_done, &fua);
 		spin_unlock_irq(&cd->lock);
 
+		/* Asked to stop: only once nothing is queued or in flight. */
 		if (bio_list_empty(&bios) && list_empty(&fua) &&
-		    kthread_should_stop())
+		    kthread_should_stop() && !atomic_read(&cd->inflight))
 			break;
 		cow_finish_fua(cd, &fua);
 		while ((bio = bio_list_pop(&bios)))

@@ -23,6 +23,8 @@ static char *option;
 
 module_param_named(maxcows, cow_maxcows, uint, 0444);
 MODULE_PARM_DESC(maxcows, "Number of cowdevices (default 16, at most 1024)");
+module_param_named(direct_io, cow_direct_io, bool, 0644);
+MODULE_PARM_DESC(direct_io, "Read the rdofile, and cowfile data not in the page cache, with direct I/O when possible (default 1)");
 module_param(rdofile, charp, 0444);
 MODULE_PARM_DESC(rdofile, "Read-only file or block device to activate as /dev/cow/0 at load");
 module_param(cowfile, charp, 0444);
@@ -83,8 +85,12 @@ static long cow_ctl_ioctl(struct file *file, unsigned int cmd,
 		ret = cow_sync(req->devno);
 		break;
 	}
-	if (cow_ioc_put(uarg, req))
-		ret = ret ?: -EFAULT;
+	if (cow_ioc_put(uarg, req) && !ret) {
+		/* the caller cannot learn its device: undo the activation */
+		if (cmd == COW_IOC_ACTIVATE)
+			cow_deactivate(req->devno);
+		ret = -EFAULT;
+	}
 	kfree(req);
 	return ret;
 }

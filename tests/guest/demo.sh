@@ -8,4 +8,5 @@
 # kernel (default 6.1).
 set -euo pipefail
 export KVERS=${KVERS:-6.1} TESTS=demo V=1
+"$(dirname "$0")/deps.sh"
 exec "$(dirname "$0")/run.sh"
