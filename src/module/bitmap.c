@@ -115,15 +115,30 @@ u64 cow_bm_run(struct cow_dev *cd, u64 unit, u64 end, bool *in_cow)
 	return end;
 }
 
+/*
+ * Give bitmap page @p its blocks in the cowfile now (it is zero on disk,
+ * so zeroes are written): a flush must never need space the file system
+ * may no longer have.  A write that cannot get them fails, with ENOSPC.
+ */
+static int cow_bm_reserve(struct cow_dev *cd, u64 p)
+{
+	return cow_file_rw(cd, COW_COW, true, page_address(ZERO_PAGE(0)),
+			   cow_bm_page_len(cd, p), cow_bm_page_pos(p));
+}
+
 /* Make sure the pages holding the bits of @count units from @unit exist. */
 int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 {
 	u64 p, last = (unit + count - 1) / COW_BM_UNITS;
 	void *pg, *old;
+	int ret;
 
 	for (p = unit / COW_BM_UNITS; p <= last; p++) {
 		if (xa_load(&cd->bitmap, p))
 			continue;
+		ret = cow_bm_reserve(cd, p);
+		if (ret)
+			return ret;
 		pg = (void *)get_zeroed_page(GFP_NOIO);
 		if (!pg)
 			return -ENOMEM;

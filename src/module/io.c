@@ -319,12 +319,9 @@ static void cow_write(struct cow_dev *cd, struct bio *bio)
 	int ret;
 
 	ret = cow_bm_prepare(cd, first, last - first + 1);
-	if (ret) {
-		bio->bi_status = BLK_STS_RESOURCE;
-		bio_endio(bio);
-		return;
-	}
-	if ((pos & (COW_MAPUNIT - 1)) && !cow_bm_test(cd, first))
+	if (ret)
+		cow_log_error(cd, COW_COW, ret);
+	if (!ret && (pos & (COW_MAPUNIT - 1)) && !cow_bm_test(cd, first))
 		ret = cow_copy_up(cd, first);
 	if (!ret && (end & (COW_MAPUNIT - 1)) && !cow_bm_test(cd, last))
 		ret = cow_copy_up(cd, last);
