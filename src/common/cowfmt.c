@@ -237,6 +237,8 @@ static const char *const cow_reasons[COW_E_MAX] = {
 	[COW_E_IO]		= "I/O error on a backing file",
 	[COW_E_STACK]		= "rdofile is a cowdevice itself (stacking is not supported)",
 	[COW_E_PATH]		= "file name empty, relative or too long",
+	[COW_E_RDOBUSY]		= "rdofile is the cowfile of an active cowdevice",
+	[COW_E_COWBUSY]		= "cowfile is the rdofile of an active cowdevice",
 };
 
 const char *cow_strerror(int reason)

@@ -120,6 +120,8 @@ enum cow_reason {
 	COW_E_IO,		/* I/O error on a backing file */
 	COW_E_STACK,		/* rdofile is a cowdevice */
 	COW_E_PATH,		/* path empty or not terminated */
+	COW_E_RDOBUSY,		/* rdofile is an active cowfile */
+	COW_E_COWBUSY,		/* cowfile is an active rdofile */
 	COW_E_MAX
 };
 

@@ -18,6 +18,8 @@
 #define COW_SECTORS_PER_UNIT	(COW_MAPUNIT >> SECTOR_SHIFT)
 /* Units described by one in-memory bitmap page. */
 #define COW_BM_UNITS		(PAGE_SIZE * BITS_PER_BYTE)
+/* An error is logged again only after this long without one. */
+#define COW_ERR_QUIET		(30 * HZ)
 /* Warn when the cowfile's file system has less free space (percent). */
 #define COW_SPACE_LOW_PCT	5
 /* Bitmap pages written per flush batch (see bitmap.c). */
@@ -54,6 +56,9 @@ struct cow_dev {
 	char			*path[COW_NR_FILES];
 	gfp_t			old_gfp_mask;	/* of the cowfile's mapping */
 	unsigned long		err_logged;	/* bit per cow_file_id */
+	unsigned long		err_time[COW_NR_FILES];	/* last error */
+	atomic_t		err_count[COW_NR_FILES];	/* since logged */
+	s64			space_left;	/* bytes until next statfs */
 	unsigned long		space_check;	/* jiffies of next statfs */
 	bool			space_low;	/* warned about free space */
 

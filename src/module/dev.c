@@ -208,6 +208,22 @@ static void cow_open_direct(struct cow_dev *cd, enum cow_file_id id,
 	cd->dio[id] = file;
 }
 
+/*
+ * Is @inode the file @id of an active cowdevice?  A cowfile must be
+ * neither the cowfile nor the rdofile of another; an rdofile must not be
+ * the cowfile of another (it would change under this one).
+ */
+static bool cow_file_in_use(struct inode *inode, enum cow_file_id id)
+{
+	struct cow_dev *other;
+	unsigned long i;
+
+	xa_for_each(&cow_devs, i, other)
+		if (file_inode(other->file[id]) == inode)
+			return true;
+	return false;
+}
+
 static int cow_open_rdofile(struct cow_dev *cd)
 {
 	const char *path = cd->path[COW_RDO];
@@ -234,19 +250,10 @@ static int cow_open_rdofile(struct cow_dev *cd)
 		return COW_E_RDOTYPE;
 	if (cow_file_size(file) < COW_MAPUNIT)
 		return COW_E_RDOSMALL;
+	if (cow_file_in_use(file_inode(file), COW_COW))
+		return COW_E_RDOBUSY;
 	cow_open_direct(cd, COW_RDO, O_RDONLY);
 	return 0;
-}
-
-static bool cow_cowfile_in_use(struct inode *inode)
-{
-	struct cow_dev *other;
-	unsigned long i;
-
-	xa_for_each(&cow_devs, i, other)
-		if (file_inode(other->file[COW_COW]) == inode)
-			return true;
-	return false;
 }
 
 static int cow_open_cowfile(struct cow_dev *cd)
@@ -273,8 +280,10 @@ static int cow_open_cowfile(struct cow_dev *cd)
 		return COW_E_COWTYPE;
 	if (inode == file_inode(cd->file[COW_RDO]))
 		return COW_E_SAMEFILE;
-	if (cow_cowfile_in_use(inode))
+	if (cow_file_in_use(inode, COW_COW))
 		return COW_E_INUSE;
+	if (cow_file_in_use(inode, COW_RDO))
+		return COW_E_COWBUSY;
 
 	/* Page cache allocations for it must not recurse into us (as loop) */
 	mapping = file->f_mapping;
@@ -509,6 +518,8 @@ static int cow_reason_errno(int reason)
 {
 	switch (reason) {
 	case COW_E_INUSE:
+	case COW_E_RDOBUSY:
+	case COW_E_COWBUSY:
 	case COW_E_DEVBUSY:
 		return -EBUSY;
 	case COW_E_DEVRANGE:

@@ -15,12 +15,15 @@
 #include <linux/kthread.h>
 #include <linux/mempool.h>
 #include <linux/sched/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/statfs.h>
 #include <linux/uio.h>
 #include "cow.h"
 
 #define COW_POOL_MIN	64
+/* Writes from this size on bypass the page cache when they can. */
+#define COW_DIO_WRITE_MIN	SZ_64K
 
 /* One bio in progress. */
 struct cow_io {
@@ -50,23 +53,30 @@ static const char *const cow_file_names[COW_NR_FILES] = {
 	[COW_COW] = "cowfile",
 };
 
-/* One line per cause: the first error of a file until it works again. */
+/*
+ * One line per cause, not per request: the first error on a file is
+ * logged; the next is, after the file has worked for COW_ERR_QUIET.
+ */
 void cow_log_error(struct cow_dev *cd, enum cow_file_id id, long err)
 {
+	WRITE_ONCE(cd->err_time[id], jiffies);
+	atomic_inc(&cd->err_count[id]);
 	if (test_and_set_bit(id, &cd->err_logged))
 		return;
 	pr_err("cow%d: %s %s: I/O error %ld%s\n", cd->devno,
 	       cow_file_names[id], cd->path[id], err,
-	       err == -ENOSPC ? " (no space left on its filesystem)" : "");
+	       err == -ENOSPC ? " (no space left on its file system)" : "");
 }
 
 static void cow_log_recovered(struct cow_dev *cd, enum cow_file_id id)
 {
-	if (likely(!test_bit(id, &cd->err_logged)))
+	if (likely(!test_bit(id, &cd->err_logged)) ||
+	    time_before(jiffies, READ_ONCE(cd->err_time[id]) + COW_ERR_QUIET))
 		return;
 	if (test_and_clear_bit(id, &cd->err_logged))
-		pr_info("cow%d: %s %s: I/O works again\n", cd->devno,
-			cow_file_names[id], cd->path[id]);
+		pr_info("cow%d: %s %s: works again (%d failed requests)\n",
+			cd->devno, cow_file_names[id], cd->path[id],
+			atomic_xchg(&cd->err_count[id], 0));
 }
 
 /* The write of @io is complete; it no longer holds back cow_copy_up(). */
@@ -172,11 +182,21 @@ static size_t cow_read_cached(struct file *file, loff_t pos,
 	return ret > 0 ? ret : 0;
 }
 
+static ssize_t cow_rq_call(struct cow_rq *rq, struct iov_iter *iter,
+			   bool write)
+{
+	struct file *file = rq->iocb.ki_filp;
+
+	if (write)
+		return file->f_op->write_iter(&rq->iocb, iter);
+	return file->f_op->read_iter(&rq->iocb, iter);
+}
+
 /*
  * Issue @len bytes of @io's data, from byte @skip, at @pos of file @id.
- * Writes go through the page cache of the cowfile (flushes make them
- * durable); reads go direct when possible, after the page cache was
- * asked for cowfile data.
+ * Small writes go through the cowfile's page cache, large ones direct
+ * when possible (flushes make both durable); reads go direct when
+ * possible, after the page cache was asked for cowfile data.
  */
 static void cow_rq_submit(struct cow_io *io, enum cow_file_id id,
 			  loff_t pos, size_t skip, size_t len)
@@ -184,7 +204,8 @@ static void cow_rq_submit(struct cow_io *io, enum cow_file_id id,
 	struct cow_dev *cd = io->cd;
 	struct iov_iter iter = io->iter;
 	bool write = iov_iter_rw(&iter) == WRITE;
-	struct file *file = write ? cd->file[id] : cd->dio[id] ?: cd->file[id];
+	bool direct = cd->dio[id] && (!write || len >= COW_DIO_WRITE_MIN);
+	struct file *file = direct ? cd->dio[id] : cd->file[id];
 	struct cow_rq *rq;
 	ssize_t ret;
 
@@ -218,10 +239,17 @@ static void cow_rq_submit(struct cow_io *io, enum cow_file_id id,
 	rq->iocb.ki_ioprio = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_NONE, 0);
 
 	atomic_inc(&io->pending);
-	if (write)
-		ret = file->f_op->write_iter(&rq->iocb, &iter);
-	else
-		ret = file->f_op->read_iter(&rq->iocb, &iter);
+	ret = cow_rq_call(rq, &iter, write);
+	/* a short buffered transfer: the rest tells why (ENOSPC...) */
+	while (ret > 0 && ret < len && !direct) {
+		ssize_t more = cow_rq_call(rq, &iter, write);
+
+		if (more <= 0) {
+			ret = more ?: ret;
+			break;
+		}
+		ret += more;
+	}
 	if (ret != -EIOCBQUEUED)
 		cow_rq_done(&rq->iocb, ret);
 }
@@ -282,20 +310,23 @@ static int cow_copy_up(struct cow_dev *cd, u64 unit)
 }
 
 /*
- * The space watch: once a second at most, while writing, look at the free
- * space of the cowfile's file system, and say once when it runs low (and
- * once when it is back), before writes start failing.
+ * The space watch: while writing, look at the free space of the cowfile's
+ * file system once a second, or sooner once a quarter of what was free
+ * has been written; say once when it runs low (and once when it is back),
+ * before writes start failing.
  */
-static void cow_space_watch(struct cow_dev *cd)
+static void cow_space_watch(struct cow_dev *cd, size_t len)
 {
 	struct kstatfs st;
 	u64 pct;
 
-	if (time_before(jiffies, cd->space_check))
+	cd->space_left -= len;
+	if (time_before(jiffies, cd->space_check) && cd->space_left > 0)
 		return;
 	cd->space_check = jiffies + HZ;
 	if (vfs_statfs(&cd->file[COW_COW]->f_path, &st) || !st.f_blocks)
 		return;
+	cd->space_left = st.f_bavail * st.f_bsize / 4;
 	pct = div64_u64(st.f_bavail * 100, st.f_blocks);
 	if (!cd->space_low && pct < COW_SPACE_LOW_PCT) {
 		cd->space_low = true;
@@ -330,7 +361,7 @@ static void cow_write(struct cow_dev *cd, struct bio *bio)
 		bio_endio(bio);
 		return;
 	}
-	cow_space_watch(cd);
+	cow_space_watch(cd, end - pos);
 	io = cow_io_start(cd, bio);
 	io->unit = first;
 	io->count = last - first + 1;

@@ -62,12 +62,12 @@ umount /mnt/ro
 # an active device's cowfile as rdofile of another: the rdofile would
 # change under the second device
 dev=$(activate "$img" "$cow")
-if out=$(cowdev -a "$cow" "$SCRATCH/c2.cow" 2>&1); then
-	note "cowfile of an active device accepted as rdofile: $out"
-	deactivate "$out"
-else
-	note "cowfile of an active device refused as rdofile: $out"
-fi
+refused "rdofile is the cowfile of an active cowdevice" \
+	cowdev -a "$cow" "$SCRATCH/c2.cow"
+# and an active device's rdofile as cowfile of another: written under it
+pattern "$SCRATCH/other.img" 64
+refused "cowfile is the rdofile of an active cowdevice" \
+	cowdev -a "$SCRATCH/other.img" "$img"
 deactivate "$dev"
 [ -z "$(cowdev -l | sed 1d)" ] || fail "devices left active"
 check_eq "rdofile checksum" "$sum" "$(md5 "$img")"
