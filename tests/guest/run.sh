@@ -16,6 +16,9 @@
 # (reboot_guest in t/lib.sh): it then runs again in a new boot with the
 # same disks and COW_PHASE+1.  Failed tests' console output is kept in
 # build/guest/logs/<kernel>/<test>.log, each boot's console in bootN.log.
+#
+# With several kernels the guests run at the same time, one vCPU each
+# (COW_PARALLEL=0: one after the other, COW_SMP vCPUs).
 . "$(dirname "$0")/lib.sh"
 
 MAX_BOOTS=${MAX_BOOTS:-20}
@@ -39,16 +42,21 @@ keep_log() {
 # follow FILE PID: copy the console log to stdout while QEMU runs (V=1).
 follow() { tail -n +1 -s 0.2 -f --pid="$2" "$1" | tr -d '\r'; }
 
+# prebuild KVER: fresh logs, the module, the tools and the initramfs.
+prebuild() {
+	rm -rf "$COW_OUT/logs/$1"
+	mkdir -p "$COW_OUT/logs/$1"
+	cow_build "$1" >"$COW_OUT/logs/$1/build-failures"
+}
+
 run_kernel() {
 	local r=$1 logs=$COW_OUT/logs/$1
 	local -a pending=()
 	local -A phase=() to=()
 	local t boot=0 klog="" qpid rc line
 
-	rm -rf "$logs"
-	mkdir -p "$logs"
 	# Build failures ("FAIL build-... (kver)") count in the totals.
-	cow_build "$r" >"$logs/build-failures"
+	[ -n "${COW_PREBUILT:-}" ] || prebuild "$r"
 	cat "$logs/build-failures"
 	nfail=$((nfail + $(grep -c '^FAIL' "$logs/build-failures" || true)))
 	[ -e "$COW_OUT/initramfs-$r.cpio.gz" ] || die "no initramfs for $r"
@@ -150,11 +158,35 @@ run_kernel() {
 	cow_remove_disks
 }
 
-trap 'cow_remove_disks' EXIT
 kernels=$(cow_kernels)
 [ -n "$kernels" ] || die "no kernel matching '${KVERS:-}' with headers (run make deps)"
-for r in $kernels; do
-	run_kernel "$r"
-done
+set -- $kernels
+if [ $# -gt 1 ] && [ "${COW_PARALLEL:-1}" = 1 ]; then
+	# One guest per kernel at once, one vCPU each: TCG keeps a host core
+	# busy per vCPU, so this halves the wall time on two cores.  The
+	# modules and tools are built first, one kernel at a time.
+	export COW_SMP=${COW_SMP_PARALLEL:-1} COW_PREBUILT=1
+	for r in "$@"; do
+		prebuild "$r"
+	done
+	for r in "$@"; do
+		(
+			trap 'cow_remove_disks' EXIT
+			run_kernel "$r"
+			echo "$npass $nfail" >"$COW_OUT/count-$r"
+		) &
+	done
+	wait
+	npass=0 nfail=0
+	for r in "$@"; do
+		read -r p f <"$COW_OUT/count-$r" || { p=0 f=1; echo "FAIL run ($r)"; }
+		npass=$((npass + p)) nfail=$((nfail + f))
+	done
+else
+	trap 'cow_remove_disks' EXIT
+	for r in "$@"; do
+		run_kernel "$r"
+	done
+fi
 [ -n "${COW_NO_SUMMARY:-}" ] || echo "$npass passed, $nfail failed"
 [ $nfail -eq 0 ]
