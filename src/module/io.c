@@ -15,15 +15,12 @@
 #include <linux/kthread.h>
 #include <linux/mempool.h>
 #include <linux/sched/mm.h>
-#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/statfs.h>
 #include <linux/uio.h>
 #include "cow.h"
 
 #define COW_POOL_MIN	64
-/* Writes from this size on bypass the page cache when they can. */
-#define COW_DIO_WRITE_MIN	SZ_64K
 
 /* One bio in progress. */
 struct cow_io {
@@ -177,7 +174,8 @@ static size_t cow_read_cached(struct file *file, loff_t pos,
 
 	init_sync_kiocb(&kiocb, file);
 	kiocb.ki_pos = pos;
-	kiocb.ki_flags |= IOCB_NOWAIT;
+	/* NOIO too: no readahead of what the direct read will fetch */
+	kiocb.ki_flags |= IOCB_NOWAIT | IOCB_NOIO;
 	ret = file->f_op->read_iter(&kiocb, iter);
 	return ret > 0 ? ret : 0;
 }
@@ -194,9 +192,9 @@ static ssize_t cow_rq_call(struct cow_rq *rq, struct iov_iter *iter,
 
 /*
  * Issue @len bytes of @io's data, from byte @skip, at @pos of file @id.
- * Small writes go through the cowfile's page cache, large ones direct
- * when possible (flushes make both durable); reads go direct when
- * possible, after the page cache was asked for cowfile data.
+ * Writes go through the cowfile's page cache (flushes make them
+ * durable); reads go direct when possible, after the page cache was
+ * asked for cowfile data.
  */
 static void cow_rq_submit(struct cow_io *io, enum cow_file_id id,
 			  loff_t pos, size_t skip, size_t len)
@@ -204,7 +202,7 @@ static void cow_rq_submit(struct cow_io *io, enum cow_file_id id,
 	struct cow_dev *cd = io->cd;
 	struct iov_iter iter = io->iter;
 	bool write = iov_iter_rw(&iter) == WRITE;
-	bool direct = cd->dio[id] && (!write || len >= COW_DIO_WRITE_MIN);
+	bool direct = cd->dio[id] && !write;
 	struct file *file = direct ? cd->dio[id] : cd->file[id];
 	struct cow_rq *rq;
 	ssize_t ret;
