@@ -151,40 +151,33 @@ int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 	return 0;
 }
 
-static bool cow_bm_all_set(struct cow_dev *cd, u64 unit, u64 count)
-{
-	u64 u;
-
-	for (u = unit; u < unit + count; u++)
-		if (!cow_bm_test(cd, u))
-			return false;
-	return true;
-}
-
 /*
  * The writes of @count units from @unit have completed: make them
  * visible.  Any context; the pages were prepared by cow_bm_prepare().
+ * Bits are only set here, under the xarray lock: plain bit operations
+ * suffice, lockless readers see each word before or after.
  */
 void cow_bm_set(struct cow_dev *cd, u64 unit, u64 count)
 {
+	u64 end = unit + count, added = 0;
 	unsigned long flags;
-	u64 u, added = 0;
-	void *pg = NULL;
+	bool in_cow;
 
-	if (cow_bm_all_set(cd, unit, count))
+	/* a rewrite: nothing to set */
+	if (cow_bm_run(cd, unit, end, &in_cow) == end && in_cow)
 		return;
 	xa_lock_irqsave(&cd->bitmap, flags);
-	for (u = unit; u < unit + count; u++) {
-		u64 p = u / COW_BM_UNITS;
+	while (unit < end) {
+		u64 p = unit / COW_BM_UNITS, was = added;
+		u64 lim = min_t(u64, end, (p + 1) * COW_BM_UNITS);
+		void *pg = xa_load(&cd->bitmap, p);
 
-		if (!pg || u % COW_BM_UNITS == 0)
-			pg = xa_load(&cd->bitmap, p);
 		if (WARN_ON_ONCE(!pg))
 			break;
-		if (test_and_set_bit_le(u % COW_BM_UNITS, pg))
-			continue;
-		__xa_set_mark(&cd->bitmap, p, COW_BM_DIRTY);
-		added++;
+		for (; unit < lim; unit++)
+			added += !__test_and_set_bit_le(unit % COW_BM_UNITS, pg);
+		if (added != was)
+			__xa_set_mark(&cd->bitmap, p, COW_BM_DIRTY);
 	}
 	if (added) {
 		atomic64_add(added, &cd->cowused);

@@ -15,12 +15,15 @@
 #include <linux/kthread.h>
 #include <linux/mempool.h>
 #include <linux/sched/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/statfs.h>
 #include <linux/uio.h>
 #include "cow.h"
 
 #define COW_POOL_MIN	64
+/* Writes from this size on bypass the page cache when they can. */
+#define COW_DIO_WRITE_MIN	SZ_64K
 
 /* One bio in progress. */
 struct cow_io {
@@ -164,7 +167,9 @@ static void cow_rq_done(struct kiocb *iocb, long ret)
 
 /*
  * Read what the page cache has of the cowfile without blocking: data
- * written recently is there.  Returns the bytes read, 0 when none.
+ * written recently is there.  Returns the bytes read, 0 when none.  Only
+ * a shortcut: the direct read that follows writes back dirty pages of
+ * its range first.
  */
 static size_t cow_read_cached(struct file *file, loff_t pos,
 			      struct iov_iter *iter)
@@ -172,6 +177,8 @@ static size_t cow_read_cached(struct file *file, loff_t pos,
 	struct kiocb kiocb;
 	ssize_t ret;
 
+	if (!READ_ONCE(file->f_mapping->nrpages))
+		return 0;
 	init_sync_kiocb(&kiocb, file);
 	kiocb.ki_pos = pos;
 	/* NOIO too: no readahead of what the direct read will fetch */
@@ -202,7 +209,7 @@ static void cow_rq_submit(struct cow_io *io, enum cow_file_id id,
 	struct cow_dev *cd = io->cd;
 	struct iov_iter iter = io->iter;
 	bool write = iov_iter_rw(&iter) == WRITE;
-	bool direct = cd->dio[id] && !write;
+	bool direct = cd->dio[id] && (!write || len >= COW_DIO_WRITE_MIN);
 	struct file *file = direct ? cd->dio[id] : cd->file[id];
 	struct cow_rq *rq;
 	ssize_t ret;
