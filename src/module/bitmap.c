@@ -17,10 +17,30 @@
 #include <linux/bitops.h>
 #include <linux/gfp.h>
 #include <linux/minmax.h>
+#include <linux/slab.h>
 #include <linux/string.h>
+#include "compat.h"
 #include "cow.h"
 
 #define COW_BM_DIRTY	XA_MARK_0
+
+/*
+ * Bitmap pages, in a cache of their own: /proc/slabinfo shows what they
+ * take (6.1 merges it with others unless booted with slab_nomerge).
+ */
+static struct kmem_cache *cow_bm_cache;
+
+int cow_bm_init(void)
+{
+	cow_bm_cache = kmem_cache_create("cow_bitmap", PAGE_SIZE, PAGE_SIZE,
+					 SLAB_NO_MERGE, NULL);
+	return cow_bm_cache ? 0 : -ENOMEM;
+}
+
+void cow_bm_exit(void)
+{
+	kmem_cache_destroy(cow_bm_cache);
+}
 
 /* Bytes of bitmap page @p that exist on disk. */
 static size_t cow_bm_page_len(const struct cow_dev *cd, u64 p)
@@ -139,12 +159,14 @@ int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 		ret = cow_bm_reserve(cd, p);
 		if (ret)
 			return ret;
-		pg = (void *)get_zeroed_page(GFP_NOIO);
+		pg = kmem_cache_zalloc(cow_bm_cache, GFP_NOIO);
 		if (!pg)
 			return -ENOMEM;
 		old = xa_cmpxchg_irq(&cd->bitmap, p, NULL, pg, GFP_NOIO);
 		if (old)
-			free_page((unsigned long)pg);
+			kmem_cache_free(cow_bm_cache, pg);
+		else
+			atomic_long_inc(&cd->bm_pages);
 		if (xa_is_err(old))
 			return xa_err(old);
 	}
@@ -320,15 +342,16 @@ static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, size_t len,
 		     u < len * BITS_PER_BYTE; u++)
 			__clear_bit_le(u, buf);
 	}
-	pg = (void *)get_zeroed_page(GFP_KERNEL);
+	pg = kmem_cache_zalloc(cow_bm_cache, GFP_KERNEL);
 	if (!pg)
 		return -ENOMEM;
 	memcpy(pg, buf, len);
 	ret = xa_err(xa_store_irq(&cd->bitmap, p, pg, GFP_KERNEL));
 	if (ret) {
-		free_page((unsigned long)pg);
+		kmem_cache_free(cow_bm_cache, pg);
 		return ret;
 	}
+	atomic_long_inc(&cd->bm_pages);
 	*count += cow_bitmap_weight(pg, len);
 	return 0;
 }
@@ -467,6 +490,6 @@ void cow_bm_free(struct cow_dev *cd)
 	void *pg;
 
 	xa_for_each(&cd->bitmap, index, pg)
-		free_page((unsigned long)pg);
+		kmem_cache_free(cow_bm_cache, pg);
 	xa_destroy(&cd->bitmap);
 }

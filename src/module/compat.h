@@ -58,4 +58,9 @@ static inline struct gendisk *cow_alloc_disk(unsigned int lbs,
 	return disk;
 }
 
+/* 6.5: a slab cache can ask not to be merged with others (slabinfo). */
+#ifndef SLAB_NO_MERGE
+#define SLAB_NO_MERGE		0
+#endif
+
 #endif /* _COW_COMPAT_H */

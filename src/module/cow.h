@@ -68,6 +68,7 @@ struct cow_dev {
 	bool			disk_dirty;	/* DIRTY flag is on disk */
 	bool			mem_dirty;	/* bitmap changed since sync */
 	struct xarray		bitmap;		/* page index -> bitmap page */
+	atomic_long_t		bm_pages;	/* pages in it */
 	atomic64_t		cowused;
 	void			*flush_buf;	/* COW_FLUSH_BATCH pages */
 	void			*unit_buf;	/* one unit, for copy-up */
@@ -97,6 +98,8 @@ int cow_thread(void *data);
 void cow_log_error(struct cow_dev *cd, enum cow_file_id id, long err);
 
 /* bitmap.c */
+int cow_bm_init(void);
+void cow_bm_exit(void);
 int cow_bm_load(struct cow_dev *cd, bool repair);
 bool cow_bm_test(struct cow_dev *cd, u64 unit);
 u64 cow_bm_run(struct cow_dev *cd, u64 unit, u64 end, bool *in_cow);

@@ -102,14 +102,28 @@ static ssize_t state_show(struct device *dev, struct device_attribute *a,
 	return sysfs_emit(buf, "%s\n", cow_state_name(cow_dev_of(dev)));
 }
 
+/* Bytes of kernel memory the device holds: bitmap pages and buffers. */
+static ssize_t memory_show(struct device *dev, struct device_attribute *a,
+			   char *buf)
+{
+	struct cow_dev *cd = cow_dev_of(dev);
+
+	return sysfs_emit(buf, "%lu\n",
+			  atomic_long_read(&cd->bm_pages) * PAGE_SIZE +
+			  sizeof(*cd) + COW_FLUSH_BATCH * PAGE_SIZE +
+			  COW_MAPUNIT + COW_HDRSIZE);
+}
+
 static DEVICE_ATTR_RO(rdofile);
 static DEVICE_ATTR_RO(cowfile);
 static DEVICE_ATTR_RO(state);
+static DEVICE_ATTR_RO(memory);
 
 static struct attribute *cow_attrs[] = {
 	&dev_attr_rdofile.attr,
 	&dev_attr_cowfile.attr,
 	&dev_attr_state.attr,
+	&dev_attr_memory.attr,
 	NULL,
 };
 

@@ -167,9 +167,12 @@ static int __init cow_init(void)
 	ret = cow_check_params();
 	if (ret)
 		return ret;
-	ret = cow_io_init();
+	ret = cow_bm_init();
 	if (ret)
 		return ret;
+	ret = cow_io_init();
+	if (ret)
+		goto out_bm;
 	ret = cow_dev_init();
 	if (ret)
 		goto out_io;
@@ -189,6 +192,8 @@ out_dev:
 	cow_dev_exit();
 out_io:
 	cow_io_exit();
+out_bm:
+	cow_bm_exit();
 	return ret;
 }
 
@@ -198,6 +203,7 @@ static void __exit cow_exit(void)
 	cow_deactivate_all();
 	cow_dev_exit();
 	cow_io_exit();
+	cow_bm_exit();
 }
 
 module_init(cow_init);

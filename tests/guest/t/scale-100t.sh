@@ -11,7 +11,7 @@
 # ("cowdev -l") for comparison.  COW_SCALE_MS=50 asserts the real bound
 # (e.g. on KVM or bare metal).  The memory bound (< 1 MiB) is asserted as
 # is: MemFree drop after sync and drop_caches, which counts the bitmap's
-# pages (alloc_page, not in Slab) as well as slab and vmalloc.
+# pages (slab cache cow_bitmap) as well as other slab and vmalloc.
 # timeout: 300
 . /cowloop/t/lib.sh
 . /cowloop/t/cowlib.sh
@@ -51,6 +51,16 @@ check_mem() {
 		fail "$1 cost ${drop} KiB of kernel memory (limit $LIMIT_KIB KiB)"
 }
 
+# devmem WHAT EXPECTED_PAGES: the device's own memory figure (sysfs), exact:
+# its buffers and one bitmap page per 32 MiB span written to.
+devmem() {
+	m=$(cat /sys/block/cow${dev#/dev/cow/}/cowloop/memory)
+	note "$1: the device holds $m bytes"
+	[ "$m" -lt $((LIMIT_KIB * 1024)) ] || fail "$1: the device holds $m bytes"
+	[ -z "${base:-}" ] && base=$m
+	check_eq "$1: bitmap memory" $(($2 * 4096)) $((m - base))
+}
+
 cow_load
 truncate -s 100T "$rdo"
 check_eq "rdofile size" 109951162777600 "$(stat -c %s "$rdo")"
@@ -67,6 +77,7 @@ note "activation of a 100 TiB rdofile with a new cowfile: $ms ms" \
 	"(no-op cowdev: $noop ms; limit $LIMIT_MS ms)"
 [ "$ms" -lt "$LIMIT_MS" ] || fail "activation took $ms ms (limit $LIMIT_MS ms)"
 check_mem "activation" "$before" "$after"
+devmem "activation" 0
 check_eq "device size" 109951162777600 "$(blockdev --getsize64 "$dev")"
 
 # One 4 KiB write at ~99 TiB, read back; the unit beside it reads zeros.
@@ -79,6 +90,7 @@ dd if="$dev" of=/tmp/z bs=4096 skip=$((blk + 1)) count=1 iflag=direct status=non
 head -c 4096 /dev/zero | cmp - /tmp/z || fail "unwritten block $((blk + 1)) is not zeros"
 after_w=$(meminfo)
 check_mem "activation + one write at 99 TiB" "$before" "$after_w"
+devmem "one write at 99 TiB" 1
 deactivate "$dev"
 note "cowfile: $(stat -c %s "$cow") bytes, $(du -k "$cow" | cut -f1) KiB allocated"
 [ "$(du -k "$cow" | cut -f1)" -lt 1024 ] || fail "cowfile allocated >= 1 MiB"
@@ -90,6 +102,7 @@ after=$(meminfo)
 note "reactivation with the written cowfile: $ms ms"
 [ "$ms" -lt "$LIMIT_MS" ] || fail "reactivation took $ms ms (limit $LIMIT_MS ms)"
 check_mem "reactivation" "$before" "$after"
+devmem "reactivation" 1
 dd if="$dev" of=/tmp/r bs=4096 skip=$blk count=1 iflag=direct status=none
 cmp /tmp/w /tmp/r || fail "block $blk lost across reactivation"
 deactivate "$dev"
