@@ -83,7 +83,7 @@ mkdir -p "$OUT"
 rc=0
 COW_NO_SUMMARY=1 TESTS=bench KVERS=$r COW_MEM=${COW_MEM:-1G} \
 COW_TEST_TIMEOUT=$limit \
-COW_APPEND="slab_nomerge cowbench.size=$size_mib cowbench.runtime=$BENCH_RUNTIME cowbench.rounds=$ROUNDS cowbench.jobs=$BENCH_JOBS" \
+COW_APPEND="cowbench.size=$size_mib cowbench.runtime=$BENCH_RUNTIME cowbench.rounds=$ROUNDS cowbench.jobs=$BENCH_JOBS" \
 	"$COW_GUEST_SRC/run.sh" || rc=$?
 
 cat "$COW_OUT/logs/$r"/boot*.res 2>/dev/null | grep '^BENCH ' >"$OUT/raw.txt" || true

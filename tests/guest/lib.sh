@@ -16,7 +16,7 @@
 #   COW_MEM=1G         guest memory;  COW_SMP=2  guest vCPUs
 #   COW_DISK_SIZE=4G   size of the sparse ext4 scratch disk (xfs one: half)
 #   KEEP_DISKS=1       keep the scratch disks after the run (path printed)
-#   COW_APPEND="..."   more kernel command line (e.g. slab_nomerge)
+#   COW_APPEND="..."   more kernel command line
 
 set -euo pipefail
 
@@ -160,6 +160,8 @@ cow_drive() {
 # a file for the first serial port, or "stdio" for an interactive console
 # (Ctrl-A x quits); RESULTS is a file for the second serial port.  With
 # COW_TIMEOUT=seconds set, QEMU is killed after that long (exit 124).
+# slab_nomerge: every cache of the module shows in /proc/slabinfo (leak
+# checks, the benchmark's memory figure).
 cow_qemu() {
 	local r=$1 append=$2 console=$3 results=$4
 	shift 4
@@ -170,7 +172,7 @@ cow_qemu() {
 		-accel tcg -cpu max -smp "$COW_SMP" -m "$COW_MEM" \
 		-kernel "/boot/vmlinuz-$r" \
 		-initrd "$COW_OUT/initramfs-$r.cpio.gz" \
-		-append "console=ttyS0 panic=-1 loglevel=5 $append${COW_APPEND:+ $COW_APPEND}" \
+		-append "console=ttyS0 panic=-1 loglevel=5 slab_nomerge $append${COW_APPEND:+ $COW_APPEND}" \
 		"${serial0[@]}" -serial "file:$results" \
 		-drive "$(cow_drive "$COW_DISK1")" \
 		-drive "$(cow_drive "$COW_DISK2")" \

@@ -15,9 +15,10 @@
 # Results, on the results channel (and the console), one line each:
 #   BENCH fio ROUND PHASE CONTESTANT JOB IOPS KiB/s KiB
 #   BENCH disk ROUND PHASE CONTESTANT JOB VDA_IOS (I/Os of the disk)
-#   BENCH wa ROUND JOB WRITTEN_BYTES ALLOC_BYTES FRESH_BYTES
+#   BENCH wa ROUND JOB WRITTEN_BYTES ALLOC_BYTES FRESH_BYTES CONTESTANT
 #   BENCH mem ROUND WHEN SLAB_KB VMALLOC_KB PERCPU_KB MEMFREE_KB
-#   BENCH slab ROUND WHEN NAME ACTIVE_OBJS NUM_OBJS OBJSIZE
+#   BENCH slab ROUND WHEN NAME ACTIVE_OBJS NUM_OBJS OBJSIZE PAGES
+#   BENCH devmem ROUND WHEN BYTES (the device's own figure, sysfs memory)
 #   BENCH info KEY VALUE
 # PHASE: unmod (reads of the rdofile's data), first (writes to units not
 # yet in the overlay), mod (reads and rewrites of a region written
@@ -165,29 +166,39 @@ measure() {
 	r=$(fiojob "$d" "$4")
 	out fio "$1" "$2" "$3" "$4" $r
 	out disk "$1" "$2" "$3" "$4" $(($(vda_ios) - v0))
-	[ "$3:$2" = cowloop:first ] && wa "$1" "$4" "$d" "$r"
+	case $3:$2 in
+	cowloop:first)	wa "$1" "$4" "$r" "$FRESH" "$3" ;;
+	loop-*:first)	wa "$1" "$4" "$r" 0 "$3" ;;
+	esac
 	teardown "$3" "$d"
 }
 
-# wa ROUND JOB DEV "IOPS KiB/s KiB": write amplification of the cowfile
-# $ovl: bytes it allocated (after a flush) over bytes written.
+# wa ROUND JOB "IOPS KiB/s KiB" FRESH CONTESTANT: write amplification of
+# the overlay $ovl (cowfile, or loop's sparse file: what the file system
+# alone adds): bytes it allocated (after a flush) over bytes written.
 wa() {
 	sync
-	set -- "$1" "$2" $4
-	out wa "$1" "$2" $(($5 * 1024)) $(alloc "$ovl") "$FRESH"
+	out wa "$1" "$2" $(($(echo "$3" | cut -d' ' -f3) * 1024)) \
+		$(alloc "$ovl") "$4" "$5"
 }
 alloc() { echo $(($(stat -c '%b * %B' "$1"))); }
 
-# memory WHEN ROUND: the module's memory as /proc shows it.
+# memory WHEN ROUND [DEV]: the module's memory as /proc shows it, and
+# what the device DEV says it holds.
 memory() {
+	[ -n "${3:-}" ] &&
+		out devmem "$2" "$1" "$(cat /sys/block/cow${3#/dev/cow/}/cowloop/memory)"
 	quiesce
 	awk -v w="$1" -v r="$2" '
 		/^Slab:/ { s = $2 } /^VmallocUsed:/ { v = $2 }
 		/^Percpu:/ { p = $2 } /^MemFree:/ { f = $2 }
 		END { printf "mem %s %s %d %d %d %d\n", r, w, s, v, p, f }' \
 		/proc/meminfo | { read -r l; out $l; }
-	grep -E '^cow_' /proc/slabinfo | while read -r name act num size rest; do
-		out slab "$2" "$1" "$name" "$act" "$num" "$size"
+	# name active num objsize perslab pagesperslab : tunables a b c :
+	# slabdata active_slabs num_slabs shared
+	grep -E '^cow_' /proc/slabinfo |
+	while read -r name act num size _ pps _ _ _ _ _ _ _ slabs _; do
+		out slab "$2" "$1" "$name" "$act" "$num" "$size" $((slabs * pps))
 	done
 }
 
@@ -250,12 +261,12 @@ while [ "$round" -le "$ROUNDS" ]; do
 	# with loop over the written copy.
 	memory before "$round"
 	cd_=$(activate "$rdo" "$SCRATCH/mod.cow")
-	memory active "$round"
+	memory active "$round" "$cd_"
 	fio --name=fill --filename="$cd_" --rw=write --bs=1M --size=${SIZE}M \
 		--ioengine=libaio --iodepth=4 --direct=1 --output=/dev/null --eta=never
 	sync
-	out wa "$round" fill $((SIZE * 1048576)) $(alloc "$SCRATCH/mod.cow") "$FRESH"
-	memory modified "$round"
+	out wa "$round" fill $((SIZE * 1048576)) $(alloc "$SCRATCH/mod.cow") "$FRESH" cowloop
+	memory modified "$round" "$cd_"
 	for j in $READS $WRITES; do
 		for c in $LOOPS; do
 			measure "$round" mod "$c" "$j"
@@ -266,7 +277,7 @@ while [ "$round" -le "$ROUNDS" ]; do
 		out fio "$round" mod cowloop "$j" $r
 		out disk "$round" mod cowloop "$j" $(($(vda_ios) - v0))
 	done
-	memory used "$round"
+	memory used "$round" "$cd_"
 	deactivate "$cd_"
 	rm -f "$SCRATCH/mod.cow"
 	memory deactivated "$round"

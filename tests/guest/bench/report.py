@@ -49,6 +49,7 @@ fio_ios = {}
 
 def parse(lines):
     info, runs, wa, mem, slab, disk = {}, {}, [], [], [], {}
+    devmem = {}
     for line in lines:
         f = line.split()
         if len(f) < 2 or f[0] != "BENCH":
@@ -64,20 +65,23 @@ def parse(lines):
                 int(a[6]) // (1024 if job in SEQ else 4))
         elif kind == "disk" and len(a) == 5:
             disk.setdefault((a[1], a[2], a[3]), []).append(int(a[4]))
-        elif kind == "wa" and len(a) == 5:
+        elif kind == "wa" and len(a) == 6:
             written, alloc, fresh = int(a[2]), int(a[3]), int(a[4])
-            wa.append({"round": int(a[0]), "job": a[1], "written": written,
+            wa.append({"round": int(a[0]), "job": a[1], "who": a[5],
+                       "written": written,
                        "allocated": alloc - fresh, "fresh_cowfile": fresh,
                        "ratio": (alloc - fresh) / written if written else None})
         elif kind == "mem" and len(a) == 6:
             mem.append({"round": int(a[0]), "when": a[1],
                         "slab_kib": int(a[2]), "vmalloc_kib": int(a[3]),
                         "percpu_kib": int(a[4]), "memfree_kib": int(a[5])})
-        elif kind == "slab" and len(a) == 6:
+        elif kind == "devmem" and len(a) == 3:
+            devmem[(int(a[0]), a[1])] = int(a[2])
+        elif kind == "slab" and len(a) == 7:
             slab.append({"round": int(a[0]), "when": a[1], "cache": a[2],
                          "active_objs": int(a[3]), "num_objs": int(a[4]),
-                         "objsize": int(a[5])})
-    return info, runs, wa, mem, slab, disk
+                         "objsize": int(a[5]), "kib": int(a[6]) * 4})
+    return info, runs, wa, (mem, devmem), slab, disk
 
 
 def best(runs, phase, who, job):
@@ -151,23 +155,28 @@ def build(info, runs, wa, mem, slab, disk):
                                   "cowloop's / loop's (%s / %s)"
                                   % (name, fr(cs), fr(ls)), ratio(cs, ls),
                                   SCALING_MIN))
+    def worst(job, who):
+        return max((w["ratio"] for w in wa if w["job"] == job
+                    and who(w["who"]) and w["ratio"] is not None),
+                   default=None)
     for job in sorted({w["job"] for w in wa}, key=lambda j: (j != "fill", j)):
-        worst = max((w["ratio"] for w in wa if w["job"] == job
-                     and w["ratio"] is not None), default=None)
+        loop = worst(job, lambda c: c.startswith("loop"))
         targets.append(target("write amplification, first writes %s "
-                              "(cowfile bytes allocated / bytes written)"
+                              "(cowfile bytes allocated / bytes written%s)"
                               % ("of the whole device, 1M sequential"
-                                 if job == "fill" else JOB_TEXT.get(job, job)),
-                              worst, WA_MAX, le=True))
+                                 if job == "fill" else JOB_TEXT.get(job, job),
+                                 "" if loop is None else
+                                 "; loop's sparse file: %.3f" % loop),
+                              worst(job, lambda c: c == "cowloop"), WA_MAX,
+                              le=True))
     memory = memory_report(info, mem, slab)
     if memory.get("bitmap_limit_kib"):
-        targets.append(target("kernel memory with %s MiB modified (KiB): the "
-                               "larger of Slab+VmallocUsed growth and MemFree "
-                               "given back at deactivation (noise ~0.5 MiB); "
-                               "<= 128 MiB per TiB modified"
-                               % info.get("size_mib"),
-                               memory["max_memfree_drop_kib"],
-                               memory["bitmap_limit_kib"], le=True, num=True))
+        targets.append(target("kernel memory for %s MiB modified (KiB): "
+                              "growth of the device's memory from activation "
+                              "to all modified; <= 128 MiB per TiB modified"
+                              % info.get("size_mib"),
+                              memory["max_growth_kib"],
+                              memory["bitmap_limit_kib"], le=True, num=True))
     return rows, targets, memory
 
 
@@ -178,9 +187,14 @@ def target(name, v, limit, le=False, num=False):
 
 
 def memory_report(info, mem, slab):
-    out = {"snapshots": mem, "slabinfo": slab, "deltas": []}
+    """The device's memory as it reports it (sysfs memory: bitmap pages
+    and buffers, exact); the cow_* slab caches and /proc/meminfo deltas
+    are context (slabs keep freed pages; the page cache moves MemFree by
+    megabytes)."""
+    mem, devmem = mem
+    out = {"snapshots": mem, "slabinfo": slab, "deltas": [], "device": []}
     by = {(m["round"], m["when"]): m for m in mem}
-    drops = []
+    growth = []
     for rnd in sorted({m["round"] for m in mem}):
         base = by.get((rnd, "before"))
         if not base:
@@ -189,22 +203,19 @@ def memory_report(info, mem, slab):
             m = by.get((rnd, when))
             if not m:
                 continue
-            d = {"round": rnd, "when": when,
-                 "slab_kib": m["slab_kib"] - base["slab_kib"],
-                 "vmalloc_kib": m["vmalloc_kib"] - base["vmalloc_kib"],
-                 "percpu_kib": m["percpu_kib"] - base["percpu_kib"],
-                 "memfree_drop_kib": base["memfree_kib"] - m["memfree_kib"]}
-            out["deltas"].append(d)
-            if when == "modified":
-                drops.append(max(d["slab_kib"] + d["vmalloc_kib"], 0))
-        used, gone = by.get((rnd, "used")), by.get((rnd, "deactivated"))
-        if used and gone:
-            # What deactivation gave back: the device's memory, bitmap
-            # pages included (MemFree noise: a few 100 KiB).
-            drops.append(gone["memfree_kib"] - used["memfree_kib"])
+            out["deltas"].append({
+                "round": rnd, "when": when,
+                "slab_kib": m["slab_kib"] - base["slab_kib"],
+                "vmalloc_kib": m["vmalloc_kib"] - base["vmalloc_kib"],
+                "percpu_kib": m["percpu_kib"] - base["percpu_kib"],
+                "memfree_drop_kib": base["memfree_kib"] - m["memfree_kib"]})
+        d = {w: devmem.get((rnd, w)) for w in ("active", "modified", "used")}
+        out["device"].append(dict(round=rnd, **d))
+        if d["active"] is not None and d["modified"] is not None:
+            growth.append((d["modified"] - d["active"]) / 1024)
     size = int(info.get("size_mib", 0) or 0)
-    if drops and size:
-        out["max_memfree_drop_kib"] = max(drops)
+    if growth and size:
+        out["max_growth_kib"] = max(growth)
         out["bitmap_limit_kib"] = BITMAP_MIB_PER_TIB * 1024 * size / (1024 * 1024)
     return out
 
@@ -245,16 +256,23 @@ def table(info, rows, targets, memory, wa):
             "%s %s" % (k, "-" if v is None else "%.2f" % v)
             for k, v in q.items() if v is not None)))
     L.append("")
-    L.append("write amplification (cowfile bytes allocated after sync, less a "
-             "fresh cowfile's %s, / bytes written):"
-             % (wa[0]["fresh_cowfile"] if wa else "?"))
+    L.append("write amplification (bytes allocated after sync / bytes "
+             "written; cowloop: less a fresh cowfile's %s; loop: its sparse "
+             "file, what the file system alone adds):"
+             % max((w["fresh_cowfile"] for w in wa), default="?"))
     for w in wa:
-        L.append("  round %d %-6s written %12d allocated %12d  %.4f"
-                 % (w["round"], w["job"], w["written"], w["allocated"],
-                    w["ratio"] or 0))
+        L.append("  round %d %-6s %-8s written %12d allocated %12d  %.4f"
+                 % (w["round"], w["job"], w["who"], w["written"],
+                    w["allocated"], w["ratio"] or 0))
     L.append("")
+    L.append("device memory (bytes, /sys/block/cowN/cowloop/memory: bitmap "
+             "pages and buffers):")
+    for m in memory["device"]:
+        L.append("  round %d  " % m["round"] + "  ".join(
+            "%s %s" % (w, "-" if m[w] is None else m[w])
+            for w in ("active", "modified", "used")))
     L.append("kernel memory (KiB, from /proc/meminfo, vs. before activation; "
-             "slab_nomerge):")
+             "context only: the page cache moves MemFree by MiB):")
     for d in memory["deltas"]:
         L.append("  round %d %-12s Slab %+8d  VmallocUsed %+8d  Percpu %+6d  "
                  "MemFree drop %+8d" % (d["round"], d["when"], d["slab_kib"],
@@ -262,9 +280,9 @@ def table(info, rows, targets, memory, wa):
                                         d["memfree_drop_kib"]))
     for s in memory["slabinfo"]:
         if s["round"] == 1:
-            L.append("  slabinfo %-12s %-10s active %6d total %6d size %5d"
-                     % (s["when"], s["cache"], s["active_objs"], s["num_objs"],
-                        s["objsize"]))
+            L.append("  slabinfo %-12s %-10s active %6d total %6d size %5d "
+                     "%6d KiB" % (s["when"], s["cache"], s["active_objs"],
+                                  s["num_objs"], s["objsize"], s["kib"]))
     L.append("")
     L.append("targets (issue 6):")
     for t in targets:
