@@ -42,15 +42,38 @@ void cow_bm_exit(void)
 	kmem_cache_destroy(cow_bm_cache);
 }
 
-/* Bytes of bitmap page @p that exist on disk. */
-static size_t cow_bm_page_len(const struct cow_dev *cd, u64 p)
-{
-	return min_t(u64, PAGE_SIZE, cd->hdr.mapsize - p * PAGE_SIZE);
-}
+/*
+ * The pages in memory follow the cowfile's pages, not the start of the
+ * bitmap (COW_HDRSIZE): bit b of the page sequence is at file offset
+ * b / 8, so a page is written as one file-system block, not parts of
+ * two.  Unit u is bit u + COW_BM_SKEW; page 0 begins with the header's
+ * bytes, which are never set, written or read as bitmap.
+ */
+#define COW_BM_SKEW	((u64)COW_HDRSIZE * BITS_PER_BYTE)
 
+/* File offset of the bitmap bytes of page @p. */
 static loff_t cow_bm_page_pos(u64 p)
 {
-	return COW_HDRSIZE + p * PAGE_SIZE;
+	return max_t(u64, p * PAGE_SIZE, COW_HDRSIZE);
+}
+
+/* Their offset in the page. */
+static size_t cow_bm_page_off(u64 p)
+{
+	return cow_bm_page_pos(p) - p * PAGE_SIZE;
+}
+
+/* Their length: up to the page's end or the bitmap's. */
+static size_t cow_bm_page_len(const struct cow_dev *cd, u64 p)
+{
+	return min_t(u64, (p + 1) * PAGE_SIZE,
+		     COW_HDRSIZE + cd->hdr.mapsize) - cow_bm_page_pos(p);
+}
+
+/* The first unit whose bit is in page @p (for p > 0). */
+static u64 cow_bm_page_unit(u64 p)
+{
+	return (cow_bm_page_pos(p) - COW_HDRSIZE) * BITS_PER_BYTE;
 }
 
 /* Read or write exactly @len bytes at @pos: a short transfer is -EIO. */
@@ -102,9 +125,10 @@ int cow_hdr_mark_dirty(struct cow_dev *cd)
 
 bool cow_bm_test(struct cow_dev *cd, u64 unit)
 {
-	void *pg = xa_load(&cd->bitmap, unit / COW_BM_UNITS);
+	u64 b = unit + COW_BM_SKEW;
+	void *pg = xa_load(&cd->bitmap, b / COW_BM_UNITS);
 
-	return pg && test_bit_le(unit % COW_BM_UNITS, pg);
+	return pg && test_bit_le(b % COW_BM_UNITS, pg);
 }
 
 /*
@@ -113,23 +137,24 @@ bool cow_bm_test(struct cow_dev *cd, u64 unit)
  */
 u64 cow_bm_run(struct cow_dev *cd, u64 unit, u64 end, bool *in_cow)
 {
-	u64 p = unit / COW_BM_UNITS, base, lim, next;
+	u64 b = unit + COW_BM_SKEW, e = end + COW_BM_SKEW;
+	u64 p = b / COW_BM_UNITS, base, lim, next;
 	void *pg = xa_load(&cd->bitmap, p);
-	bool set = pg && test_bit_le(unit % COW_BM_UNITS, pg);
+	bool set = pg && test_bit_le(b % COW_BM_UNITS, pg);
 
 	*in_cow = set;
-	while (unit < end) {
+	while (b < e) {
 		base = p * COW_BM_UNITS;
-		lim = min_t(u64, end - base, COW_BM_UNITS);
+		lim = min_t(u64, e - base, COW_BM_UNITS);
 		if (!pg)
-			next = set ? unit - base : lim;
+			next = set ? b - base : lim;
 		else if (set)
-			next = find_next_zero_bit_le(pg, lim, unit - base);
+			next = find_next_zero_bit_le(pg, lim, b - base);
 		else
-			next = find_next_bit_le(pg, lim, unit - base);
+			next = find_next_bit_le(pg, lim, b - base);
 		if (next < lim)
-			return base + next;
-		unit = base + lim;
+			return base + next - COW_BM_SKEW;
+		b = base + lim;
 		pg = xa_load(&cd->bitmap, ++p);
 	}
 	return end;
@@ -149,11 +174,11 @@ static int cow_bm_reserve(struct cow_dev *cd, u64 p)
 /* Make sure the pages holding the bits of @count units from @unit exist. */
 int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 {
-	u64 p, last = (unit + count - 1) / COW_BM_UNITS;
+	u64 p, last = (unit + count - 1 + COW_BM_SKEW) / COW_BM_UNITS;
 	void *pg, *old;
 	int ret;
 
-	for (p = unit / COW_BM_UNITS; p <= last; p++) {
+	for (p = (unit + COW_BM_SKEW) / COW_BM_UNITS; p <= last; p++) {
 		if (xa_load(&cd->bitmap, p))
 			continue;
 		ret = cow_bm_reserve(cd, p);
@@ -181,23 +206,24 @@ int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
  */
 void cow_bm_set(struct cow_dev *cd, u64 unit, u64 count)
 {
-	u64 end = unit + count, added = 0;
+	u64 b = unit + COW_BM_SKEW, e = b + count, added = 0;
 	unsigned long flags;
 	bool in_cow;
 
 	/* a rewrite: nothing to set */
-	if (cow_bm_run(cd, unit, end, &in_cow) == end && in_cow)
+	if (cow_bm_run(cd, unit, unit + count, &in_cow) == unit + count &&
+	    in_cow)
 		return;
 	xa_lock_irqsave(&cd->bitmap, flags);
-	while (unit < end) {
-		u64 p = unit / COW_BM_UNITS, was = added;
-		u64 lim = min_t(u64, end, (p + 1) * COW_BM_UNITS);
+	while (b < e) {
+		u64 p = b / COW_BM_UNITS, was = added;
+		u64 lim = min_t(u64, e, (p + 1) * COW_BM_UNITS);
 		void *pg = xa_load(&cd->bitmap, p);
 
 		if (WARN_ON_ONCE(!pg))
 			break;
-		for (; unit < lim; unit++)
-			added += !__test_and_set_bit_le(unit % COW_BM_UNITS, pg);
+		for (; b < lim; b++)
+			added += !__test_and_set_bit_le(b % COW_BM_UNITS, pg);
 		if (added != was)
 			__xa_set_mark(&cd->bitmap, p, COW_BM_DIRTY);
 	}
@@ -246,7 +272,8 @@ static int cow_bm_write_batch(struct cow_dev *cd, unsigned long *idx,
 
 	for (i = 0; i < n; i++) {
 		ret = cow_file_rw(cd, COW_COW, true,
-				  cd->flush_buf + i * PAGE_SIZE,
+				  cd->flush_buf + i * PAGE_SIZE +
+				  cow_bm_page_off(idx[i]),
 				  cow_bm_page_len(cd, idx[i]),
 				  cow_bm_page_pos(idx[i]));
 		if (ret)
@@ -323,36 +350,41 @@ out:
 	return ret;
 }
 
-/* Store page @p read from disk (@len bytes in @buf) when not all zero. */
-static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, size_t len,
-			bool repair, u64 *count)
+/*
+ * Store page @p read from disk when not all zero: @buf is the page, its
+ * bitmap bytes read, the rest zero.
+ */
+static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, bool repair,
+			u64 *count)
 {
+	void *map = buf + cow_bm_page_off(p);
+	size_t len = cow_bm_page_len(cd, p);
+	u64 first = cow_bm_page_unit(p);
 	void *pg;
 	int ret;
 
-	if (!memchr_inv(buf, 0, len))
+	if (!memchr_inv(map, 0, len))
 		return 0;
-	if (cow_bitmap_check_tail(buf, p * COW_BM_UNITS, len,
-				  cd->hdr.rdoblocks)) {
+	if (cow_bitmap_check_tail(map, first, len, cd->hdr.rdoblocks)) {
 		u64 u;
 
 		if (!repair)
 			return COW_E_BITMAP_TAIL;
-		for (u = cd->hdr.rdoblocks - p * COW_BM_UNITS;
-		     u < len * BITS_PER_BYTE; u++)
-			__clear_bit_le(u, buf);
+		for (u = cd->hdr.rdoblocks - first; u < len * BITS_PER_BYTE;
+		     u++)
+			__clear_bit_le(u, map);
 	}
-	pg = kmem_cache_zalloc(cow_bm_cache, GFP_KERNEL);
+	pg = kmem_cache_alloc(cow_bm_cache, GFP_KERNEL);
 	if (!pg)
 		return -ENOMEM;
-	memcpy(pg, buf, len);
+	memcpy(pg, buf, PAGE_SIZE);
 	ret = xa_err(xa_store_irq(&cd->bitmap, p, pg, GFP_KERNEL));
 	if (ret) {
 		kmem_cache_free(cow_bm_cache, pg);
 		return ret;
 	}
 	atomic_long_inc(&cd->bm_pages);
-	*count += cow_bitmap_weight(pg, len);
+	*count += cow_bitmap_weight(map, len);
 	return 0;
 }
 
@@ -386,22 +418,21 @@ static int cow_bm_read(struct cow_dev *cd, bool repair, u64 *count)
 	int ret;
 
 	while (cow_next_data(cd->file[COW_COW], &pos, &len, end)) {
-		u64 p = (pos - COW_HDRSIZE) / PAGE_SIZE;
-		u64 last = (pos + len - 1 - COW_HDRSIZE) / PAGE_SIZE;
+		u64 p = pos / PAGE_SIZE, last = (pos + len - 1) / PAGE_SIZE;
 
 		for (; p <= last; p++) {
-			size_t plen = cow_bm_page_len(cd, p);
-
-			ret = cow_file_rw(cd, COW_COW, false, buf, plen,
+			memset(buf, 0, PAGE_SIZE);
+			ret = cow_file_rw(cd, COW_COW, false,
+					  buf + cow_bm_page_off(p),
+					  cow_bm_page_len(cd, p),
 					  cow_bm_page_pos(p));
 			if (!ret)
-				ret = cow_bm_adopt(cd, p, buf, plen, repair,
-						   count);
+				ret = cow_bm_adopt(cd, p, buf, repair, count);
 			if (ret)
 				return ret;
 			cond_resched();
 		}
-		pos = cow_bm_page_pos(last + 1);
+		pos = (last + 1) * PAGE_SIZE;
 	}
 	return 0;
 }
