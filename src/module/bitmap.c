@@ -70,7 +70,7 @@ static size_t cow_bm_page_len(const struct cow_dev *cd, u64 p)
 		     COW_HDRSIZE + cd->hdr.mapsize) - cow_bm_page_pos(p);
 }
 
-/* The first unit whose bit is in page @p (for p > 0). */
+/* The first unit whose bit is in page @p. */
 static u64 cow_bm_page_unit(u64 p)
 {
 	return (cow_bm_page_pos(p) - COW_HDRSIZE) * BITS_PER_BYTE;
