@@ -171,29 +171,40 @@ static int cow_bm_reserve(struct cow_dev *cd, u64 p)
 			   cow_bm_page_len(cd, p), cow_bm_page_pos(p));
 }
 
+/* Put page @p in the bitmap, a copy of @src or zeroed (@src NULL). */
+static int cow_bm_insert(struct cow_dev *cd, u64 p, const void *src, gfp_t gfp)
+{
+	void *pg, *old;
+
+	pg = src ? kmem_cache_alloc(cow_bm_cache, gfp) :
+		   kmem_cache_zalloc(cow_bm_cache, gfp);
+	if (!pg)
+		return -ENOMEM;
+	if (src)
+		memcpy(pg, src, PAGE_SIZE);
+	old = xa_cmpxchg_irq(&cd->bitmap, p, NULL, pg, gfp);
+	if (old) {
+		kmem_cache_free(cow_bm_cache, pg);
+		return xa_err(old);
+	}
+	atomic_long_inc(&cd->bm_pages);
+	return 0;
+}
+
 /* Make sure the pages holding the bits of @count units from @unit exist. */
 int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 {
 	u64 p, last = (unit + count - 1 + COW_BM_SKEW) / COW_BM_UNITS;
-	void *pg, *old;
 	int ret;
 
 	for (p = (unit + COW_BM_SKEW) / COW_BM_UNITS; p <= last; p++) {
 		if (xa_load(&cd->bitmap, p))
 			continue;
 		ret = cow_bm_reserve(cd, p);
+		if (!ret)
+			ret = cow_bm_insert(cd, p, NULL, GFP_NOIO);
 		if (ret)
 			return ret;
-		pg = kmem_cache_zalloc(cow_bm_cache, GFP_NOIO);
-		if (!pg)
-			return -ENOMEM;
-		old = xa_cmpxchg_irq(&cd->bitmap, p, NULL, pg, GFP_NOIO);
-		if (old)
-			kmem_cache_free(cow_bm_cache, pg);
-		else
-			atomic_long_inc(&cd->bm_pages);
-		if (xa_is_err(old))
-			return xa_err(old);
 	}
 	return 0;
 }
@@ -360,7 +371,6 @@ static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, bool repair,
 	void *map = buf + cow_bm_page_off(p);
 	size_t len = cow_bm_page_len(cd, p);
 	u64 first = cow_bm_page_unit(p);
-	void *pg;
 	int ret;
 
 	if (!memchr_inv(map, 0, len))
@@ -374,16 +384,9 @@ static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, bool repair,
 		     u++)
 			__clear_bit_le(u, map);
 	}
-	pg = kmem_cache_alloc(cow_bm_cache, GFP_KERNEL);
-	if (!pg)
-		return -ENOMEM;
-	memcpy(pg, buf, PAGE_SIZE);
-	ret = xa_err(xa_store_irq(&cd->bitmap, p, pg, GFP_KERNEL));
-	if (ret) {
-		kmem_cache_free(cow_bm_cache, pg);
+	ret = cow_bm_insert(cd, p, buf, GFP_KERNEL);
+	if (ret)
 		return ret;
-	}
-	atomic_long_inc(&cd->bm_pages);
 	*count += cow_bitmap_weight(map, len);
 	return 0;
 }
