@@ -8,9 +8,7 @@
 . /cowloop/t/cowlib.sh
 
 need fio
-cow_unload
-modprobe cowloop maxcows=1022
-wait_for /dev/cow/ctl
+cow_load maxcows=1022
 img=$SCRATCH/rdo.img
 truncate -s 2M "$img"
 dd if=/dev/urandom of="$img" bs=1M count=1 conv=notrunc 2>/dev/null
@@ -65,9 +63,7 @@ settle
 avail0=$(meminfo MemAvailable) slab0=$(meminfo Slab)
 c=0
 while [ $c -lt 8 ]; do
-	rmmod cowloop
-	modprobe cowloop maxcows=1022
-	wait_for /dev/cow/ctl
+	cow_load maxcows=1022
 	dev=$(activate "$img" "$SCRATCH/m.cow" /dev/cow/$((c * 127)))
 	dd if=/dev/urandom of="$dev" bs=4k count=2 oflag=direct conv=fsync 2>/dev/null
 	deactivate "$dev"

@@ -10,9 +10,7 @@
 . /cowloop/t/cowlib.sh
 
 need cowioctl
-cow_unload
-modprobe cowloop maxcows=8
-wait_for /dev/cow/ctl
+cow_load maxcows=8
 img=$SCRATCH/rdo.img
 pattern "$img" 2048
 sum=$(md5 "$img")

@@ -74,13 +74,15 @@ need() {
 	done
 }
 
-# cow_load: load the cowloop module (if not yet loaded) and wait for
-# /dev/cow/ctl.  Fails saying so when the module was not built.
+# cow_load [PARAM...]: load the cowloop module (if not yet loaded; with
+# PARAMs, loaded anew with them) and wait for /dev/cow/ctl.  Fails saying
+# so when the module was not built.
 cow_load() {
 	[ -e "/lib/modules/$COW_KVER/extra/cowloop.ko" ] ||
 		fail "cowloop.ko was not built for $COW_KVER (see build/guest/logs/$COW_KVER/build-module.log)"
-	grep -q '^cowloop ' /proc/modules || modprobe cowloop ||
-		fail "modprobe cowloop failed"
+	[ $# = 0 ] || cow_unload
+	grep -q '^cowloop ' /proc/modules || modprobe cowloop "$@" ||
+		fail "modprobe cowloop $* failed"
 	wait_for /dev/cow/ctl
 }
 
