@@ -88,7 +88,7 @@ cow_test_file() {
 cow_test_timeout() {
 	local f t=""
 	if f=$(cow_test_file "$1"); then
-		t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$f" | head -n1)
+		t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p; T; q' "$f")
 	fi
 	echo "${t:-$COW_TEST_TIMEOUT}"
 }

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 KVERS=${1:-${KVERS:-}}
-r=$(cow_kernels | head -n1)
+r=$(cow_kernels | sed -n 1p)	# reads all: no SIGPIPE under pipefail
 [ -n "$r" ] || die "no kernel matching '${KVERS:-}' with headers (run make deps)"
 mkdir -p "$COW_OUT/logs/$r"
 cow_build "$r"
