@@ -239,6 +239,7 @@ static const char *const cow_reasons[COW_E_MAX] = {
 	[COW_E_PATH]		= "file name empty, relative or too long",
 	[COW_E_RDOBUSY]		= "rdofile is the cowfile of an active cowdevice",
 	[COW_E_COWBUSY]		= "cowfile is the rdofile of an active cowdevice",
+	[COW_E_RDOBIG]		= "rdofile larger than 16 PiB, the largest a cowfile can describe",
 };
 
 const char *cow_strerror(int reason)

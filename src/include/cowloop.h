@@ -122,6 +122,7 @@ enum cow_reason {
 	COW_E_PATH,		/* path empty or not terminated */
 	COW_E_RDOBUSY,		/* rdofile is an active cowfile */
 	COW_E_COWBUSY,		/* cowfile is an active rdofile */
+	COW_E_RDOBIG,		/* rdofile beyond COW_MAX_RDOBLOCKS units */
 	COW_E_MAX
 };
 
