@@ -16,29 +16,49 @@
 
 #include <linux/bitops.h>
 #include <linux/gfp.h>
+#include <linux/mempool.h>
 #include <linux/minmax.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "compat.h"
 #include "cow.h"
 
+/* Changed since it was last written; written, not yet known durable. */
 #define COW_BM_DIRTY	XA_MARK_0
+#define COW_BM_WRITING	XA_MARK_1
+/* Bitmap pages kept in reserve for writes under memory pressure. */
+#define COW_BM_POOL_MIN	16
 
 /*
  * Bitmap pages, in a cache of their own: /proc/slabinfo shows what they
  * take (6.1 merges it with others unless booted with slab_nomerge).
  */
 static struct kmem_cache *cow_bm_cache;
+/*
+ * The write path's pages come from a reserve when memory is short (as
+ * dm-snapshot's pending exceptions do): a write to a new part of the
+ * device always makes progress.  Deactivation refills it.
+ */
+static mempool_t *cow_bm_pool;
 
 int cow_bm_init(void)
 {
 	cow_bm_cache = kmem_cache_create("cow_bitmap", PAGE_SIZE, PAGE_SIZE,
 					 SLAB_NO_MERGE, NULL);
-	return cow_bm_cache ? 0 : -ENOMEM;
+	if (!cow_bm_cache)
+		return -ENOMEM;
+	cow_bm_pool = mempool_create_slab_pool(COW_BM_POOL_MIN, cow_bm_cache);
+	if (!cow_bm_pool) {
+		kmem_cache_destroy(cow_bm_cache);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void cow_bm_exit(void)
 {
+	mempool_destroy(cow_bm_pool);
 	kmem_cache_destroy(cow_bm_cache);
 }
 
@@ -171,20 +191,26 @@ static int cow_bm_reserve(struct cow_dev *cd, u64 p)
 			   cow_bm_page_len(cd, p), cow_bm_page_pos(p));
 }
 
-/* Put page @p in the bitmap, a copy of @src or zeroed (@src NULL). */
+/*
+ * Put page @p in the bitmap: a copy of @src (loading, GFP_KERNEL), or
+ * zeroed from the pool (the write path, which must not fail).
+ */
 static int cow_bm_insert(struct cow_dev *cd, u64 p, const void *src, gfp_t gfp)
 {
 	void *pg, *old;
 
-	pg = src ? kmem_cache_alloc(cow_bm_cache, gfp) :
-		   kmem_cache_zalloc(cow_bm_cache, gfp);
-	if (!pg)
-		return -ENOMEM;
-	if (src)
+	if (src) {
+		pg = kmem_cache_alloc(cow_bm_cache, gfp);
+		if (!pg)
+			return -ENOMEM;
 		memcpy(pg, src, PAGE_SIZE);
+	} else {
+		pg = mempool_alloc(cow_bm_pool, gfp);
+		clear_page(pg);
+	}
 	old = xa_cmpxchg_irq(&cd->bitmap, p, NULL, pg, gfp);
 	if (old) {
-		kmem_cache_free(cow_bm_cache, pg);
+		mempool_free(pg, cow_bm_pool);
 		return xa_err(old);
 	}
 	atomic_long_inc(&cd->bm_pages);
@@ -255,6 +281,7 @@ static unsigned int cow_bm_snapshot(struct cow_dev *cd, unsigned long *idx)
 	xa_lock_irq(&cd->bitmap);
 	xa_for_each_marked(&cd->bitmap, index, pg, COW_BM_DIRTY) {
 		__xa_clear_mark(&cd->bitmap, index, COW_BM_DIRTY);
+		__xa_set_mark(&cd->bitmap, index, COW_BM_WRITING);
 		memcpy(cd->flush_buf + n * PAGE_SIZE, pg, PAGE_SIZE);
 		idx[n] = index;
 		if (++n == COW_FLUSH_BATCH)
@@ -264,14 +291,21 @@ static unsigned int cow_bm_snapshot(struct cow_dev *cd, unsigned long *idx)
 	return n;
 }
 
-static void cow_bm_remark(struct cow_dev *cd, unsigned long *idx,
-			  unsigned int n)
+/*
+ * The end of a flush: the pages it wrote are durable (@ok), or not known
+ * to be and dirty again, so that the next flush writes them again.
+ */
+static void cow_bm_settle(struct cow_dev *cd, bool ok)
 {
-	unsigned int i;
+	unsigned long index = 0;
+	void *pg;
 
 	xa_lock_irq(&cd->bitmap);
-	for (i = 0; i < n; i++)
-		__xa_set_mark(&cd->bitmap, idx[i], COW_BM_DIRTY);
+	xa_for_each_marked(&cd->bitmap, index, pg, COW_BM_WRITING) {
+		__xa_clear_mark(&cd->bitmap, index, COW_BM_WRITING);
+		if (!ok)
+			__xa_set_mark(&cd->bitmap, index, COW_BM_DIRTY);
+	}
 	xa_unlock_irq(&cd->bitmap);
 }
 
@@ -296,6 +330,10 @@ static int cow_bm_write_batch(struct cow_dev *cd, unsigned long *idx,
 /*
  * Make every write completed so far durable together with the bits that
  * make it visible: data, fsync, bitmap, fsync.  Called with meta_mutex.
+ * A page written by a batch is durable only once a later fsync has
+ * succeeded; after any failure, every page this flush wrote is dirty
+ * again (a failed writeback is reported once: the next fsync would not
+ * say that those pages never reached the disk).
  */
 static int __cow_bm_flush(struct cow_dev *cd)
 {
@@ -312,13 +350,15 @@ static int __cow_bm_flush(struct cow_dev *cd)
 			ret = cow_hdr_mark_dirty(cd);
 		if (!ret)
 			ret = cow_bm_write_batch(cd, idx, n);
-		if (ret) {
-			cow_bm_remark(cd, idx, n);
-			return ret;
-		}
+		if (ret)
+			goto out;
 		wrote |= n > 0;
 	} while (n == COW_FLUSH_BATCH);
-	return wrote ? vfs_fsync(cow, 1) : 0;
+	if (wrote)
+		ret = vfs_fsync(cow, 1);
+out:
+	cow_bm_settle(cd, !ret);
+	return ret;
 }
 
 int cow_bm_flush(struct cow_dev *cd)
@@ -433,6 +473,8 @@ static int cow_bm_read(struct cow_dev *cd, bool repair, u64 *count)
 				ret = cow_bm_adopt(cd, p, buf, repair, count);
 			if (ret)
 				return ret;
+			if (fatal_signal_pending(current))
+				return -EINTR;
 			cond_resched();
 		}
 		pos = (last + 1) * PAGE_SIZE;
@@ -480,6 +522,8 @@ static int cow_bm_scan(struct cow_dev *cd)
 				cow_bm_set(cd, unit, 1);
 			}
 			pos += round_up(n, COW_MAPUNIT);
+			if (fatal_signal_pending(current))
+				return -EINTR;
 			cond_resched();
 		}
 	}
@@ -524,6 +568,6 @@ void cow_bm_free(struct cow_dev *cd)
 	void *pg;
 
 	xa_for_each(&cd->bitmap, index, pg)
-		kmem_cache_free(cow_bm_cache, pg);
+		mempool_free(pg, cow_bm_pool);
 	xa_destroy(&cd->bitmap);
 }

@@ -22,10 +22,13 @@
 #define COW_ERR_QUIET		(30 * HZ)
 /* Warn when the cowfile's file system has less free space (percent). */
 #define COW_SPACE_LOW_PCT	5
+/* Largest request, as loop's (1280 KiB). */
+#define COW_MAX_HW_SECTORS	2560U
 /* Bitmap pages written per flush batch (see bitmap.c). */
 #define COW_FLUSH_BATCH		16
 
 enum cow_state {
+	COW_SETUP,		/* being activated: claims its files and devno */
 	COW_ACTIVE,		/* serving I/O */
 	COW_RUNDOWN,		/* being deactivated: no new opens */
 };
@@ -40,16 +43,18 @@ enum cow_file_id {
 struct cow_dev {
 	int			devno;
 	enum cow_state		state;
-	spinlock_t		lock;		/* state, opens, queues */
+	spinlock_t		lock;		/* state, opens, lists, inflight */
 	int			opens;
 
 	struct gendisk		*disk;
 	struct task_struct	*thread;
 	wait_queue_head_t	wq;		/* thread wakeup */
 	struct bio_list		bios;		/* submitted, for the thread */
-	struct list_head	fua_done;	/* FUA writes awaiting a flush */
+	struct bio_list		fua_bios;	/* FUA writes awaiting a flush */
 	atomic_t		inflight;	/* cow_io in flight */
-	wait_queue_head_t	drain_wq;	/* inflight reached zero */
+	wait_queue_head_t	drain_wq;	/* inflight or dio_writes shrank */
+	struct list_head	dio_writes;	/* cow_io with a direct write */
+	unsigned int		dio_align;	/* cowfile page (and block) size */
 
 	struct file		*file[COW_NR_FILES];	/* buffered */
 	struct file		*dio[COW_NR_FILES];	/* O_DIRECT or NULL */
@@ -73,6 +78,9 @@ struct cow_dev {
 	void			*flush_buf;	/* COW_FLUSH_BATCH pages */
 	void			*unit_buf;	/* one unit, for copy-up */
 	void			*hdr_buf;	/* header block */
+	void			*orig_hdr;	/* as found, during activation */
+	bool			created;	/* cowfile was empty (new) */
+	bool			committed;	/* activation wrote the cowfile */
 
 	atomic64_t		rdoreads;
 	atomic64_t		cowreads;

@@ -34,15 +34,26 @@ struct cow_io {
 	blk_status_t		status;
 	u64			unit;		/* units a write covers */
 	u64			count;
-	struct list_head	fua;		/* on cd->fua_done */
+	/* cowfile range written direct, while on cd->dio_writes */
+	loff_t			dio_start;
+	loff_t			dio_end;
+	struct list_head	dio_node;
 };
 
-/* One piece of a bio: a kiocb on one backing file. */
+/*
+ * One piece of a bio: a kiocb on one backing file.  Two references, as
+ * loop's: the issuer's, dropped once ->read_iter/->write_iter has
+ * returned (the file system may still use the kiocb until then), and
+ * the completion's.
+ */
 struct cow_rq {
 	struct kiocb		iocb;
 	struct cow_io		*io;
 	size_t			len;
+	long			ret;
+	atomic_t		ref;
 	enum cow_file_id	id;
+	bool			write;
 };
 
 static struct kmem_cache *cow_io_cache, *cow_rq_cache;
@@ -79,50 +90,62 @@ static void cow_log_recovered(struct cow_dev *cd, enum cow_file_id id)
 			atomic_xchg(&cd->err_count[id], 0));
 }
 
-/* The write of @io is complete; it no longer holds back cow_copy_up(). */
-static void cow_inflight_dec(struct cow_dev *cd)
-{
-	if (atomic_dec_and_test(&cd->inflight)) {
-		wake_up(&cd->drain_wq);
-		wake_up(&cd->wq);
-	}
-}
-
-static void cow_io_end(struct cow_io *io, blk_status_t status)
-{
-	struct bio *bio = io->bio;
-
-	mempool_free(io, cow_io_pool);
-	/* Once the bio ends, the device may go away: cd is not touched. */
-	bio->bi_status = status;
-	bio_endio(bio);
-}
-
-static void cow_io_put(struct cow_io *io)
+/*
+ * @io is done with: off the direct-write list, its FUA bio (if any)
+ * queued for the thread, freed, and the in-flight count dropped.  The
+ * drop is under cd->lock, where the thread decides to stop (cow_thread):
+ * once the lock is released, teardown may free cd, so this is the
+ * completion's last access to it.
+ */
+static void cow_io_release(struct cow_io *io, struct bio *fua)
 {
 	struct cow_dev *cd = io->cd;
 	unsigned long flags;
 
+	if (io->dio_end || fua) {
+		spin_lock_irqsave(&cd->lock, flags);
+		if (io->dio_end) {
+			list_del(&io->dio_node);
+			wake_up(&cd->drain_wq);
+		}
+		if (fua) {
+			bio_list_add(&cd->fua_bios, fua);
+			wake_up(&cd->wq);
+		}
+		spin_unlock_irqrestore(&cd->lock, flags);
+	}
+	mempool_free(io, cow_io_pool);
+
+	spin_lock_irqsave(&cd->lock, flags);
+	if (atomic_dec_and_test(&cd->inflight)) {
+		wake_up(&cd->drain_wq);
+		wake_up(&cd->wq);
+	}
+	spin_unlock_irqrestore(&cd->lock, flags);
+}
+
+/*
+ * The last piece of @io is done.  A write's units become visible; the
+ * bio ends, except a FUA write, which the thread ends after a flush.
+ */
+static void cow_io_put(struct cow_io *io)
+{
+	struct bio *bio = io->bio;
+	blk_status_t status = io->status;
+	bool write = bio_op(bio) == REQ_OP_WRITE;
+
 	if (!atomic_dec_and_test(&io->pending))
 		return;
-	if (!io->status && bio_op(io->bio) == REQ_OP_WRITE)
-		cow_bm_set(cd, io->unit, io->count);
-	if (io->status || !(io->bio->bi_opf & REQ_FUA) ||
-	    bio_op(io->bio) != REQ_OP_WRITE) {
-		cow_inflight_dec(cd);
-		cow_io_end(io, io->status);
-		return;
+	if (write && !status) {
+		cow_bm_set(io->cd, io->unit, io->count);
+		if (bio->bi_opf & REQ_FUA) {
+			cow_io_release(io, bio);
+			return;
+		}
 	}
-	/*
-	 * FUA: durable with its bits before it completes, so the thread
-	 * flushes first.  The wakeup is under the lock the thread takes to
-	 * find the bio: after the unlock, cd may be gone.
-	 */
-	cow_inflight_dec(cd);
-	spin_lock_irqsave(&cd->lock, flags);
-	list_add_tail(&io->fua, &cd->fua_done);
-	wake_up(&cd->wq);
-	spin_unlock_irqrestore(&cd->lock, flags);
+	bio->bi_status = status;
+	bio_endio(bio);
+	cow_io_release(io, NULL);
 }
 
 static struct cow_io *cow_io_start(struct cow_dev *cd, struct bio *bio)
@@ -135,6 +158,8 @@ static struct cow_io *cow_io_start(struct cow_dev *cd, struct bio *bio)
 	io->cd = cd;
 	io->bio = bio;
 	io->status = BLK_STS_OK;
+	io->dio_start = 0;
+	io->dio_end = 0;
 	atomic_set(&io->pending, 1);
 	atomic_inc(&cd->inflight);
 
@@ -148,11 +173,15 @@ static struct cow_io *cow_io_start(struct cow_dev *cd, struct bio *bio)
 	return io;
 }
 
-static void cow_rq_done(struct kiocb *iocb, long ret)
+static void cow_rq_put(struct cow_rq *rq)
 {
-	struct cow_rq *rq = container_of(iocb, struct cow_rq, iocb);
 	struct cow_io *io = rq->io;
+	long ret = rq->ret;
 
+	if (!atomic_dec_and_test(&rq->ref))
+		return;
+	if (rq->write)
+		kiocb_end_write(&rq->iocb);
 	if (unlikely(ret != rq->len)) {
 		/* a short transfer is an error too: nothing half-done is ok */
 		cow_log_error(io->cd, rq->id, ret < 0 ? ret : -EIO);
@@ -163,6 +192,14 @@ static void cow_rq_done(struct kiocb *iocb, long ret)
 	}
 	mempool_free(rq, cow_rq_pool);
 	cow_io_put(io);
+}
+
+static void cow_rq_done(struct kiocb *iocb, long ret)
+{
+	struct cow_rq *rq = container_of(iocb, struct cow_rq, iocb);
+
+	rq->ret = ret;
+	cow_rq_put(rq);
 }
 
 /*
@@ -187,76 +224,94 @@ static size_t cow_read_cached(struct file *file, loff_t pos,
 	return ret > 0 ? ret : 0;
 }
 
-static ssize_t cow_rq_call(struct cow_rq *rq, struct iov_iter *iter,
-			   bool write)
+static struct cow_rq *cow_rq_alloc(struct cow_io *io, struct file *file,
+				   enum cow_file_id id, loff_t pos, size_t len)
 {
-	struct file *file = rq->iocb.ki_filp;
+	struct cow_rq *rq = mempool_alloc(cow_rq_pool, GFP_NOIO);
 
-	if (write)
-		return file->f_op->write_iter(&rq->iocb, iter);
-	return file->f_op->read_iter(&rq->iocb, iter);
-}
-
-/*
- * Issue @len bytes of @io's data, from byte @skip, at @pos of file @id.
- * Writes go through the cowfile's page cache (flushes make them
- * durable); reads go direct when possible, after the page cache was
- * asked for cowfile data.
- */
-static void cow_rq_submit(struct cow_io *io, enum cow_file_id id,
-			  loff_t pos, size_t skip, size_t len)
-{
-	struct cow_dev *cd = io->cd;
-	struct iov_iter iter = io->iter;
-	bool write = iov_iter_rw(&iter) == WRITE;
-	bool direct = cd->dio[id] && (!write || len >= COW_DIO_WRITE_MIN);
-	struct file *file = direct ? cd->dio[id] : cd->file[id];
-	struct cow_rq *rq;
-	ssize_t ret;
-
-	iov_iter_advance(&iter, skip);
-	iov_iter_truncate(&iter, len);
-	if (!write) {
-		atomic64_inc(id == COW_RDO ? &cd->rdoreads : &cd->cowreads);
-		if (id == COW_COW && cd->dio[id]) {
-			size_t n = cow_read_cached(cd->file[id], pos, &iter);
-
-			if (n == len) {
-				cow_log_recovered(cd, id);
-				return;
-			}
-			pos += n;
-			len -= n;
-		}
-	} else {
-		atomic64_inc(&cd->cowwrites);
-	}
-
-	rq = mempool_alloc(cow_rq_pool, GFP_NOIO);
 	rq->io = io;
 	rq->len = len;
 	rq->id = id;
+	rq->write = bio_op(io->bio) == REQ_OP_WRITE;
 	memset(&rq->iocb, 0, sizeof(rq->iocb));
 	rq->iocb.ki_filp = file;
 	rq->iocb.ki_pos = pos;
 	rq->iocb.ki_complete = cow_rq_done;
 	rq->iocb.ki_flags = (file->f_flags & O_DIRECT) ? IOCB_DIRECT : 0;
-	rq->iocb.ki_ioprio = IOPRIO_PRIO_VALUE(IOPRIO_CLASS_NONE, 0);
-
+	rq->iocb.ki_ioprio = bio_prio(io->bio);
+	atomic_set(&rq->ref, 2);
 	atomic_inc(&io->pending);
-	ret = cow_rq_call(rq, &iter, write);
-	/* a short buffered transfer: the rest tells why (ENOSPC...) */
-	while (ret > 0 && ret < len && !direct) {
-		ssize_t more = cow_rq_call(rq, &iter, write);
+	return rq;
+}
 
-		if (more <= 0) {
-			ret = more ?: ret;
-			break;
+/*
+ * Issue @rq.  A write holds the cowfile's file system unfrozen until it
+ * completes (kiocb_start_write waits while it is frozen), as loop's.  A
+ * short buffered transfer is continued: the rest tells why (ENOSPC...).
+ */
+static void cow_rq_issue(struct cow_rq *rq, struct iov_iter *iter)
+{
+	struct file *file = rq->iocb.ki_filp;
+	bool direct = rq->iocb.ki_flags & IOCB_DIRECT;
+	ssize_t ret, more;
+
+	if (rq->write) {
+		kiocb_start_write(&rq->iocb);
+		ret = file->f_op->write_iter(&rq->iocb, iter);
+		while (ret > 0 && ret < rq->len && !direct) {
+			more = file->f_op->write_iter(&rq->iocb, iter);
+			if (more <= 0) {
+				ret = more ?: ret;
+				break;
+			}
+			ret += more;
 		}
-		ret += more;
+	} else {
+		ret = file->f_op->read_iter(&rq->iocb, iter);
 	}
 	if (ret != -EIOCBQUEUED)
 		cow_rq_done(&rq->iocb, ret);
+	cow_rq_put(rq);
+}
+
+/* Issue @len bytes of @io's data, from byte @skip, at @pos of @file. */
+static void cow_rq_submit(struct cow_io *io, struct file *file,
+			  enum cow_file_id id, loff_t pos, size_t skip,
+			  size_t len)
+{
+	struct iov_iter iter = io->iter;
+
+	iov_iter_advance(&iter, skip);
+	iov_iter_truncate(&iter, len);
+	cow_rq_issue(cow_rq_alloc(io, file, id, pos, len), &iter);
+}
+
+/*
+ * A read of the cowfile: what the page cache has first, the rest direct
+ * when possible.
+ */
+static void cow_read_cow(struct cow_io *io, loff_t pos, size_t skip,
+			 size_t len)
+{
+	struct cow_dev *cd = io->cd;
+	struct file *dio = cd->dio[COW_COW];
+	struct iov_iter iter;
+	size_t n;
+
+	atomic64_inc(&cd->cowreads);
+	if (!dio) {
+		cow_rq_submit(io, cd->file[COW_COW], COW_COW, pos, skip, len);
+		return;
+	}
+	iter = io->iter;
+	iov_iter_advance(&iter, skip);
+	iov_iter_truncate(&iter, len);
+	n = cow_read_cached(cd->file[COW_COW], pos, &iter);
+	if (n == len) {
+		cow_log_recovered(cd, COW_COW);
+		return;
+	}
+	cow_rq_issue(cow_rq_alloc(io, dio, COW_COW, pos + n, len - n), &iter);
 }
 
 static void cow_read(struct cow_dev *cd, struct bio *bio)
@@ -272,11 +327,14 @@ static void cow_read(struct cow_dev *cd, struct bio *bio)
 				      DIV_ROUND_UP(end, COW_MAPUNIT), &in_cow);
 		loff_t run = min_t(loff_t, next << COW_MAPUNIT_SHIFT, end);
 
-		if (in_cow)
-			cow_rq_submit(io, COW_COW, cd->hdr.doffset + pos, done,
-				      run - pos);
-		else
-			cow_rq_submit(io, COW_RDO, pos, done, run - pos);
+		if (in_cow) {
+			cow_read_cow(io, cd->hdr.doffset + pos, done,
+				     run - pos);
+		} else {
+			atomic64_inc(&cd->rdoreads);
+			cow_rq_submit(io, cd->dio[COW_RDO] ?: cd->file[COW_RDO],
+				      COW_RDO, pos, done, run - pos);
+		}
 		done += run - pos;
 		pos = run;
 	}
@@ -345,6 +403,75 @@ static void cow_space_watch(struct cow_dev *cd, size_t len)
 	}
 }
 
+/* Does a direct write in flight touch a cowfile page of [@start, @end)? */
+static bool cow_dio_overlap(struct cow_dev *cd, loff_t start, loff_t end)
+{
+	struct cow_io *io;
+	bool hit = false;
+
+	start = round_down(start, cd->dio_align);
+	end = round_up(end, cd->dio_align);
+	spin_lock_irq(&cd->lock);
+	list_for_each_entry(io, &cd->dio_writes, dio_node) {
+		if (io->dio_start < end && start < io->dio_end) {
+			hit = true;
+			break;
+		}
+	}
+	spin_unlock_irq(&cd->lock);
+	return hit;
+}
+
+/*
+ * A buffered write to the cowfile.  It must not share a page with a
+ * direct write in flight: the file system could read the page for its
+ * read-modify-write before the direct write lands, and write it back
+ * stale over it later (see "Buffered and direct writes" in design.md).
+ */
+static void cow_write_buffered(struct cow_io *io, loff_t pos, size_t skip,
+			       size_t len)
+{
+	struct cow_dev *cd = io->cd;
+
+	if (cd->dio[COW_COW])
+		wait_event(cd->drain_wq, !cow_dio_overlap(cd, pos, pos + len));
+	cow_rq_submit(io, cd->file[COW_COW], COW_COW, pos, skip, len);
+}
+
+/*
+ * One write to the cowfile at @pos for the whole bio.  Its whole pages
+ * go direct when they are at least COW_DIO_WRITE_MIN; a head and a tail
+ * that are parts of pages go through the page cache.  Direct writes thus
+ * cover whole pages only, and two writes share a page only where they
+ * overlap.
+ */
+static void cow_write_data(struct cow_io *io, loff_t pos, size_t len)
+{
+	struct cow_dev *cd = io->cd;
+	loff_t end = pos + len, dstart = 0, dend = 0;
+
+	if (cd->dio[COW_COW]) {
+		dstart = round_up(pos, cd->dio_align);
+		dend = round_down(end, cd->dio_align);
+	}
+	if (dend - dstart < COW_DIO_WRITE_MIN) {
+		cow_write_buffered(io, pos, 0, len);
+		return;
+	}
+	if (dstart > pos)
+		cow_write_buffered(io, pos, 0, dstart - pos);
+	if (end > dend)
+		cow_write_buffered(io, dend, dend - pos, end - dend);
+
+	io->dio_start = dstart;
+	io->dio_end = dend;
+	spin_lock_irq(&cd->lock);
+	list_add_tail(&io->dio_node, &cd->dio_writes);
+	spin_unlock_irq(&cd->lock);
+	cow_rq_submit(io, cd->dio[COW_COW], COW_COW, dstart, dstart - pos,
+		      dend - dstart);
+}
+
 static void cow_write(struct cow_dev *cd, struct bio *bio)
 {
 	loff_t pos = bio->bi_iter.bi_sector << SECTOR_SHIFT;
@@ -367,10 +494,11 @@ static void cow_write(struct cow_dev *cd, struct bio *bio)
 		return;
 	}
 	cow_space_watch(cd, end - pos);
+	atomic64_inc(&cd->cowwrites);
 	io = cow_io_start(cd, bio);
 	io->unit = first;
 	io->count = last - first + 1;
-	cow_rq_submit(io, COW_COW, cd->hdr.doffset + pos, 0, end - pos);
+	cow_write_data(io, cd->hdr.doffset + pos, end - pos);
 	cow_io_put(io);
 }
 
@@ -426,38 +554,45 @@ static bool cow_has_work(struct cow_dev *cd)
 	bool work;
 
 	spin_lock_irq(&cd->lock);
-	work = !bio_list_empty(&cd->bios) || !list_empty(&cd->fua_done);
+	work = !bio_list_empty(&cd->bios) || !bio_list_empty(&cd->fua_bios);
 	spin_unlock_irq(&cd->lock);
 	return work;
 }
 
-/* FUA writes have completed: flush, then complete them. */
-static void cow_finish_fua(struct cow_dev *cd, struct list_head *fua)
+/* FUA writes have completed: flush, then end them. */
+static void cow_finish_fua(struct cow_dev *cd, struct bio_list *fua)
 {
-	struct cow_io *io, *next;
 	blk_status_t status;
+	struct bio *bio;
 	int ret;
 
-	if (list_empty(fua))
+	if (bio_list_empty(fua))
 		return;
 	ret = cow_bm_flush(cd);
 	if (ret)
 		cow_log_error(cd, COW_COW, ret);
 	status = errno_to_blk_status(ret);
-	list_for_each_entry_safe(io, next, fua, fua) {
-		list_del(&io->fua);
-		cow_io_end(io, status);
+	while ((bio = bio_list_pop(fua))) {
+		bio->bi_status = status;
+		bio_endio(bio);
 	}
 }
 
+/*
+ * The device's thread.  Like loop's workers, it never recurses into the
+ * device for memory (NOIO) and its buffered writes are throttled only
+ * against the cowfile's own backing device (LOCAL_THROTTLE): the dirty
+ * pages of a file system on top of the cowdevice, which only this thread
+ * can clean, must not hold it back.
+ */
 int cow_thread(void *data)
 {
 	struct cow_dev *cd = data;
-	unsigned int noio = memalloc_noio_save();
-	struct bio_list bios;
+	struct bio_list bios, fua;
 	struct bio *bio;
-	LIST_HEAD(fua);
+	bool stop;
 
+	current->flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
 	for (;;) {
 		wait_event_idle(cd->wq, cow_has_work(cd) ||
 				(kthread_should_stop() &&
@@ -465,18 +600,22 @@ int cow_thread(void *data)
 		spin_lock_irq(&cd->lock);
 		bios = cd->bios;
 		bio_list_init(&cd->bios);
-		list_splice_init(&cd->fua_done, &fua);
+		fua = cd->fua_bios;
+		bio_list_init(&cd->fua_bios);
+		/*
+		 * Asked to stop: only once nothing is queued or in flight.
+		 * Decided under the lock that completions drop inflight
+		 * under, so that none still touches cd (cow_io_release).
+		 */
+		stop = bio_list_empty(&bios) && bio_list_empty(&fua) &&
+		       kthread_should_stop() && !atomic_read(&cd->inflight);
 		spin_unlock_irq(&cd->lock);
-
-		/* Asked to stop: only once nothing is queued or in flight. */
-		if (bio_list_empty(&bios) && list_empty(&fua) &&
-		    kthread_should_stop() && !atomic_read(&cd->inflight))
+		if (stop)
 			break;
 		cow_finish_fua(cd, &fua);
 		while ((bio = bio_list_pop(&bios)))
 			cow_handle_bio(cd, bio);
 	}
-	memalloc_noio_restore(noio);
 	return 0;
 }
 
