@@ -24,11 +24,13 @@
 #endif
 
 /*
- * 6.9 takes the queue limits at allocation, 6.11 turns the write cache
- * and FUA into features of those limits.
+ * 6.9 takes the queue limits at allocation, 6.11 turns the write cache,
+ * FUA and rotational into features of those limits.
  */
 static inline struct gendisk *cow_alloc_disk(unsigned int lbs,
-					     unsigned int pbs)
+					     unsigned int pbs,
+					     unsigned int max_sectors,
+					     bool rotational)
 {
 	struct gendisk *disk;
 #ifdef COW_HAVE_ALLOC_LIMITS
@@ -36,8 +38,10 @@ static inline struct gendisk *cow_alloc_disk(unsigned int lbs,
 		.logical_block_size = lbs,
 		.physical_block_size = pbs,
 		.io_min = pbs,
+		.max_hw_sectors = max_sectors,
 #ifdef COW_HAVE_BLK_FEAT
-		.features = BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA,
+		.features = BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA |
+			    (rotational ? BLK_FEAT_ROTATIONAL : 0),
 #endif
 	};
 
@@ -51,9 +55,14 @@ static inline struct gendisk *cow_alloc_disk(unsigned int lbs,
 	blk_queue_logical_block_size(disk->queue, lbs);
 	blk_queue_physical_block_size(disk->queue, pbs);
 	blk_queue_io_min(disk->queue, pbs);
+	blk_queue_max_hw_sectors(disk->queue, max_sectors);
 #endif
 #ifndef COW_HAVE_BLK_FEAT
 	blk_queue_write_cache(disk->queue, true, true);
+	if (rotational)
+		blk_queue_flag_clear(QUEUE_FLAG_NONROT, disk->queue);
+	else
+		blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 #endif
 	return disk;
 }

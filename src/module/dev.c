@@ -2,9 +2,13 @@
 /*
  * cowloop: activation and deactivation of cowdevices.
  *
- * A cowdevice lives from cow_activate() to cow_deactivate(), both under
- * cow_ctl_mutex.  While it is open it cannot be deactivated; once
- * deactivation has begun (COW_RUNDOWN) it cannot be opened.
+ * A cowdevice lives from cow_activate() to cow_deactivate().  Both change
+ * cow_devs under cow_ctl_mutex; the slow part of an activation (reading
+ * the rdofile's fingerprint and the bitmap) runs outside it, killably,
+ * while the device is COW_SETUP: its number and files are claimed, no
+ * other activation can take them, and nothing else acts on it.  While a
+ * device is open it cannot be deactivated; once deactivation has begun
+ * (COW_RUNDOWN) it cannot be opened.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -195,6 +199,14 @@ static loff_t cow_file_size(struct file *file)
 	return i_size_read(file->f_mapping->host);
 }
 
+/* The block device under a backing file, if any. */
+static struct block_device *cow_backing_bdev(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	return S_ISBLK(inode->i_mode) ? I_BDEV(inode) : inode->i_sb->s_bdev;
+}
+
 /*
  * A second, O_DIRECT, opening of a backing file for the data path, when
  * its file system supports direct I/O and the device below takes 512-byte
@@ -203,13 +215,11 @@ static loff_t cow_file_size(struct file *file)
 static void cow_open_direct(struct cow_dev *cd, enum cow_file_id id,
 			    int flags)
 {
-	struct inode *inode = cd->file[id]->f_mapping->host;
-	struct block_device *bdev;
+	struct block_device *bdev = cow_backing_bdev(cd->file[id]);
 	struct file *file;
 
 	if (!cow_direct_io)
 		return;
-	bdev = S_ISBLK(inode->i_mode) ? I_BDEV(inode) : inode->i_sb->s_bdev;
 	if (!bdev || bdev_logical_block_size(bdev) > SECTOR_SIZE)
 		return;
 	file = filp_open(cd->path[id], flags | O_DIRECT | O_LARGEFILE, 0);
@@ -220,6 +230,9 @@ static void cow_open_direct(struct cow_dev *cd, enum cow_file_id id,
 		return;
 	}
 	cd->dio[id] = file;
+	if (id == COW_COW)
+		cd->dio_align = max_t(unsigned int, PAGE_SIZE,
+				      i_blocksize(file_inode(file)));
 }
 
 /*
@@ -227,13 +240,16 @@ static void cow_open_direct(struct cow_dev *cd, enum cow_file_id id,
  * neither the cowfile nor the rdofile of another; an rdofile must not be
  * the cowfile of another (it would change under this one).
  */
-static bool cow_file_in_use(struct inode *inode, enum cow_file_id id)
+static bool cow_file_in_use(struct cow_dev *cd, enum cow_file_id mine,
+			    enum cow_file_id id)
 {
+	struct inode *inode = file_inode(cd->file[mine]);
 	struct cow_dev *other;
 	unsigned long i;
 
+	lockdep_assert_held(&cow_ctl_mutex);
 	xa_for_each(&cow_devs, i, other)
-		if (file_inode(other->file[id]) == inode)
+		if (other != cd && file_inode(other->file[id]) == inode)
 			return true;
 	return false;
 }
@@ -264,8 +280,6 @@ static int cow_open_rdofile(struct cow_dev *cd)
 		return COW_E_RDOTYPE;
 	if (cow_file_size(file) < COW_MAPUNIT)
 		return COW_E_RDOSMALL;
-	if (cow_file_in_use(file_inode(file), COW_COW))
-		return COW_E_RDOBUSY;
 	cow_open_direct(cd, COW_RDO, O_RDONLY);
 	return 0;
 }
@@ -294,10 +308,6 @@ static int cow_open_cowfile(struct cow_dev *cd)
 		return COW_E_COWTYPE;
 	if (inode == file_inode(cd->file[COW_RDO]))
 		return COW_E_SAMEFILE;
-	if (cow_file_in_use(inode, COW_COW))
-		return COW_E_INUSE;
-	if (cow_file_in_use(inode, COW_RDO))
-		return COW_E_COWBUSY;
 
 	/* Page cache allocations for it must not recurse into us (as loop) */
 	mapping = file->f_mapping;
@@ -348,25 +358,26 @@ static int cow_rdo_fingerprint(struct cow_dev *cd, u64 rdoblocks, u32 *fp)
 		for (i = 0; i < len && !cow_fp_done(&acc); i += COW_MAPUNIT)
 			cow_fp_add(&acc, cd->flush_buf + i);
 		pos += len;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		cond_resched();
 	}
 	*fp = acc.value;
 	return 0;
 }
 
-/* A new cowfile: header, sparse bitmap, nothing else. */
+/* A new cowfile: its header; it is written by cow_commit(). */
 static int cow_create_header(struct cow_dev *cd, u64 rdosize)
 {
-	struct cow_hdr *h = &cd->hdr;
 	u32 fp;
 	int ret;
 
 	ret = cow_rdo_fingerprint(cd, cow_rdoblocks(rdosize), &fp);
 	if (ret)
 		return ret;
-	cow_hdr_init(h, rdosize, fp);
-	return vfs_truncate(&cd->file[COW_COW]->f_path,
-			    COW_HDRSIZE + h->mapsize);
+	cow_hdr_init(&cd->hdr, rdosize, fp);
+	cd->created = true;
+	return 0;
 }
 
 /* An existing cowfile: its header must fit the rdofile. */
@@ -382,6 +393,9 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 	ret = cow_file_rw(cd, COW_COW, false, cd->hdr_buf, COW_HDRSIZE, 0);
 	if (ret)
 		return ret;
+	cd->orig_hdr = kmemdup(cd->hdr_buf, COW_HDRSIZE, GFP_KERNEL);
+	if (!cd->orig_hdr)
+		return -ENOMEM;
 	ret = cow_hdr_decode(h, cd->hdr_buf);
 	if (ret)
 		return ret;
@@ -396,21 +410,29 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 	return cow_hdr_check_rdo(h, rdosize, fp);
 }
 
-/*
- * Open both files and bring the cowfile's header and bitmap into memory.
- * Returns 0, a negative errno, or a positive enum cow_reason.
- */
-static int cow_attach(struct cow_dev *cd, bool repair)
+/* Open both files.  Returns 0, a negative errno or an enum cow_reason. */
+static int cow_open_files(struct cow_dev *cd)
 {
-	u64 rdosize;
 	int ret;
 
 	ret = cow_open_rdofile(cd);
 	if (!ret)
 		ret = cow_open_cowfile(cd);
-	if (ret)
-		return ret;
-	rdosize = cow_file_size(cd->file[COW_RDO]);
+	return ret;
+}
+
+/*
+ * Bring the cowfile's header and bitmap into memory, or make a new
+ * header.  Nothing is written.  Returns 0, a negative errno or an enum
+ * cow_reason.
+ */
+static int cow_load(struct cow_dev *cd, bool repair)
+{
+	u64 rdosize = cow_file_size(cd->file[COW_RDO]);
+	int ret;
+
+	if (cow_rdoblocks(rdosize) > COW_MAX_RDOBLOCKS)
+		return COW_E_RDOBIG;
 	if (cow_file_size(cd->file[COW_COW]) == 0) {
 		ret = cow_create_header(cd, rdosize);
 	} else {
@@ -420,15 +442,61 @@ static int cow_attach(struct cow_dev *cd, bool repair)
 	}
 	if (ret)
 		return ret;
-	/* From now on bitmap writes are ordered: say so, and mark in use. */
+	/* From now on bitmap writes are ordered: cow_commit() says so. */
 	cd->hdr.ext_flags |= COW_EXT_ORDERED;
 	cd->hdr.rdosize = rdosize;
-	mutex_lock(&cd->meta_mutex);
-	ret = cow_hdr_mark_dirty(cd);
-	mutex_unlock(&cd->meta_mutex);
+	return 0;
+}
+
+/*
+ * The activation's writes to the cowfile: a new one gets its size, the
+ * header is marked in use (DIRTY, ORDERED) and bits found by a repair
+ * are flushed.  Undone by cow_restore() if the activation fails after.
+ */
+static int cow_commit(struct cow_dev *cd)
+{
+	int ret = 0;
+
+	cd->committed = true;
+	if (cd->created)
+		ret = vfs_truncate(&cd->file[COW_COW]->f_path,
+				   COW_HDRSIZE + cd->hdr.mapsize);
+	if (!ret) {
+		mutex_lock(&cd->meta_mutex);
+		ret = cow_hdr_mark_dirty(cd);
+		mutex_unlock(&cd->meta_mutex);
+	}
 	if (!ret)
-		ret = cow_bm_flush(cd);		/* bits found by a repair */
+		ret = cow_bm_flush(cd);
 	return ret;
+}
+
+/*
+ * A failed activation leaves the cowfile as it found it: a new one
+ * empty again (still "a new cowfile"), an existing one with the header
+ * it had.  Bitmap blocks a repair wrote stay: they only describe data
+ * that is there, and the header still says whether to trust them.
+ */
+static void cow_restore(struct cow_dev *cd)
+{
+	struct file *cow = cd->file[COW_COW];
+	int ret;
+
+	if (!cd->committed)
+		return;
+	if (cd->created) {
+		ret = vfs_truncate(&cow->f_path, 0);
+	} else {
+		ret = cow_file_rw(cd, COW_COW, true, cd->orig_hdr,
+				  COW_HDRSIZE, 0);
+		if (!ret)
+			ret = vfs_fsync(cow, 1);
+	}
+	if (ret)
+		pr_err("cowfile %s: could not restore it after the failed activation (error %d): %s\n",
+		       cd->path[COW_COW], ret,
+		       cd->created ? "its header is not valid, delete it" :
+		       "it may be marked dirty, run cowrepair");
 }
 
 /* ---------------------------------------------------------------- */
@@ -441,24 +509,25 @@ static void cow_dev_free(struct cow_dev *cd)
 	kvfree(cd->flush_buf);
 	kfree(cd->unit_buf);
 	kfree(cd->hdr_buf);
+	kfree(cd->orig_hdr);
 	kfree(cd->path[COW_RDO]);
 	kfree(cd->path[COW_COW]);
 	kfree(cd);
 }
 
-static struct cow_dev *cow_dev_alloc(unsigned int devno,
-				     const char *rdofile, const char *cowfile)
+static struct cow_dev *cow_dev_alloc(const char *rdofile, const char *cowfile)
 {
 	struct cow_dev *cd = kzalloc(sizeof(*cd), GFP_KERNEL);
 
 	if (!cd)
 		return NULL;
-	cd->devno = devno;
+	cd->devno = -1;
 	spin_lock_init(&cd->lock);
 	init_waitqueue_head(&cd->wq);
 	init_waitqueue_head(&cd->drain_wq);
 	bio_list_init(&cd->bios);
-	INIT_LIST_HEAD(&cd->fua_done);
+	bio_list_init(&cd->fua_bios);
+	INIT_LIST_HEAD(&cd->dio_writes);
 	mutex_init(&cd->meta_mutex);
 	xa_init_flags(&cd->bitmap, XA_FLAGS_LOCK_IRQ);
 	cd->path[COW_RDO] = kstrdup(rdofile, GFP_KERNEL);
@@ -474,12 +543,27 @@ static struct cow_dev *cow_dev_alloc(unsigned int devno,
 	return cd;
 }
 
+/* Rotational, as loop says it, when a disk below either file is. */
+static bool cow_rotational(struct cow_dev *cd)
+{
+	struct block_device *bdev;
+	int id;
+
+	for (id = 0; id < COW_NR_FILES; id++) {
+		bdev = cow_backing_bdev(cd->file[id]);
+		if (bdev && !bdev_nonrot(bdev))
+			return true;
+	}
+	return false;
+}
+
 static int cow_add_disk(struct cow_dev *cd)
 {
 	struct gendisk *disk;
 	int ret;
 
-	disk = cow_alloc_disk(SECTOR_SIZE, PAGE_SIZE);
+	disk = cow_alloc_disk(SECTOR_SIZE, PAGE_SIZE, COW_MAX_HW_SECTORS,
+			      cow_rotational(cd));
 	if (IS_ERR(disk))
 		return PTR_ERR(disk);
 	disk->major = cow_major;
@@ -567,42 +651,80 @@ static int cow_pick_devno(struct cow_ioc_dev *req)
 	return COW_E_NOFREE;
 }
 
+/*
+ * Take a device number and the files for @cd (COW_SETUP), unless another
+ * cowdevice, active or being activated, uses them.
+ */
+static int cow_claim(struct cow_dev *cd, struct cow_ioc_dev *req)
+{
+	int ret;
+
+	mutex_lock(&cow_ctl_mutex);
+	ret = cow_pick_devno(req);
+	if (ret)
+		goto out;
+	if (cow_file_in_use(cd, COW_RDO, COW_COW))
+		ret = COW_E_RDOBUSY;
+	else if (cow_file_in_use(cd, COW_COW, COW_COW))
+		ret = COW_E_INUSE;
+	else if (cow_file_in_use(cd, COW_COW, COW_RDO))
+		ret = COW_E_COWBUSY;
+	if (ret)
+		goto out;
+	cd->devno = req->devno;
+	ret = xa_insert(&cow_devs, cd->devno, cd, GFP_KERNEL);
+out:
+	mutex_unlock(&cow_ctl_mutex);
+	return ret;
+}
+
 static bool cow_path_ok(char *path)
 {
 	return path[0] == '/' && memchr(path, 0, COW_PATH_MAX);
 }
 
-static int cow_activate_locked(struct cow_ioc_dev *req)
+/* Returns 0, a negative errno or an enum cow_reason. */
+static int cow_activate_dev(struct cow_ioc_dev *req)
 {
 	bool repair = req->flags & COW_ACT_REPAIR;
 	struct cow_dev *cd;
 	int ret;
 
-	ret = cow_pick_devno(req);
-	if (ret)
-		return ret;
-	cd = cow_dev_alloc(req->devno, req->rdofile, req->cowfile);
+	cd = cow_dev_alloc(req->rdofile, req->cowfile);
 	if (!cd)
 		return -ENOMEM;
-	ret = cow_attach(cd, repair);
+	ret = cow_open_files(cd);
+	if (!ret)
+		ret = cow_claim(cd, req);
 	if (ret)
 		goto out_close;
-	ret = xa_insert(&cow_devs, cd->devno, cd, GFP_KERNEL);
-	if (ret)
+	ret = cow_load(cd, repair);
+
+	mutex_lock(&cow_ctl_mutex);
+	if (!ret)
+		ret = cow_commit(cd);
+	if (!ret)
+		ret = cow_add_disk(cd);
+	if (ret) {
+		xa_erase(&cow_devs, cd->devno);
+		mutex_unlock(&cow_ctl_mutex);
+		cow_restore(cd);
 		goto out_close;
-	ret = cow_add_disk(cd);
-	if (ret)
-		goto out_erase;
+	}
 	cd->debugfs = debugfs_create_file(cd->disk->disk_name + 3, 0444,
 					  cow_debugfs_root, cd,
 					  &cow_status_fops);
+	kfree(cd->orig_hdr);
+	cd->orig_hdr = NULL;
+	spin_lock_irq(&cd->lock);
+	cd->state = COW_ACTIVE;
+	spin_unlock_irq(&cd->lock);
+	mutex_unlock(&cow_ctl_mutex);
 	pr_info("cow%d: activated: rdofile %s, cowfile %s (%llu blocks, %lld in use)\n",
 		cd->devno, cd->path[COW_RDO], cd->path[COW_COW],
 		cd->hdr.rdoblocks, atomic64_read(&cd->cowused));
 	return 0;
 
-out_erase:
-	xa_erase(&cow_devs, cd->devno);
 out_close:
 	if (ret > 0)
 		pr_err("cannot activate rdofile %s with cowfile %s: %s\n",
@@ -626,9 +748,7 @@ int cow_activate(struct cow_ioc_dev *req)
 		req->reason = COW_E_PATH;
 		return -EINVAL;
 	}
-	mutex_lock(&cow_ctl_mutex);
-	ret = cow_activate_locked(req);
-	mutex_unlock(&cow_ctl_mutex);
+	ret = cow_activate_dev(req);
 	if (ret == -EIO)
 		ret = COW_E_IO;
 	if (ret > 0) {
@@ -645,7 +765,7 @@ static int cow_deactivate_locked(unsigned int devno)
 	if (!cd)
 		return -ENXIO;
 	spin_lock_irq(&cd->lock);
-	if (cd->opens) {
+	if (cd->opens || cd->state != COW_ACTIVE) {
 		spin_unlock_irq(&cd->lock);
 		return -EBUSY;
 	}
@@ -674,10 +794,12 @@ int cow_sync(unsigned int devno)
 	int ret = 0, err;
 
 	mutex_lock(&cow_ctl_mutex);
-	if (devno != COW_DEV_ANY && !xa_load(&cow_devs, devno))
+	cd = devno != COW_DEV_ANY ? xa_load(&cow_devs, devno) : NULL;
+	if (devno != COW_DEV_ANY && (!cd || cd->state != COW_ACTIVE))
 		ret = -ENXIO;
 	xa_for_each(&cow_devs, i, cd) {
-		if (devno != COW_DEV_ANY && devno != i)
+		if ((devno != COW_DEV_ANY && devno != i) ||
+		    cd->state != COW_ACTIVE)
 			continue;
 		err = cow_bm_sync(cd, true);
 		if (err) {

@@ -74,6 +74,11 @@ static long cow_ctl_ioctl(struct file *file, unsigned int cmd,
 	req = cow_ioc_get(uarg);
 	if (IS_ERR(req))
 		return PTR_ERR(req);
+	/* The answer must be deliverable before anything is done. */
+	if (cow_ioc_put(uarg, req)) {
+		kfree(req);
+		return -EFAULT;
+	}
 	switch (cmd) {
 	case COW_IOC_ACTIVATE:
 		ret = cow_activate(req);
@@ -85,11 +90,17 @@ static long cow_ctl_ioctl(struct file *file, unsigned int cmd,
 		ret = cow_sync(req->devno);
 		break;
 	}
-	if (cow_ioc_put(uarg, req) && !ret) {
-		/* the caller cannot learn its device: undo the activation */
-		if (cmd == COW_IOC_ACTIVATE)
-			cow_deactivate(req->devno);
-		ret = -EFAULT;
+	if (cow_ioc_put(uarg, req) && !ret && cmd == COW_IOC_ACTIVATE) {
+		/*
+		 * The caller unmapped its buffer meanwhile and cannot learn
+		 * its device: undo the activation.  Opened already, it stays:
+		 * then the return value says so.
+		 */
+		if (!cow_deactivate(req->devno))
+			ret = -EFAULT;
+		else
+			pr_warn("cow%u: activated, but the caller's buffer went away; left active (in use)\n",
+				req->devno);
 	}
 	kfree(req);
 	return ret;
