@@ -17,6 +17,8 @@
 #   COW_DISK_SIZE=4G   size of the sparse ext4 scratch disk (xfs one: half)
 #   KEEP_DISKS=1       keep the scratch disks after the run (path printed)
 #   COW_APPEND="..."   more kernel command line
+#   COW_DEBUG_BOOT=0   the test suite boots without its memory checks
+#                      (see cow_debug_append)
 
 set -euo pipefail
 
@@ -141,6 +143,26 @@ cow_remove_disks() {
 		msg "scratch disks kept: ${COW_DISK1:-} ${COW_DISK2:-}"
 	else
 		rm -f "${COW_DISK1:-}" "${COW_DISK2:-}"
+	fi
+}
+
+# cow_debug_append KVER: the checks the test suite boots every kernel
+# with (make bench does not): slab red zones, poisoning and consistency
+# checks for every cache (slub_debug=FZPU), freed memory zeroed
+# (init_on_free=1), and KFENCE sampling every millisecond where the
+# kernel has KFENCE (6.12).  A use-after-free then reads poison or traps
+# instead of stale data.  COW_DEBUG_BOOT=0 turns them off.
+#
+# Always: an oops, a hung task (120 s) or a soft lockup panics the guest,
+# which ends the boot at once (panic=-1, -no-reboot): the test fails and
+# the next ones run in a new boot, instead of the guest sitting idle
+# until the boot's timeout.
+cow_debug_append() {
+	printf '%s' "oops=panic hung_task_panic=1 softlockup_panic=1"
+	[ "${COW_DEBUG_BOOT:-1}" = 1 ] || return 0
+	printf ' %s' "slub_debug=FZPU init_on_free=1"
+	if grep -qs '^CONFIG_KFENCE=y' "/boot/config-$1"; then
+		printf ' %s' "kfence.sample_interval=1"
 	fi
 }
 

@@ -85,7 +85,8 @@ run_kernel() {
 		: >"$console"
 		: >"$res"
 		local start=$SECONDS
-		COW_TIMEOUT=$limit cow_qemu "$r" "cowtests=$cmd" "$console" "$res" </dev/null &
+		COW_TIMEOUT=$limit cow_qemu "$r" "cowtests=$cmd $(cow_debug_append "$r")" \
+			"$console" "$res" </dev/null &
 		qpid=$!
 		[ -n "${V:-}" ] && follow "$console" $qpid &
 		rc=0
