@@ -419,7 +419,7 @@ static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, bool repair,
 		u64 u;
 
 		if (!repair)
-			return COW_E_BITMAP_TAIL;
+			return cow_refuse(cd, COW_E_BITMAP_TAIL);
 		for (u = cd->hdr.rdoblocks - first; u < len * BITS_PER_BYTE;
 		     u++)
 			__clear_bit_le(u, map);
@@ -531,8 +531,8 @@ static int cow_bm_scan(struct cow_dev *cd)
 }
 
 /*
- * Load the bitmap of the cowfile whose header is in cd->hdr.  Returns 0,
- * a negative errno, or a positive enum cow_reason.  With @repair, a dirty
+ * Load the bitmap of the cowfile whose header is in cd->hdr.  Returns 0
+ * or a negative errno (with cd->reason, see cow_refuse).  With @repair, a dirty
  * cowfile is made consistent: ORDERED ones by recounting cowused, those of
  * the original driver by a scan of the data area.
  */
@@ -554,7 +554,7 @@ int cow_bm_load(struct cow_dev *cd, bool repair)
 			return ret;
 	}
 	if (count != cd->hdr.cowused && !(dirty && repair))
-		return COW_E_BITMAP;
+		return cow_refuse(cd, COW_E_BITMAP);
 	if (dirty && repair)
 		pr_info("cow%d: cowfile %s: repaired, %llu blocks in use (header said %llu)\n",
 			cd->devno, cd->path[COW_COW],

@@ -81,6 +81,7 @@ struct cow_dev {
 	void			*orig_hdr;	/* as found, during activation */
 	bool			created;	/* cowfile was empty (new) */
 	bool			committed;	/* activation wrote the cowfile */
+	enum cow_reason		reason;		/* why activation was refused */
 
 	atomic64_t		rdoreads;
 	atomic64_t		cowreads;
@@ -94,6 +95,7 @@ extern bool cow_direct_io;
 int cow_activate(struct cow_ioc_dev *req);
 int cow_deactivate(unsigned int devno);
 int cow_sync(unsigned int devno);
+int cow_refuse(struct cow_dev *cd, enum cow_reason reason);
 void cow_deactivate_all(void);
 int cow_dev_init(void);
 void cow_dev_exit(void);

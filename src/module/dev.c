@@ -194,6 +194,36 @@ static int cow_path_type(const char *path, umode_t *type)
 	return 0;
 }
 
+static int cow_reason_errno(int reason)
+{
+	switch (reason) {
+	case COW_E_INUSE:
+	case COW_E_RDOBUSY:
+	case COW_E_COWBUSY:
+	case COW_E_DEVBUSY:
+		return -EBUSY;
+	case COW_E_DEVRANGE:
+		return -ENXIO;
+	case COW_E_NOFREE:
+		return -ENOSPC;
+	case COW_E_IO:
+		return -EIO;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Refuse the activation for @reason: it is kept for the caller
+ * (cow_ioc_dev.reason), the return value is the matching -errno.  So
+ * every function of the activation returns 0 or a negative errno only.
+ */
+int cow_refuse(struct cow_dev *cd, enum cow_reason reason)
+{
+	cd->reason = reason;
+	return cow_reason_errno(reason);
+}
+
 static loff_t cow_file_size(struct file *file)
 {
 	return i_size_read(file->f_mapping->host);
@@ -267,19 +297,19 @@ static int cow_open_rdofile(struct cow_dev *cd)
 	if (!type)
 		return -ENOENT;
 	if (type != S_IFREG && type != S_IFBLK)
-		return COW_E_RDOTYPE;
+		return cow_refuse(cd, COW_E_RDOTYPE);
 	file = filp_open(path, O_RDONLY | O_LARGEFILE, 0);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	cd->file[COW_RDO] = file;
 	if (S_ISBLK(file_inode(file)->i_mode) &&
 	    I_BDEV(file->f_mapping->host)->bd_disk->fops == &cow_fops)
-		return COW_E_STACK;
+		return cow_refuse(cd, COW_E_STACK);
 	if (!S_ISREG(file_inode(file)->i_mode) &&
 	    !S_ISBLK(file_inode(file)->i_mode))
-		return COW_E_RDOTYPE;
+		return cow_refuse(cd, COW_E_RDOTYPE);
 	if (cow_file_size(file) < COW_MAPUNIT)
-		return COW_E_RDOSMALL;
+		return cow_refuse(cd, COW_E_RDOSMALL);
 	cow_open_direct(cd, COW_RDO, O_RDONLY);
 	return 0;
 }
@@ -298,16 +328,16 @@ static int cow_open_cowfile(struct cow_dev *cd)
 	if (ret)
 		return ret;
 	if (type && type != S_IFREG)
-		return COW_E_COWTYPE;
+		return cow_refuse(cd, COW_E_COWTYPE);
 	file = filp_open(path, O_RDWR | O_CREAT | O_LARGEFILE, 0600);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	cd->file[COW_COW] = file;
 	inode = file_inode(file);
 	if (!S_ISREG(inode->i_mode))
-		return COW_E_COWTYPE;
+		return cow_refuse(cd, COW_E_COWTYPE);
 	if (inode == file_inode(cd->file[COW_RDO]))
-		return COW_E_SAMEFILE;
+		return cow_refuse(cd, COW_E_SAMEFILE);
 
 	/* Page cache allocations for it must not recurse into us (as loop) */
 	mapping = file->f_mapping;
@@ -389,7 +419,7 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 	int ret;
 
 	if (size < COW_HDRSIZE)
-		return COW_E_SHORT;
+		return cow_refuse(cd, COW_E_SHORT);
 	ret = cow_file_rw(cd, COW_COW, false, cd->hdr_buf, COW_HDRSIZE, 0);
 	if (ret)
 		return ret;
@@ -398,19 +428,20 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 		return -ENOMEM;
 	ret = cow_hdr_decode(h, cd->hdr_buf);
 	if (ret)
-		return ret;
+		return cow_refuse(cd, ret);
 	if (size < COW_HDRSIZE + h->mapsize)
-		return COW_E_SHORT;
+		return cow_refuse(cd, COW_E_SHORT);
 	ret = cow_hdr_check_state(h);
 	if (ret && !(ret == COW_E_DIRTY && repair))
-		return ret;
+		return cow_refuse(cd, ret);
 	ret = cow_rdo_fingerprint(cd, h->rdoblocks, &fp);
 	if (ret)
 		return ret;
-	return cow_hdr_check_rdo(h, rdosize, fp);
+	ret = cow_hdr_check_rdo(h, rdosize, fp);
+	return ret ? cow_refuse(cd, ret) : 0;
 }
 
-/* Open both files.  Returns 0, a negative errno or an enum cow_reason. */
+/* Open both files. */
 static int cow_open_files(struct cow_dev *cd)
 {
 	int ret;
@@ -423,8 +454,7 @@ static int cow_open_files(struct cow_dev *cd)
 
 /*
  * Bring the cowfile's header and bitmap into memory, or make a new
- * header.  Nothing is written.  Returns 0, a negative errno or an enum
- * cow_reason.
+ * header.  Nothing is written.
  */
 static int cow_load(struct cow_dev *cd, bool repair)
 {
@@ -432,7 +462,7 @@ static int cow_load(struct cow_dev *cd, bool repair)
 	int ret;
 
 	if (cow_rdoblocks(rdosize) > COW_MAX_RDOBLOCKS)
-		return COW_E_RDOBIG;
+		return cow_refuse(cd, COW_E_RDOBIG);
 	if (cow_file_size(cd->file[COW_COW]) == 0) {
 		ret = cow_create_header(cd, rdosize);
 	} else {
@@ -612,34 +642,15 @@ static void cow_dev_destroy(struct cow_dev *cd)
 	cow_dev_free(cd);
 }
 
-static int cow_reason_errno(int reason)
-{
-	switch (reason) {
-	case COW_E_INUSE:
-	case COW_E_RDOBUSY:
-	case COW_E_COWBUSY:
-	case COW_E_DEVBUSY:
-		return -EBUSY;
-	case COW_E_DEVRANGE:
-		return -ENXIO;
-	case COW_E_NOFREE:
-		return -ENOSPC;
-	case COW_E_IO:
-		return -EIO;
-	default:
-		return -EINVAL;
-	}
-}
-
-static int cow_pick_devno(struct cow_ioc_dev *req)
+static int cow_pick_devno(struct cow_dev *cd, struct cow_ioc_dev *req)
 {
 	unsigned int devno;
 
 	if (req->devno != COW_DEV_ANY) {
 		if (req->devno >= cow_maxcows)
-			return COW_E_DEVRANGE;
+			return cow_refuse(cd, COW_E_DEVRANGE);
 		if (xa_load(&cow_devs, req->devno))
-			return COW_E_DEVBUSY;
+			return cow_refuse(cd, COW_E_DEVBUSY);
 		return 0;
 	}
 	for (devno = 0; devno < cow_maxcows; devno++) {
@@ -648,7 +659,7 @@ static int cow_pick_devno(struct cow_ioc_dev *req)
 			return 0;
 		}
 	}
-	return COW_E_NOFREE;
+	return cow_refuse(cd, COW_E_NOFREE);
 }
 
 /*
@@ -660,15 +671,15 @@ static int cow_claim(struct cow_dev *cd, struct cow_ioc_dev *req)
 	int ret;
 
 	mutex_lock(&cow_ctl_mutex);
-	ret = cow_pick_devno(req);
+	ret = cow_pick_devno(cd, req);
 	if (ret)
 		goto out;
 	if (cow_file_in_use(cd, COW_RDO, COW_COW))
-		ret = COW_E_RDOBUSY;
+		ret = cow_refuse(cd, COW_E_RDOBUSY);
 	else if (cow_file_in_use(cd, COW_COW, COW_COW))
-		ret = COW_E_INUSE;
+		ret = cow_refuse(cd, COW_E_INUSE);
 	else if (cow_file_in_use(cd, COW_COW, COW_RDO))
-		ret = COW_E_COWBUSY;
+		ret = cow_refuse(cd, COW_E_COWBUSY);
 	if (ret)
 		goto out;
 	cd->devno = req->devno;
@@ -683,7 +694,7 @@ static bool cow_path_ok(char *path)
 	return path[0] == '/' && memchr(path, 0, COW_PATH_MAX);
 }
 
-/* Returns 0, a negative errno or an enum cow_reason. */
+/* Returns 0 or a negative errno; req->reason says why in words. */
 static int cow_activate_dev(struct cow_ioc_dev *req)
 {
 	bool repair = req->flags & COW_ACT_REPAIR;
@@ -726,12 +737,15 @@ static int cow_activate_dev(struct cow_ioc_dev *req)
 	return 0;
 
 out_close:
-	if (ret > 0)
+	if (!cd->reason && ret == -EIO)
+		cd->reason = COW_E_IO;
+	if (cd->reason)
 		pr_err("cannot activate rdofile %s with cowfile %s: %s\n",
-		       req->rdofile, req->cowfile, cow_strerror(ret));
+		       req->rdofile, req->cowfile, cow_strerror(cd->reason));
 	else
 		pr_err("cannot activate rdofile %s with cowfile %s: error %d\n",
 		       req->rdofile, req->cowfile, ret);
+	req->reason = cd->reason;
 	cow_close_files(cd);
 	cow_dev_free(cd);
 	return ret;
@@ -740,22 +754,13 @@ out_close:
 /* Returns 0 or a negative errno; req->reason says why in words. */
 int cow_activate(struct cow_ioc_dev *req)
 {
-	int ret;
-
 	if (req->flags & ~COW_ACT_KNOWN)
 		return -EINVAL;
 	if (!cow_path_ok(req->rdofile) || !cow_path_ok(req->cowfile)) {
 		req->reason = COW_E_PATH;
 		return -EINVAL;
 	}
-	ret = cow_activate_dev(req);
-	if (ret == -EIO)
-		ret = COW_E_IO;
-	if (ret > 0) {
-		req->reason = ret;
-		ret = cow_reason_errno(ret);
-	}
-	return ret;
+	return cow_activate_dev(req);
 }
 
 static int cow_deactivate_locked(unsigned int devno)
