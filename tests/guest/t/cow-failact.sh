@@ -8,16 +8,6 @@
 
 need dmsetup
 cow_load
-dm_create() {
-	dmsetup create --noudevsync "$1" --table "$2"
-	dmsetup mknodes "$1"
-	wait_for "/dev/mapper/$1"
-}
-dm_table() {
-	dmsetup suspend --noudevsync --noflush "$1"
-	dmsetup load --noudevsync "$1" --table "$2"
-	dmsetup resume --noudevsync "$1"
-}
 # flags DEV: the header's flags word (bytes 6-7) as a number
 flags() { od -An -tu2 -j6 -N2 "$1" | tr -d ' '; }
 

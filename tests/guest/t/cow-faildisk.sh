@@ -13,20 +13,8 @@ cow_load
 # soft MSG: a failure that does not stop the test (checked at the end)
 softfail=""
 soft() { echo "FAIL: $*" >&2; softfail="$softfail; $*"; }
-# dm_create NAME TABLE: a device-mapper device (no udev in the guest)
-dm_create() {
-	dmsetup create --noudevsync "$1" --table "$2"
-	dmsetup mknodes "$1"
-	wait_for "/dev/mapper/$1"
-}
 mkdir -p /mnt/cd
 
-# dm_table NAME TABLE: replace the live table of NAME
-dm_table() {
-	dmsetup suspend --noudevsync --noflush "$1"
-	dmsetup load --noudevsync "$1" --table "$2"
-	dmsetup resume --noudevsync "$1"
-}
 # cowlines: cowloop's error lines in the kernel log since the last dmesg -c
 cowlines() { dmesg | grep -c "cowloop: cow.*error" || true; }
 

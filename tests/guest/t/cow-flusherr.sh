@@ -12,17 +12,6 @@
 
 need dmsetup filefrag
 cow_load
-dm_create() {
-	dmsetup create --noudevsync "$1" --table "$2"
-	dmsetup mknodes "$1"
-	wait_for "/dev/mapper/$1"
-}
-# dm_table NAME TABLE: replace the live table (TABLE may have lines)
-dm_table() {
-	dmsetup suspend --noudevsync --noflush "$1"
-	printf '%s\n' "$2" | dmsetup load --noudevsync "$1"
-	dmsetup resume --noudevsync "$1"
-}
 dd if=/dev/urandom of="$SCRATCH/rdo" bs=1M count=64 2>/dev/null
 # the cowfile's file system: ext4 without journal (a write error does not
 # stop it), 4 KiB blocks, on dm-linear over loop

@@ -9,12 +9,6 @@
 . /cowloop/t/cowlib.sh
 
 cow_load
-# dm_create NAME TABLE: a device-mapper device (no udev in the guest)
-dm_create() {
-	dmsetup create --noudevsync "$1" --table "$2"
-	dmsetup mknodes "$1"
-	wait_for "/dev/mapper/$1"
-}
 img=$SCRATCH/rdo.img
 truncate -s 8M "$img"
 dd if=/dev/urandom of="$img" bs=1M count=8 conv=notrunc 2>/dev/null

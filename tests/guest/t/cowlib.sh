@@ -72,3 +72,18 @@ poke() {
 		off=$((off + 1))
 	done
 }
+
+# dm_create NAME TABLE: a device-mapper device (no udev in the guest).
+dm_create() {
+	dmsetup create --noudevsync "$1" --table "$2"
+	dmsetup mknodes "$1"
+	wait_for "/dev/mapper/$1"
+}
+
+# dm_table NAME TABLE: replace the live table of NAME (TABLE may have
+# several lines).
+dm_table() {
+	dmsetup suspend --noudevsync --noflush "$1"
+	printf '%s\n' "$2" | dmsetup load --noudevsync "$1"
+	dmsetup resume --noudevsync "$1"
+}
