@@ -17,6 +17,9 @@ mount -o loop /tmp/fz.img /mnt/fz
 dev=$(activate "$SCRATCH/rdo" /mnt/fz/c.cow)
 dd if=/dev/urandom of=/tmp/big bs=4M count=1 2>/dev/null
 dd if=/dev/urandom of=/tmp/small bs=4k count=1 2>/dev/null
+# A first write gives the bitmap page its block: while frozen, only the
+# data writes themselves can be held (or not).
+dd if=/tmp/small of="$dev" bs=4k oflag=direct conv=fsync 2>/dev/null
 sync
 blocks=$(stat -c %b /mnt/fz/c.cow)
 
