@@ -49,6 +49,7 @@ static void cow_ext_decode(struct cow_hdr *h, const struct cow_disk_ext *e)
 {
 	h->ext_flags = le64_to_cpu(e->flags);
 	h->rdosize = le64_to_cpu(e->rdosize);
+	h->mergefp = le64_to_cpu(e->mergefp);
 }
 
 static int cow_ext_check(const struct cow_hdr *h, const struct cow_disk_ext *e)
@@ -65,6 +66,15 @@ static int cow_ext_check(const struct cow_hdr *h, const struct cow_disk_ext *e)
 		if (e->reserved[i])
 			return COW_E_EXT;
 	if (h->ext_flags & ~COW_EXT_KNOWN)
+		return COW_E_EXT;
+	/* a merge: one state at a time, DIRTY for the original driver */
+	if ((h->ext_flags & COW_EXT_MERGE_ANY) == COW_EXT_MERGE_ANY)
+		return COW_E_EXT;
+	if ((h->ext_flags & COW_EXT_MERGE_ANY) && !(h->flags & COW_F_DIRTY))
+		return COW_E_EXT;
+	if (!(h->ext_flags & COW_EXT_MERGE_ANY) && h->mergefp)
+		return COW_E_EXT;
+	if (h->mergefp > 0xffffffffULL)
 		return COW_E_EXT;
 	if (h->rdosize && cow_rdoblocks(h->rdosize) != h->rdoblocks)
 		return COW_E_EXT;
@@ -167,6 +177,7 @@ void cow_hdr_encode(void *blk, const struct cow_hdr *h)
 		e->size = cpu_to_le32(sizeof(*e));
 		e->flags = cpu_to_le64(h->ext_flags);
 		e->rdosize = cpu_to_le64(h->rdosize);
+		e->mergefp = cpu_to_le64(h->mergefp);
 	}
 }
 
@@ -188,6 +199,11 @@ void cow_hdr_init(struct cow_hdr *h, __u64 rdosize, __u32 fp)
 /* May a decoded header be activated or merged as it is? */
 int cow_hdr_check_state(const struct cow_hdr *h)
 {
+	/* before DIRTY, which a merge sets too: no repair may clear it */
+	if (h->ext_flags & COW_EXT_MERGING)
+		return COW_E_MERGING;
+	if (h->ext_flags & COW_EXT_MERGED)
+		return COW_E_MERGED;
 	if (h->flags & COW_F_PACKED)
 		return COW_E_PACKED;
 	if (h->flags & COW_F_DIRTY)
@@ -240,6 +256,9 @@ static const char *const cow_reasons[COW_E_MAX] = {
 	[COW_E_RDOBUSY]		= "rdofile is the cowfile of an active cowdevice",
 	[COW_E_COWBUSY]		= "cowfile is the rdofile of an active cowdevice",
 	[COW_E_RDOBIG]		= "rdofile larger than 16 PiB, the largest a cowfile can describe",
+	[COW_E_MERGING]		= "a merge into the rdofile is under way: rerun cowmerge to complete it",
+	[COW_E_MERGED]		= "already merged into its rdofile (no longer usable)",
+	[COW_E_TRUNCATED]	= "cowfile truncated: it ends before blocks its bitmap lists",
 };
 
 const char *cow_strerror(int reason)

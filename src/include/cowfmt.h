@@ -40,6 +40,7 @@ struct cow_hdr {
 	__u64	cowused;
 	__u64	ext_flags;	/* COW_EXT_*, 0 without extension */
 	__u64	rdosize;	/* exact rdofile bytes, 0 when unknown */
+	__u64	mergefp;	/* with COW_EXT_MERGE_ANY: fingerprint once merged */
 };
 
 /* Fingerprint accumulator: feed units in order until it is complete. */

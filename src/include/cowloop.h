@@ -76,14 +76,29 @@ struct cow_disk_hdr32 {
  * up to its last flush; repairing it only needs cowused recounted.
  */
 #define COW_EXT_ORDERED		0x0001ULL
-#define COW_EXT_KNOWN		COW_EXT_ORDERED
+/*
+ * MERGING: cowmerge is writing this cowfile's units into its rdofile,
+ * which is half old, half new until the merge completes; rerunning
+ * cowmerge resumes it.  MERGED: the merge completed; the cowfile is of
+ * no further use.  Either one comes with DIRTY in the header's flags (so
+ * that the original driver, which ignores this block, refuses the
+ * cowfile too) and with mergefp, the fingerprint of the rdofile as the
+ * merge leaves it (which holds at any point of the merge: see
+ * doc/cowfile-format.md).  cowloop releases before these flags refuse
+ * such a cowfile as a bad extension.
+ */
+#define COW_EXT_MERGING		0x0002ULL
+#define COW_EXT_MERGED		0x0004ULL
+#define COW_EXT_MERGE_ANY	(COW_EXT_MERGING | COW_EXT_MERGED)
+#define COW_EXT_KNOWN		(COW_EXT_ORDERED | COW_EXT_MERGE_ANY)
 
 struct cow_disk_ext {
 	__le32	magic;		/* COW_EXT_MAGIC */
 	__le32	size;		/* sizeof(struct cow_disk_ext) */
 	__le64	flags;		/* COW_EXT_* */
 	__le64	rdosize;	/* exact byte size of the rdofile */
-	__le64	reserved[13];	/* zero */
+	__le64	mergefp;	/* MERGING/MERGED: fingerprint once merged */
+	__le64	reserved[12];	/* zero */
 };					/* 128 bytes */
 
 /* ------------------------------------------------------------------ */
@@ -123,6 +138,9 @@ enum cow_reason {
 	COW_E_RDOBUSY,		/* rdofile is an active cowfile */
 	COW_E_COWBUSY,		/* cowfile is an active rdofile */
 	COW_E_RDOBIG,		/* rdofile beyond COW_MAX_RDOBLOCKS units */
+	COW_E_MERGING,		/* a merge into the rdofile is under way */
+	COW_E_MERGED,		/* already merged into its rdofile */
+	COW_E_TRUNCATED,	/* file ends before units its bitmap lists */
 	COW_E_MAX
 };
 

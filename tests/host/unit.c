@@ -219,6 +219,38 @@ static void test_decode_reasons(void)
 		report("decode-ext-and-i386", ok);
 	}
 	{
+		uint8_t e[COW_HDRSIZE] __attribute__((aligned(8)));
+		bool ok = true;
+
+		/* a merge under way: DIRTY, MERGING, fingerprint once merged */
+		craft(b, true, 1440, 1024, 4096, 0x0a0b0c0d, 0);
+		put(b, 6, 2, COW_F_DIRTY);
+		put(b, 512, 4, 0x3158434c);
+		put(b, 516, 4, 128);
+		put(b, 520, 8, COW_EXT_ORDERED | COW_EXT_MERGING);
+		put(b, 536, 8, 0x11223344);
+		CHECK(cow_hdr_decode(&h, b) == COW_OK);
+		CHECK(h.mergefp == 0x11223344 &&
+		      cow_hdr_check_state(&h) == COW_E_MERGING);
+		cow_hdr_encode(e, &h);
+		CHECK(!memcmp(b, e, COW_HDRSIZE));
+		put(b, 520, 8, COW_EXT_MERGED);
+		CHECK(cow_hdr_decode(&h, b) == COW_OK &&
+		      cow_hdr_check_state(&h) == COW_E_MERGED);
+		put(b, 520, 8, COW_EXT_MERGED | COW_EXT_MERGING);
+		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
+		put(b, 520, 8, COW_EXT_MERGING);
+		put(b, 6, 2, 0);		/* without DIRTY */
+		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
+		put(b, 520, 8, COW_EXT_ORDERED);	/* mergefp, no merge */
+		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
+		put(b, 536, 8, 0);
+		CHECK(cow_hdr_decode(&h, b) == COW_OK);
+		CHECK(!strcmp(cow_strerror(COW_E_TRUNCATED),
+			      "cowfile truncated: it ends before blocks its bitmap lists"));
+		report("decode-merge-states", ok);
+	}
+	{
 		bool ok = true;
 
 		craft(b, true, 1440, 1024, 4096, 0x0a0b0c0d, 0);
