@@ -34,8 +34,8 @@ void cow_help(void)
 		s += n + (s[n] == '\n');
 	} while (*s);
 	printf("%s\n\nOptions:\n%s", cow_tool->summary, cow_tool->options);
-	printf("      --help        display this help and exit\n"
-	       "      --version     output version information and exit\n");
+	printf("  -h, --help        display this help and exit\n"
+	       "  -V, --version     output version information and exit\n");
 }
 
 void cow_version(void)
@@ -47,16 +47,19 @@ static void __attribute__((noreturn)) cow_try_help(void)
 {
 	fprintf(stderr, "Try '%s --help' for more information.\n",
 		cow_progname);
-	exit(COW_EXIT_USAGE);
+	exit(cow_tool && cow_tool->usage_status ? cow_tool->usage_status
+						: COW_EXIT_USAGE);
 }
 
 /* The getopt_long cases every tool shares: --help, --version, errors. */
 void cow_std_option(int c)
 {
 	switch (c) {
+	case 'h':
 	case COW_OPT_HELP:
 		cow_help();
 		exit(COW_EXIT_OK);
+	case 'V':
 	case COW_OPT_VERSION:
 		cow_version();
 		exit(COW_EXIT_OK);

@@ -20,7 +20,9 @@ static int open_labeled(char *label, size_t len, const char *what,
 
 	snprintf(label, len, "%s %s", what, path);
 	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 && errno == EISDIR)	/* as when opened read-only */
+		cow_err(label, "%s", cow_strerror(COW_E_COWTYPE));
+	else if (fd < 0)
 		cow_err_errno(label, NULL);
 	return fd;
 }
@@ -82,76 +84,256 @@ fail:
 	return -1;
 }
 
-/* Read the bitmap into memory, skipping its holes (they read as zero). */
-int cow_map_load(struct cowfile *cf)
+/*
+ * The bitmap is never held whole: an 8 TiB rdofile has a 1 GiB bitmap,
+ * mostly holes.  Reading goes through an iterator over the set bits that
+ * reads only the bitmap's data extents, 1 MiB at a time; changes go to a
+ * cache of the 1 KiB bitmap blocks touched, written back by
+ * cow_map_write().  Memory follows what changed, not the rdofile's size.
+ */
+
+/* Start iterating over the set bits of @cf's bitmap (tail included). */
+int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf)
 {
-	uint64_t limit = COW_HDRSIZE + cf->hdr.mapsize;
-	uint64_t start = COW_HDRSIZE, end;
-	int r;
-
-	cf->map = calloc(1, cf->hdr.mapsize);
-	cf->mapdirty = calloc(1, cf->hdr.mapsize / COW_MAPUNIT / 8 + 1);
-	if (!cf->map || !cf->mapdirty) {
-		cow_err_errno(cf->label, "cannot load bitmap");
-		return -1;
-	}
-	while ((r = cow_next_data(cf->fd, &start, &end, limit)) > 0) {
-		ssize_t n = cow_pread_full(cf->fd, cf->map + start - COW_HDRSIZE,
-					   end - start, start);
-
-		if (n < 0) {
-			cow_err_errno(cf->label, "cannot read bitmap");
-			return -1;
-		}
-		if ((uint64_t)n != end - start)
-			return cow_fail_reason(cf->label, COW_E_SHORT);
-		start = end;
-	}
-	if (r < 0) {
+	memset(it, 0, sizeof(*it));
+	it->cf = cf;
+	it->buf = cow_alloc_aligned(COW_SCAN_CHUNK);
+	if (!it->buf) {
 		cow_err_errno(cf->label, "cannot read bitmap");
 		return -1;
 	}
 	return 0;
 }
 
-/*
- * Is the loaded bitmap consistent with the header?  Returns COW_OK,
- * COW_E_BITMAP_TAIL or COW_E_BITMAP; *@weight gets the bits set.
- */
-int cow_map_check(const struct cowfile *cf, uint64_t *weight)
+/* Load the next bitmap extent at or after unit it->next; 0 at the end. */
+static int cow_map_iter_load(struct cow_map_iter *it)
 {
-	*weight = cow_bitmap_weight(cf->map, cf->hdr.mapsize);
-	if (cow_bitmap_check_tail(cf->map, 0, cf->hdr.mapsize,
-				  cf->hdr.rdoblocks))
+	const struct cowfile *cf = it->cf;
+	uint64_t limit = COW_HDRSIZE + cf->hdr.mapsize, end, len, first;
+	uint64_t start = COW_HDRSIZE + (it->next >> 3);
+	ssize_t n;
+	int r;
+
+	r = cow_next_data(cf->fd, &start, &end, limit);
+	if (r <= 0)
+		return r;
+	len = end - start < COW_SCAN_CHUNK ? end - start : COW_SCAN_CHUNK;
+	n = cow_pread_full(cf->fd, it->buf, len, start);
+	if (n < 0)
+		return -1;
+	memset(it->buf + n, 0, len - (uint64_t)n);
+	first = (start - COW_HDRSIZE) << 3;
+	it->first = first;
+	it->units = len << 3;
+	if (it->next < first)
+		it->next = first;
+	return 1;
+}
+
+/* The next set bit: 1 with *@unit, 0 when there is none, -1 on error. */
+int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit)
+{
+	for (;;) {
+		uint64_t i, end = it->first + it->units;
+		int r;
+
+		if (it->next >= end) {
+			r = cow_map_iter_load(it);
+			if (r < 0)
+				cow_err_errno(it->cf->label, "cannot read bitmap");
+			if (r <= 0)
+				return r;
+			continue;
+		}
+		for (i = it->next - it->first; i < it->units; ) {
+			uint64_t w;
+
+			if (!(i & 63) && i + 64 <= it->units) {
+				memcpy(&w, it->buf + (i >> 3), sizeof(w));
+				w = le64toh(w);
+				if (!w) {
+					i += 64;
+					continue;
+				}
+				i += (uint64_t)__builtin_ctzll(w);
+			} else if (!cow_bit_test(it->buf, i)) {
+				i++;
+				continue;
+			}
+			*unit = it->first + i;
+			it->next = *unit + 1;
+			return 1;
+		}
+		it->next = end;
+	}
+}
+
+void cow_map_iter_free(struct cow_map_iter *it)
+{
+	free(it->buf);
+	it->buf = NULL;
+}
+
+/* Units of the data area the file holds whole (a set bit beyond: lost). */
+uint64_t cow_units_present(const struct cowfile *cf)
+{
+	if (cf->fsize <= cf->hdr.doffset)
+		return 0;
+	return (cf->fsize - cf->hdr.doffset) >> COW_MAPUNIT_SHIFT;
+}
+
+/* Count the bitmap's bits: in use, beyond the last unit, beyond EOF. */
+int cow_map_stat(struct cowfile *cf, struct cow_map_stat *st)
+{
+	uint64_t present = cow_units_present(cf), u;
+	struct cow_map_iter it;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if (cow_map_iter_init(&it, cf) < 0)
+		return -1;
+	while ((r = cow_map_iter_next(&it, &u)) > 0) {
+		st->weight++;
+		if (u >= cf->hdr.rdoblocks) {
+			st->tail++;
+		} else if (u >= present) {
+			if (!st->missing++)
+				st->first_missing = u;
+		}
+	}
+	cow_map_iter_free(&it);
+	return r;
+}
+
+/*
+ * Is the bitmap consistent with the header and the file's size?  Returns
+ * COW_OK or the reason (COW_E_TRUNCATED, COW_E_BITMAP_TAIL,
+ * COW_E_BITMAP), with @st filled in; -1 on an I/O error (said).
+ */
+int cow_map_check(struct cowfile *cf, struct cow_map_stat *st)
+{
+	if (cow_map_stat(cf, st) < 0)
+		return -1;
+	if (st->missing)
+		return COW_E_TRUNCATED;
+	if (st->tail)
 		return COW_E_BITMAP_TAIL;
-	if (*weight != cf->hdr.cowused)
+	if (st->weight != cf->hdr.cowused)
 		return COW_E_BITMAP;
 	return COW_OK;
 }
 
-static void cow_map_touch(struct cowfile *cf, uint64_t unit)
+/* Say why cowfile @cf's bitmap is refused, with the figures. */
+void cow_map_refuse(const struct cowfile *cf, int reason,
+		    const struct cow_map_stat *st)
 {
-	cow_bit_set(cf->mapdirty, unit / 8 / COW_MAPUNIT);
+	if (reason == COW_E_TRUNCATED)
+		cow_err(cf->label, "%s (%llu blocks missing from block %llu "
+			"on; the file is %llu bytes, needs %llu)",
+			cow_strerror(reason),
+			(unsigned long long)st->missing,
+			(unsigned long long)st->first_missing,
+			(unsigned long long)cf->fsize,
+			(unsigned long long)(cf->hdr.doffset +
+			(st->first_missing + 1) * COW_MAPUNIT));
+	else if (reason == COW_E_BITMAP)
+		cow_err(cf->label, "%s (header says %llu, bitmap has %llu)",
+			cow_strerror(reason),
+			(unsigned long long)cf->hdr.cowused,
+			(unsigned long long)st->weight);
+	else
+		cow_err(cf->label, "%s", cow_strerror(reason));
 }
 
-/* Set @unit's bit; true when it was clear. */
-bool cow_map_set(struct cowfile *cf, uint64_t unit)
+/* The cached bitmap block @b, read on first use; NULL on error. */
+static struct cow_mapblk *cow_map_block(struct cowfile *cf, uint64_t b)
 {
-	if (cow_bit_test(cf->map, unit))
-		return false;
-	cow_bit_set(cf->map, unit);
-	cow_map_touch(cf, unit);
-	return true;
+	struct cow_mapblk *mb, **v;
+	size_t lo = 0, hi = cf->nblk;
+	ssize_t n;
+
+	/* the scans go forward: the last block is the likely one */
+	if (hi && cf->blk[hi - 1]->idx <= b)
+		lo = hi - 1;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (cf->blk[mid]->idx == b)
+			return cf->blk[mid];
+		if (cf->blk[mid]->idx < b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (cf->nblk == cf->cap) {
+		size_t cap = cf->cap ? cf->cap * 2 : 64;
+
+		v = realloc(cf->blk, cap * sizeof(*v));
+		if (!v)
+			goto fail;
+		cf->blk = v;
+		cf->cap = cap;
+	}
+	mb = calloc(1, sizeof(*mb));
+	if (!mb)
+		goto fail;
+	mb->idx = b;
+	n = cow_pread_full(cf->fd, mb->data, COW_MAPUNIT,
+			   COW_HDRSIZE + b * COW_MAPUNIT);
+	if (n < 0) {
+		free(mb);
+		goto fail;
+	}
+	memmove(cf->blk + lo + 1, cf->blk + lo,
+		(cf->nblk - lo) * sizeof(*cf->blk));
+	cf->blk[lo] = mb;
+	cf->nblk++;
+	return mb;
+fail:
+	cow_err_errno(cf->label, "cannot read bitmap");
+	return NULL;
 }
 
-/* Clear @unit's bit; true when it was set. */
-bool cow_map_clear(struct cowfile *cf, uint64_t unit)
+#define COW_BLK_UNITS	(COW_MAPUNIT * 8)	/* units per bitmap block */
+
+/* Is @unit's bit set?  1, 0, or -1 on error (said). */
+int cow_map_test(struct cowfile *cf, uint64_t unit)
 {
-	if (!cow_bit_test(cf->map, unit))
-		return false;
-	cf->map[unit >> 3] &= (uint8_t)~(1U << (unit & 7));
-	cow_map_touch(cf, unit);
-	return true;
+	struct cow_mapblk *mb = cow_map_block(cf, unit / COW_BLK_UNITS);
+
+	if (!mb)
+		return -1;
+	return cow_bit_test(mb->data, unit % COW_BLK_UNITS);
+}
+
+/* Set @unit's bit: 1 when it was clear, 0 when set already, -1. */
+int cow_map_set(struct cowfile *cf, uint64_t unit)
+{
+	struct cow_mapblk *mb = cow_map_block(cf, unit / COW_BLK_UNITS);
+	uint64_t i = unit % COW_BLK_UNITS;
+
+	if (!mb)
+		return -1;
+	if (cow_bit_test(mb->data, i))
+		return 0;
+	cow_bit_set(mb->data, i);
+	mb->dirty = true;
+	return 1;
+}
+
+/* Clear @unit's bit: 1 when it was set, 0 when clear already, -1. */
+int cow_map_clear(struct cowfile *cf, uint64_t unit)
+{
+	struct cow_mapblk *mb = cow_map_block(cf, unit / COW_BLK_UNITS);
+	uint64_t i = unit % COW_BLK_UNITS;
+
+	if (!mb)
+		return -1;
+	if (!cow_bit_test(mb->data, i))
+		return 0;
+	mb->data[i >> 3] &= (uint8_t)~(1U << (i & 7));
+	mb->dirty = true;
+	return 1;
 }
 
 static int cow_fsync(const char *label, int fd)
@@ -163,25 +345,22 @@ static int cow_fsync(const char *label, int fd)
 	return 0;
 }
 
-/* Write the changed bitmap blocks, in contiguous runs, then fsync. */
+/* Write the changed bitmap blocks, then fsync. */
 int cow_map_write(struct cowfile *cf)
 {
-	uint64_t nblk = cf->hdr.mapsize / COW_MAPUNIT, b = 0, e;
+	size_t i;
 
-	while (b < nblk) {
-		if (!cow_bit_test(cf->mapdirty, b)) {
-			b++;
+	for (i = 0; i < cf->nblk; i++) {
+		struct cow_mapblk *mb = cf->blk[i];
+
+		if (!mb->dirty)
 			continue;
-		}
-		for (e = b + 1; e < nblk && cow_bit_test(cf->mapdirty, e); e++)
-			;
-		if (cow_pwrite_full(cf->fd, cf->map + b * COW_MAPUNIT,
-				    (e - b) * COW_MAPUNIT,
-				    COW_HDRSIZE + b * COW_MAPUNIT) < 0) {
+		if (cow_pwrite_full(cf->fd, mb->data, COW_MAPUNIT,
+				    COW_HDRSIZE + mb->idx * COW_MAPUNIT) < 0) {
 			cow_err_errno(cf->label, "cannot write bitmap");
 			return -1;
 		}
-		b = e;
+		mb->dirty = false;
 	}
 	return cow_fsync(cf->label, cf->fd);
 }
@@ -204,25 +383,43 @@ void cow_close(struct cowfile *cf)
 	if (cf->fd >= 0)
 		close(cf->fd);
 	cf->fd = -1;
-	free(cf->map);
-	free(cf->mapdirty);
-	cf->map = cf->mapdirty = NULL;
+	while (cf->nblk)
+		free(cf->blk[--cf->nblk]);
+	free(cf->blk);
+	cf->blk = NULL;
+	cf->cap = 0;
 }
 
 /*
  * Open @path as an rdofile: a regular file or a block device of at least
- * one unit.  A trailing partial unit is not part of the cowdevice.
+ * one unit.  A trailing partial unit is not part of the cowdevice.  A
+ * block device opened for writing is opened O_EXCL, as mkfs and fsck
+ * do: the kernel then refuses it while mounted or held by another
+ * program (a cowdevice, a device mapper target...).
  */
 int rdo_open(struct rdofile *r, const char *path, bool writable)
 {
-	int e;
+	struct stat st;
+	int e, flags = O_RDONLY;
 
 	memset(r, 0, sizeof(*r));
 	r->path = path;
-	r->fd = open_labeled(r->label, sizeof(r->label), "rdofile", path,
-			     writable);
-	if (r->fd < 0)
+	snprintf(r->label, sizeof(r->label), "rdofile %s", path);
+	if (writable) {
+		flags = O_RDWR;
+		if (!stat(path, &st) && S_ISBLK(st.st_mode))
+			flags |= O_EXCL;
+	}
+	r->fd = open(path, flags | O_CLOEXEC);
+	if (r->fd < 0) {
+		if (errno == EBUSY && (flags & O_EXCL))
+			cow_err(r->label, "block device in use (mounted, or "
+				"held open by another program): not opened "
+				"for writing");
+		else
+			cow_err_errno(r->label, NULL);
 		return -1;
+	}
 	e = cow_fd_size(r->fd, &r->size, &r->blockdev);
 	if (e < 0)
 		cow_err_errno(r->label, "cannot get size");
@@ -263,6 +460,91 @@ int rdo_fingerprint(const struct rdofile *r, uint32_t *fp)
 	return 0;
 }
 
+/* State of the merged fingerprint: the rdofile's units, the cowfile's. */
+struct merged_fp {
+	struct cowfile *cf;
+	struct cow_map_iter it;
+	uint64_t set;		/* next set bit, UINT64_MAX after the last */
+	struct cow_fp f;
+	uint8_t unit[COW_MAPUNIT];
+	int err;
+};
+
+static int merged_next(struct merged_fp *m)
+{
+	int r = cow_map_iter_next(&m->it, &m->set);
+
+	if (r <= 0)
+		m->set = UINT64_MAX;
+	if (r < 0)
+		m->err = -1;
+	return r;
+}
+
+/* Feed the cowfile's unit m->set and move on to the next set bit. */
+static int merged_cow_unit(struct merged_fp *m)
+{
+	struct cowfile *cf = m->cf;
+	ssize_t n = cow_pread_full(cf->fd, m->unit, COW_MAPUNIT,
+				   cf->hdr.doffset + m->set * COW_MAPUNIT);
+
+	if (n != COW_MAPUNIT) {
+		if (n >= 0)
+			cow_fail_reason(cf->label, COW_E_TRUNCATED);
+		else
+			cow_err_errno(cf->label, "cannot read");
+		m->err = -1;
+		return -1;
+	}
+	if (cow_fp_add(&m->f, m->unit))
+		return 1;
+	return merged_next(m) < 0 ? -1 : 0;
+}
+
+static int merged_rdo_unit(void *ctx, uint64_t unit, const uint8_t *data)
+{
+	struct merged_fp *m = ctx;
+	int r;
+
+	while (m->set < unit)
+		if ((r = merged_cow_unit(m)))
+			return r;
+	if (m->set == unit)
+		return merged_cow_unit(m);
+	return cow_fp_add(&m->f, data);
+}
+
+/*
+ * The fingerprint rdofile @r has once cowfile @cf (bitmap checked) is
+ * merged into it: unit by unit, the cowfile's where its bit is set, the
+ * rdofile's elsewhere.  A merge changes only units whose bit is set, so
+ * this value holds before, during and after a merge.
+ */
+int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
+			   uint32_t *fp)
+{
+	struct merged_fp m = { .cf = cf };
+	int ret = 0;
+
+	cow_fp_init(&m.f);
+	if (cow_map_iter_init(&m.it, cf) < 0)
+		return -1;
+	if (merged_next(&m) >= 0) {
+		errno = 0;
+		if (cow_scan_units(r->fd, 0, r->rdoblocks, merged_rdo_unit,
+				   &m) < 0 && !m.err) {
+			cow_err_errno(r->label, "cannot read");
+			ret = -1;
+		}
+		while (!ret && !m.err && !cow_fp_done(&m.f) &&
+		       m.set < cf->hdr.rdoblocks)
+			merged_cow_unit(&m);
+	}
+	cow_map_iter_free(&m.it);
+	*fp = m.f.value;
+	return ret || m.err ? -1 : 0;
+}
+
 void rdo_close(struct rdofile *r)
 {
 	if (r->fd >= 0)
@@ -270,29 +552,47 @@ void rdo_close(struct rdofile *r)
 	r->fd = -1;
 }
 
-/*
- * May cowfile @cf (bitmap loaded) be used with rdofile @r?  Checks the
- * state (packed, dirty), the size, the fingerprint and the bitmap, and
- * says why not.
- */
-int cow_check_pair(const struct cowfile *cf, const struct rdofile *r)
+/* Say why cowfile @cf does not match rdofile @r (reason @e), with sizes. */
+int cow_refuse_rdo(const struct cowfile *cf, const struct rdofile *r, int e)
 {
-	uint64_t weight;
+	if (e == COW_E_RDOBLOCKS)
+		cow_err(cf->label, "%s (cowfile: %llu blocks, %s: %llu blocks)",
+			cow_strerror(e), (unsigned long long)cf->hdr.rdoblocks,
+			r->label, (unsigned long long)r->rdoblocks);
+	else if (e == COW_E_RDOSIZE)
+		cow_err(cf->label, "%s (cowfile: %llu bytes, %s: %llu bytes)",
+			cow_strerror(e), (unsigned long long)cf->hdr.rdosize,
+			r->label, (unsigned long long)r->size);
+	else
+		cow_err(cf->label, "%s (%s)", cow_strerror(e), r->label);
+	return -1;
+}
+
+/*
+ * May cowfile @cf be used with rdofile @r?  Checks the state (packed,
+ * dirty, merge), the bitmap (and that the file holds every unit it
+ * lists), the size and the fingerprint, and says why not.
+ */
+int cow_check_pair(struct cowfile *cf, const struct rdofile *r)
+{
+	struct cow_map_stat st;
 	uint32_t fp;
 	int e;
 
 	e = cow_hdr_check_state(&cf->hdr);
 	if (e)
 		return cow_fail_reason(cf->label, e);
-	e = cow_map_check(cf, &weight);
-	if (e)
-		return cow_fail_reason(cf->label, e);
+	e = cow_map_check(cf, &st);
+	if (e < 0)
+		return -1;
+	if (e) {
+		cow_map_refuse(cf, e, &st);
+		return -1;
+	}
 	if (rdo_fingerprint(r, &fp) < 0)
 		return -1;
 	e = cow_hdr_check_rdo(&cf->hdr, r->size, fp);
-	if (e) {
-		cow_err(cf->label, "%s (%s)", cow_strerror(e), r->label);
-		return -1;
-	}
+	if (e)
+		return cow_refuse_rdo(cf, r, e);
 	return 0;
 }

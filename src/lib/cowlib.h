@@ -31,6 +31,7 @@
 /* getopt_long values of the options every tool has. */
 #define COW_OPT_HELP	0x100
 #define COW_OPT_VERSION	0x101
+#define COW_SHORTOPTS_STD	"hV"
 #define COW_LONGOPTS_STD \
 	{ "help", no_argument, NULL, COW_OPT_HELP }, \
 	{ "version", no_argument, NULL, COW_OPT_VERSION }
@@ -40,6 +41,7 @@ struct cow_tool {
 	const char *synopsis;	/* "[-v] cowfile", one line per form */
 	const char *summary;	/* one sentence */
 	const char *options;	/* help lines for the tool's own options */
+	int usage_status;	/* exit status of a usage error, 0: 2 */
 };
 
 extern const char *cow_progname;
@@ -76,8 +78,31 @@ struct cowfile {
 	bool writable;
 	uint64_t fsize;		/* logical size (st_size) */
 	struct cow_hdr hdr;
-	uint8_t *map;		/* hdr.mapsize bytes once loaded */
-	uint8_t *mapdirty;	/* one bit per 1 KiB bitmap block changed */
+	struct cow_mapblk **blk; /* bitmap blocks read or changed, by idx */
+	size_t nblk, cap;
+};
+
+/* A 1 KiB bitmap block in memory (cow_map_test/set/clear). */
+struct cow_mapblk {
+	uint64_t idx;		/* block number within the bitmap */
+	bool dirty;
+	uint8_t data[COW_MAPUNIT];
+};
+
+/* The set bits of a bitmap, read extent by extent (holes skipped). */
+struct cow_map_iter {
+	struct cowfile *cf;
+	uint8_t *buf;		/* COW_SCAN_CHUNK bytes of bitmap */
+	uint64_t first;		/* unit of buf's first bit */
+	uint64_t units;		/* bits in buf */
+	uint64_t next;		/* next unit to look at */
+};
+
+struct cow_map_stat {
+	uint64_t weight;	/* bits set */
+	uint64_t tail;		/* of which beyond the last unit */
+	uint64_t missing;	/* of which beyond the end of the file */
+	uint64_t first_missing;	/* first of those */
 };
 
 struct rdofile {
@@ -90,19 +115,29 @@ struct rdofile {
 };
 
 int cow_open(struct cowfile *cf, const char *path, bool writable);
-int cow_map_load(struct cowfile *cf);
-int cow_map_check(const struct cowfile *cf, uint64_t *weight);
-bool cow_map_set(struct cowfile *cf, uint64_t unit);
-bool cow_map_clear(struct cowfile *cf, uint64_t unit);
+int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf);
+int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit);
+void cow_map_iter_free(struct cow_map_iter *it);
+uint64_t cow_units_present(const struct cowfile *cf);
+int cow_map_stat(struct cowfile *cf, struct cow_map_stat *st);
+int cow_map_check(struct cowfile *cf, struct cow_map_stat *st);
+void cow_map_refuse(const struct cowfile *cf, int reason,
+		    const struct cow_map_stat *st);
+int cow_map_test(struct cowfile *cf, uint64_t unit);
+int cow_map_set(struct cowfile *cf, uint64_t unit);
+int cow_map_clear(struct cowfile *cf, uint64_t unit);
 int cow_map_write(struct cowfile *cf);
 int cow_hdr_write(struct cowfile *cf);
 void cow_close(struct cowfile *cf);
 
 int rdo_open(struct rdofile *r, const char *path, bool writable);
 int rdo_fingerprint(const struct rdofile *r, uint32_t *fp);
+int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
+			   uint32_t *fp);
 void rdo_close(struct rdofile *r);
 
-int cow_check_pair(const struct cowfile *cf, const struct rdofile *r);
+int cow_refuse_rdo(const struct cowfile *cf, const struct rdofile *r, int e);
+int cow_check_pair(struct cowfile *cf, const struct rdofile *r);
 
 /* ---- ctl.c ------------------------------------------------------ */
 
@@ -111,5 +146,16 @@ extern const char cow_ctl_path[];	/* "/dev/cow/ctl" */
 int cow_ctl_open(void);
 int cow_ctl_ioctl(unsigned long cmd, struct cow_ioc_dev *d);
 const char *cow_ctl_strerror(const struct cow_ioc_dev *d, int err);
+
+/* An active cowdevice, as sysfs shows it. */
+struct cow_active {
+	unsigned int devno;
+	char rdofile[COW_PATH_MAX];
+	char cowfile[COW_PATH_MAX];
+};
+
+const char *cow_sysfs(void);
+int cow_active_list(struct cow_active **v, size_t *n);
+int cow_refuse_active(const char *what, const char *path);
 
 #endif /* _COWLIB_H */

@@ -2,11 +2,16 @@
 /*
  * cowloop library: talking to the driver through /dev/cow/ctl.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include "cowlib.h"
 
 const char cow_ctl_path[] = "/dev/" COW_CTL_NODE;
@@ -49,4 +54,138 @@ int cow_ctl_ioctl(unsigned long cmd, struct cow_ioc_dev *d)
 const char *cow_ctl_strerror(const struct cow_ioc_dev *d, int err)
 {
 	return d->reason ? cow_strerror((int)d->reason) : strerror(err);
+}
+
+/* Where sysfs is: COWLOOP_SYSFS replaces /sys (for tests). */
+const char *cow_sysfs(void)
+{
+	const char *sys = getenv("COWLOOP_SYSFS");
+
+	return sys && *sys ? sys : "/sys";
+}
+
+/* One line of a sysfs attribute, without its newline. */
+static int read_attr(const char *dev, const char *attr, char *out)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/block/%s/cowloop/%s", cow_sysfs(),
+		 dev, attr);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	ok = fgets(out, COW_PATH_MAX, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -1;
+	out[strcspn(out, "\n")] = '\0';
+	return 0;
+}
+
+static int by_devno(const void *a, const void *b)
+{
+	const struct cow_active *x = a, *y = b;
+
+	return (x->devno > y->devno) - (x->devno < y->devno);
+}
+
+/*
+ * The active cowdevices, as the driver shows them in
+ * /sys/block/cowN/cowloop/{rdofile,cowfile}, by device number.  *@v is
+ * to be freed.  Returns 0 (no /sys/block: none), or -1 (said).
+ */
+int cow_active_list(struct cow_active **v, size_t *n)
+{
+	struct cow_active *a = NULL, *na;
+	char path[PATH_MAX], *end;
+	struct dirent *de;
+	DIR *dir;
+
+	*v = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/block", cow_sysfs());
+	dir = opendir(path);
+	if (!dir) {
+		if (errno == ENOENT)
+			return 0;
+		cow_err_errno(path, NULL);
+		return -1;
+	}
+	while ((de = readdir(dir))) {
+		unsigned long devno;
+
+		if (strncmp(de->d_name, "cow", 3) || de->d_name[3] < '0' ||
+		    de->d_name[3] > '9')
+			continue;
+		devno = strtoul(de->d_name + 3, &end, 10);
+		if (*end)
+			continue;
+		na = realloc(a, (*n + 1) * sizeof(*a));
+		if (!na) {
+			cow_err_errno(path, NULL);
+			free(a);
+			closedir(dir);
+			return -1;
+		}
+		a = na;
+		a[*n].devno = (unsigned int)devno;
+		if (read_attr(de->d_name, "rdofile", a[*n].rdofile) ||
+		    read_attr(de->d_name, "cowfile", a[*n].cowfile))
+			continue;	/* deactivated meanwhile */
+		(*n)++;
+	}
+	closedir(dir);
+	if (*n)
+		qsort(a, *n, sizeof(*a), by_devno);
+	*v = a;
+	return 0;
+}
+
+static bool same_inode(const char *path, const struct stat *st)
+{
+	struct stat s;
+
+	return !stat(path, &s) && s.st_dev == st->st_dev &&
+	       s.st_ino == st->st_ino &&
+	       (S_ISBLK(s.st_mode) == S_ISBLK(st->st_mode)) &&
+	       (!S_ISBLK(s.st_mode) || s.st_rdev == st->st_rdev);
+}
+
+/*
+ * Refuse @path (the @what: rdofile or cowfile) when an active cowdevice uses
+ * it as its rdofile or cowfile: the driver publishes both paths in
+ * sysfs, compared here by device and inode number (so that any name of
+ * the file is recognised).  Returns 0 when not in use, -1 (said).
+ */
+int cow_refuse_active(const char *what, const char *path)
+{
+	char label[32 + COW_PATH_MAX];
+	struct cow_active *v;
+	struct stat st;
+	size_t n, i;
+	int ret = 0;
+
+	if (stat(path, &st) < 0)
+		return 0;		/* the open that follows says why */
+	snprintf(label, sizeof(label), "%s %s", what, path);
+	if (cow_active_list(&v, &n) < 0)
+		return -1;
+	for (i = 0; i < n && !ret; i++) {
+		const char *as = NULL;
+
+		if (same_inode(v[i].cowfile, &st))
+			as = "cowfile";
+		else if (same_inode(v[i].rdofile, &st))
+			as = "rdofile";
+		if (!as)
+			continue;
+		cow_err(label, "in use by /dev/cow/%u (as its %s): deactivate "
+			"it first (cowdev -d /dev/cow/%u)", v[i].devno, as,
+			v[i].devno);
+		ret = -1;
+	}
+	free(v);
+	return ret;
 }

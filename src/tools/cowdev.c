@@ -140,87 +140,22 @@ static int deactivate(char **args, int nargs)
 	return COW_EXIT_FAIL;
 }
 
-struct entry {
-	unsigned int devno;
-	char rdofile[COW_PATH_MAX];
-	char cowfile[COW_PATH_MAX];
-};
-
-/* One line of a sysfs attribute, without its newline. */
-static int read_attr(const char *sys, const char *dev, const char *attr,
-		     char *out)
-{
-	char path[PATH_MAX];
-	FILE *f;
-	bool ok;
-
-	snprintf(path, sizeof(path), "%s/block/%s/cowloop/%s", sys, dev, attr);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	ok = fgets(out, COW_PATH_MAX, f) != NULL;
-	fclose(f);
-	if (!ok)
-		return -1;
-	out[strcspn(out, "\n")] = '\0';
-	return 0;
-}
-
-static int by_devno(const void *a, const void *b)
-{
-	const struct entry *x = a, *y = b;
-
-	return (x->devno > y->devno) - (x->devno < y->devno);
-}
-
-/* COWLOOP_SYSFS replaces /sys (for tests). */
+/* The active cowdevices from sysfs (COWLOOP_SYSFS replaces /sys). */
 static int list(int nargs)
 {
-	const char *sys = getenv("COWLOOP_SYSFS");
-	char path[PATH_MAX], *end;
-	struct entry *v = NULL, *nv;
-	size_t n = 0, i;
-	struct dirent *de;
-	DIR *dir;
+	struct cow_active *v;
+	char name[32];
+	size_t n, i;
 
 	if (nargs)
 		cow_usage_error("-l takes no arguments");
-	if (!sys)
-		sys = "/sys";
-	snprintf(path, sizeof(path), "%s/block", sys);
-	dir = opendir(path);
-	if (!dir) {
-		cow_err_errno(path, NULL);
+	if (cow_active_list(&v, &n) < 0)
 		return COW_EXIT_FAIL;
-	}
-	while ((de = readdir(dir))) {
-		unsigned long devno;
-
-		if (strncmp(de->d_name, "cow", 3) || de->d_name[3] < '0' ||
-		    de->d_name[3] > '9')
-			continue;
-		devno = strtoul(de->d_name + 3, &end, 10);
-		if (*end)
-			continue;
-		nv = realloc(v, (n + 1) * sizeof(*v));
-		if (!nv) {
-			cow_err_errno(path, NULL);
-			break;
-		}
-		v = nv;
-		v[n].devno = (unsigned int)devno;
-		if (read_attr(sys, de->d_name, "rdofile", v[n].rdofile) ||
-		    read_attr(sys, de->d_name, "cowfile", v[n].cowfile))
-			continue;	/* deactivated meanwhile */
-		n++;
-	}
-	closedir(dir);
-	qsort(v, n, sizeof(*v), by_devno);
 	printf("%-12s %-16s %-32s\n", "cowdevice", "read-only file",
 	       "copy-on-write file");
 	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), DEV_PREFIX "%u", v[i].devno);
-		printf("%-12s %-16s %-32s\n", path, v[i].rdofile,
+		snprintf(name, sizeof(name), DEV_PREFIX "%u", v[i].devno);
+		printf("%-12s %-16s %-32s\n", name, v[i].rdofile,
 		       v[i].cowfile);
 	}
 	free(v);
@@ -232,7 +167,7 @@ int main(int argc, char **argv)
 	int c, mode = 0;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "adl", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "adl" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 		case 'd':

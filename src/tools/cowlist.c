@@ -26,6 +26,10 @@ static const struct option longopts[] = {
 
 static const char *state(const struct cow_hdr *h)
 {
+	if (h->ext_flags & COW_EXT_MERGING)
+		return "merging";	/* DIRTY too */
+	if (h->ext_flags & COW_EXT_MERGED)
+		return "merged";
 	if (h->flags & COW_F_DIRTY)
 		return "dirty";
 	if (h->flags & COW_F_PACKED)
@@ -67,7 +71,7 @@ int main(int argc, char **argv)
 	int c;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "v" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
 		if (c == 'v')
 			verbose = true;
 		else

@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cowmerge: write every modified unit of a cowfile into its rdofile, so
- * that the rdofile shows what the cowdevice showed.  The cowfile is left
- * unchanged (and useless afterwards: its fingerprint no longer matches).
+ * that the rdofile shows what the cowdevice showed.
+ *
+ * Crash-safe and resumable: before the first write to the rdofile, the
+ * cowfile's header records (durably) that a merge is under way, with
+ * the fingerprint the rdofile will have once merged (which holds at any
+ * point of the merge, see cow_merged_fingerprint()).  Merge writes are
+ * idempotent, so rerunning the same command after an interruption
+ * writes every unit again and completes.  At the end the rdofile is made
+ * durable before the header says "merged".  The bitmap and the data
+ * area are never changed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +24,8 @@ static const struct cow_tool tool = {
 	.name = "cowmerge",
 	.synopsis = "[-y] rdofile cowfile",
 	.summary = "Write the modified blocks stored in a cowfile into its rdofile.\n"
-		   "This destroys the original contents of the rdofile.",
+		   "This destroys the original contents of the rdofile.  An\n"
+		   "interrupted merge is completed by running the same command again.",
 	.options = "  -y, --yes         do not ask for confirmation\n",
 };
 
@@ -37,26 +46,7 @@ static bool same_file(const char *path, int fd)
 	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/* Next unit >= @u whose bit is set, or @n; skips zero words quickly. */
-static uint64_t next_set(const uint8_t *map, uint64_t u, uint64_t n)
-{
-	while (u < n) {
-		if (!(u & 63) && u + 64 <= n) {
-			uint64_t w;
-
-			memcpy(&w, map + (u >> 3), sizeof(w));
-			if (!w) {
-				u += 64;
-				continue;
-			}
-		}
-		if (cow_bit_test(map, u))
-			return u;
-		u++;
-	}
-	return n;
-}
-
+/* Copy units [u, u + n) from the cowfile's data area into the rdofile. */
 static int copy_run(const struct cowfile *cf, const struct rdofile *r,
 		    uint8_t *buf, uint64_t u, uint64_t n)
 {
@@ -68,7 +58,12 @@ static int copy_run(const struct cowfile *cf, const struct rdofile *r,
 		cow_err_errno(cf->label, "cannot read");
 		return -1;
 	}
-	memset(buf + got, 0, len - (size_t)got);	/* beyond EOF: zeroes */
+	if ((size_t)got < len) {	/* never merge missing data as zeroes */
+		cow_err(cf->label, "%s (block %llu)",
+			cow_strerror(COW_E_TRUNCATED),
+			(unsigned long long)(u + (uint64_t)got / COW_MAPUNIT));
+		return -1;
+	}
 	if (cow_pwrite_full(r->fd, buf, len, u * COW_MAPUNIT) < 0) {
 		cow_err_errno(r->label, "cannot write");
 		return -1;
@@ -76,31 +71,42 @@ static int copy_run(const struct cowfile *cf, const struct rdofile *r,
 	return 0;
 }
 
-static int merge(const struct cowfile *cf, const struct rdofile *r)
+/* Copy every unit whose bit is set, in runs; then make the rdofile durable. */
+static int merge(struct cowfile *cf, const struct rdofile *r)
 {
-	uint64_t n = cf->hdr.rdoblocks, u = 0, e;
+	uint64_t start = 0, n = 0, u;
+	struct cow_map_iter it;
 	uint8_t *buf = cow_alloc_aligned(COW_SCAN_CHUNK);
+	int ret = -1, k;
 
 	if (!buf) {
 		cow_err_errno(cf->label, "merge");
 		return -1;
 	}
-	while ((u = next_set(cf->map, u, n)) < n) {
-		for (e = u + 1; e < n && e - u < RUN_MAX &&
-		     cow_bit_test(cf->map, e); e++)
-			;
-		if (copy_run(cf, r, buf, u, e - u) < 0) {
-			free(buf);
-			return -1;
+	if (cow_map_iter_init(&it, cf) < 0)
+		goto out;
+	while ((k = cow_map_iter_next(&it, &u)) > 0) {
+		if (n && u == start + n && n < RUN_MAX) {
+			n++;
+			continue;
 		}
-		u = e;
+		if (n && copy_run(cf, r, buf, start, n) < 0)
+			goto out_it;
+		start = u;
+		n = 1;
 	}
-	free(buf);
+	if (k < 0 || (n && copy_run(cf, r, buf, start, n) < 0))
+		goto out_it;
 	if (fsync(r->fd) < 0) {
 		cow_err_errno(r->label, "fsync");
-		return -1;
+		goto out_it;
 	}
-	return 0;
+	ret = 0;
+out_it:
+	cow_map_iter_free(&it);
+out:
+	free(buf);
+	return ret;
 }
 
 static bool confirmed(const struct cowfile *cf, const struct rdofile *r,
@@ -125,15 +131,80 @@ static bool confirmed(const struct cowfile *cf, const struct rdofile *r,
 	return false;
 }
 
+/* The bitmap of a cowfile to merge: complete, and in the file. */
+static int check_map(struct cowfile *cf)
+{
+	struct cow_map_stat st;
+	int e = cow_map_check(cf, &st);
+
+	if (e > 0)
+		cow_map_refuse(cf, e, &st);
+	return e ? -1 : 0;
+}
+
+/*
+ * A cowfile whose merge was interrupted (MERGING) or completed (MERGED):
+ * is @r the rdofile it was being merged into?  Its size must match and
+ * its fingerprint, counted over the merged image, too.
+ */
+static int check_merge_target(struct cowfile *cf, const struct rdofile *r)
+{
+	uint32_t fp;
+	int e;
+
+	if (check_map(cf) < 0)
+		return -1;
+	/* the stored fingerprint was the rdofile's before: sizes only */
+	e = cow_hdr_check_rdo(&cf->hdr, r->size, (uint32_t)cf->hdr.fingerprint);
+	if (e)
+		return cow_refuse_rdo(cf, r, e);
+	if (cf->hdr.ext_flags & COW_EXT_MERGED) {
+		if (rdo_fingerprint(r, &fp) < 0)
+			return -1;
+	} else if (cow_merged_fingerprint(cf, r, &fp) < 0) {
+		return -1;
+	}
+	if (fp != (uint32_t)cf->hdr.mergefp) {
+		cow_err(cf->label, "%s (%s does not match: fingerprint "
+			"mismatch)", cf->hdr.ext_flags & COW_EXT_MERGED ?
+			"already merged into another rdofile" :
+			"a merge into another rdofile is under way", r->label);
+		return -1;
+	}
+	return 0;
+}
+
+/* Record durably, before the first write, that a merge is under way. */
+static int mark_merging(struct cowfile *cf, const struct rdofile *r)
+{
+	uint32_t fp;
+
+	if (cow_merged_fingerprint(cf, r, &fp) < 0)
+		return -1;
+	cf->hdr.mergefp = fp;
+	cf->hdr.rdosize = r->size;
+	cf->hdr.flags |= COW_F_DIRTY;
+	cf->hdr.ext_flags |= COW_EXT_MERGING;
+	return cow_hdr_write(cf);
+}
+
+static int mark_merged(struct cowfile *cf)
+{
+	cf->hdr.ext_flags &= ~COW_EXT_MERGING;
+	cf->hdr.ext_flags |= COW_EXT_MERGED;
+	return cow_hdr_write(cf);
+}
+
 int main(int argc, char **argv)
 {
 	struct cowfile cf;
 	struct rdofile r;
-	bool yes = false;
+	bool yes = false, resume;
 	int c, ret = COW_EXIT_FAIL;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "y", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "y" COW_SHORTOPTS_STD, longopts,
+				NULL)) != -1) {
 		if (c == 'y')
 			yes = true;
 		else
@@ -142,19 +213,39 @@ int main(int argc, char **argv)
 	if (argc - optind != 2)
 		cow_usage_error(argc - optind < 2 ? "missing rdofile or cowfile"
 						  : "too many arguments");
+	if (cow_refuse_active("rdofile", argv[optind]) < 0 ||
+	    cow_refuse_active("cowfile", argv[optind + 1]) < 0)
+		return COW_EXIT_FAIL;
 	if (rdo_open(&r, argv[optind], true) < 0)
 		return COW_EXIT_FAIL;
 	if (same_file(argv[optind + 1], r.fd)) {
 		cow_err(r.label, "%s", cow_strerror(COW_E_SAMEFILE));
 		goto out_rdo;
 	}
-	if (cow_open(&cf, argv[optind + 1], false) < 0)
+	if (cow_open(&cf, argv[optind + 1], true) < 0)
 		goto out_rdo;
-	if (cow_map_load(&cf) < 0 || cow_check_pair(&cf, &r) < 0)
+	resume = cf.hdr.ext_flags & COW_EXT_MERGING;
+	if (cf.hdr.ext_flags & COW_EXT_MERGED) {
+		if (check_merge_target(&cf, &r) < 0)
+			goto out;
+		printf("cowfile %s: already merged into %s: nothing to do\n",
+		       cf.path, r.path);
+		ret = COW_EXIT_OK;
+		goto out;
+	}
+	if (resume ? check_merge_target(&cf, &r) < 0
+		   : cow_check_pair(&cf, &r) < 0)
 		goto out;
 	if (cf.hdr.cowused && !confirmed(&cf, &r, yes))
 		goto out;
+	if (resume)
+		printf("cowfile %s: completing the interrupted merge into %s\n",
+		       cf.path, r.path);
+	else if (cf.hdr.cowused && mark_merging(&cf, &r) < 0)
+		goto out;
 	if (merge(&cf, &r) < 0)
+		goto out;
+	if (cf.hdr.cowused && mark_merged(&cf) < 0)
 		goto out;
 	printf("Number of blocks modified in %s: %llu\n", r.path,
 	       (unsigned long long)cf.hdr.cowused);

@@ -1,32 +1,59 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cowrepair: make a dirty cowfile consistent again.
+ * cowrepair: make a dirty cowfile consistent again, or (-n) check
+ * whether it needs it.
  *
  * A DIRTY cowfile written by this project's driver (extension flag
- * ORDERED) is consistent up to its last flush: only cowused is recounted.
- * One written by the original driver needs the full repair: every unit
- * of the data area holding non-zero data gets its bit set.  The scan
- * follows the data extents (SEEK_DATA/SEEK_HOLE), not the logical size.
- * Bits are never cleared, except bits beyond the last unit, which cannot
- * be valid.  The bitmap is made durable before DIRTY is cleared.
+ * ORDERED) is consistent up to its last flush: only cowused is recounted,
+ * and the data area is not read even with -f (data there without a bit
+ * was written after the last flush; --scan-data scans it anyway).  One
+ * written by the original driver needs the full repair: every unit of
+ * the data area holding non-zero data gets its bit set.  The scan
+ * follows the data extents (SEEK_DATA/SEEK_HOLE), and the bitmap is read
+ * extent by extent too: time and memory follow what was written, not the
+ * rdofile's size.  Bits are never cleared, except bits beyond the last
+ * unit, which cannot be valid.  The bitmap is made durable before DIRTY
+ * is cleared.  A cowfile that ends before units its bitmap lists is
+ * damaged beyond what a repair may decide: reported, not changed.
+ *
+ * Exit status, as fsck's: 0 nothing to repair or repaired, 4 repair
+ * needed and not done (-n, or damage left), 8 operational error, 16
+ * usage error.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "cowlib.h"
+
+#define EXIT_NEEDED	4	/* errors left uncorrected */
+#define EXIT_ERROR	8	/* operational error */
+#define EXIT_USAGE	16
 
 static const struct cow_tool tool = {
 	.name = "cowrepair",
-	.synopsis = "[-fnv] cowfile",
-	.summary = "Repair a cowfile that was not closed properly (state 'dirty').",
-	.options = "  -f, --force       repair even a clean cowfile, scanning the\n"
-		   "                    whole data area\n"
-		   "  -n, --dry-run     change nothing, only report (fake mode)\n"
+	.synopsis = "[-fnv] [--scan-data] cowfile",
+	.summary = "Repair a cowfile that was not closed properly (state 'dirty'),\n"
+		   "or check with -n whether it needs a repair.",
+	.options = "  -f, --force       repair even a clean cowfile: recount the\n"
+		   "                    blocks in use, clear bits beyond the last\n"
+		   "                    block, scan the data area (not of an\n"
+		   "                    ordered cowfile: see --scan-data)\n"
+		   "  -n, --dry-run     check only: change nothing, say what would\n"
+		   "                    be corrected; exit 4 when a repair is needed\n"
+		   "      --scan-data   scan the data area of an ordered cowfile too,\n"
+		   "                    setting bits for data written after its last\n"
+		   "                    flush (only for a cowfile the original\n"
+		   "                    cowloop driver used last)\n"
 		   "  -v, --verbose     list every correction\n",
+	.usage_status = EXIT_USAGE,
 };
+
+#define OPT_SCAN_DATA	0x200
 
 static const struct option longopts[] = {
 	{ "force", no_argument, NULL, 'f' },
 	{ "dry-run", no_argument, NULL, 'n' },
+	{ "scan-data", no_argument, NULL, OPT_SCAN_DATA },
 	{ "verbose", no_argument, NULL, 'v' },
 	COW_LONGOPTS_STD,
 	{ NULL, 0, NULL, 0 }
@@ -34,20 +61,33 @@ static const struct option longopts[] = {
 
 struct repair {
 	struct cowfile cf;
-	bool verbose;
-	uint64_t corrections;	/* bits set or cleared */
+	bool verbose, dryrun, force, scan_data;
+	uint64_t set, cleared;	/* bits set by the scan, cleared in the tail */
 };
+
+/* "set" or "would be set" */
+static const char *done(const struct repair *rp, const char *what)
+{
+	static char s[32];
+
+	snprintf(s, sizeof(s), "%s%s", rp->dryrun ? "would be " : "", what);
+	return s;
+}
 
 static int scan_unit(void *ctx, uint64_t unit, const uint8_t *data)
 {
 	struct repair *rp = ctx;
+	int r;
 
-	if (cow_unit_zero(data) || !cow_map_set(&rp->cf, unit))
+	if (cow_unit_zero(data))
 		return 0;
-	rp->corrections++;
+	r = cow_map_set(&rp->cf, unit);
+	if (r <= 0)
+		return r;
+	rp->set++;
 	if (rp->verbose)
-		printf("block %llu: modified data not in bitmap: bit set\n",
-		       (unsigned long long)unit);
+		printf("block %llu: modified data not in bitmap: bit %s\n",
+		       (unsigned long long)unit, done(rp, "set"));
 	return 0;
 }
 
@@ -65,40 +105,160 @@ static int scan_data(struct repair *rp)
 }
 
 /* Bits beyond the last unit cannot be valid: the only ones we clear. */
-static void clear_tail(struct repair *rp)
+static int clear_tail(struct repair *rp)
 {
 	struct cowfile *cf = &rp->cf;
 	uint64_t u;
+	int r;
 
 	for (u = cf->hdr.rdoblocks; u < cf->hdr.mapsize * 8; u++) {
-		if (!cow_map_clear(cf, u))
+		r = cow_map_clear(cf, u);
+		if (r < 0)
+			return -1;
+		if (!r)
 			continue;
-		rp->corrections++;
+		rp->cleared++;
 		if (rp->verbose)
-			printf("block %llu: beyond the last block: bit cleared\n",
-			       (unsigned long long)u);
+			printf("block %llu: beyond the last block: bit %s\n",
+			       (unsigned long long)u, done(rp, "cleared"));
 	}
+	return 0;
+}
+
+/* -n's last line: what a repair would change, or that none is needed. */
+static int check_summary(const struct repair *rp, bool dirty, uint64_t weight)
+{
+	const struct cowfile *cf = &rp->cf;
+	bool count = weight != cf->hdr.cowused;
+
+	if (!dirty && !rp->set && !rp->cleared && !count) {
+		printf("cowfile %s: consistent, no repair needed\n", cf->path);
+		return COW_EXIT_OK;
+	}
+	printf("cowfile %s: repair needed:", cf->path);
+	if (dirty)
+		printf(" dirty state would be cleared;");
+	if (rp->set)
+		printf(" %llu bits would be set;", (unsigned long long)rp->set);
+	if (rp->cleared)
+		printf(" %llu bits beyond the last block would be cleared;",
+		       (unsigned long long)rp->cleared);
+	if (count)
+		printf(" cowblocks in use would be corrected from %llu to %llu;",
+		       (unsigned long long)cf->hdr.cowused,
+		       (unsigned long long)weight);
+	printf(" not modified (-n)\n");
+	return EXIT_NEEDED;
+}
+
+/* A clean cowfile without -f: only say whether it is consistent. */
+static int not_dirty(struct repair *rp, const struct cow_map_stat *st)
+{
+	struct cowfile *cf = &rp->cf;
+	int e = st->tail ? COW_E_BITMAP_TAIL :
+		st->weight != cf->hdr.cowused ? COW_E_BITMAP : COW_OK;
+
+	printf("cowfile %s is not dirty\n", cf->path);
+	if (e)
+		cow_map_refuse(cf, e, st);
+	if (rp->dryrun)
+		printf(e ? "cowfile %s: repair needed: run cowrepair -f; not "
+		       "modified (-n)\n" : "cowfile %s: consistent, no repair "
+		       "needed\n", cf->path);
+	return e ? EXIT_NEEDED : COW_EXIT_OK;
+}
+
+/* The repair itself, on an open cowfile whose bitmap @st describes. */
+static int repair(struct repair *rp, const struct cow_map_stat *st)
+{
+	struct cowfile *cf = &rp->cf;
+	bool dirty = cf->hdr.flags & COW_F_DIRTY;
+	bool ordered = cf->hdr.ext_flags & COW_EXT_ORDERED;
+	bool scan = !ordered || rp->scan_data;
+	uint64_t weight;
+
+	if (dirty && !ordered)
+		printf("cowfile %s: written by the original cowloop: "
+		       "scanning the whole data area\n", cf->path);
+	else if (dirty && !scan)
+		printf("cowfile %s: bitmap valid up to the last flush (ordered): "
+		       "only cowused recounted, data area not read\n", cf->path);
+	else if (!scan)
+		printf("cowfile %s: ordered: data area not read (data there "
+		       "without a bit was written after the last flush; "
+		       "--scan-data adds it)\n", cf->path);
+	else if (ordered)
+		printf("cowfile %s: ordered, but scanning the whole data area "
+		       "(--scan-data): data written after the last flush "
+		       "becomes part of the cowdevice\n", cf->path);
+	if (scan && scan_data(rp) < 0)
+		return EXIT_ERROR;
+	if (clear_tail(rp) < 0)
+		return EXIT_ERROR;
+	weight = st->weight + rp->set - rp->cleared;
+	if (weight != cf->hdr.cowused && rp->verbose)
+		printf("cowblocks in use: header says %llu, bitmap has %llu: "
+		       "%s\n", (unsigned long long)cf->hdr.cowused,
+		       (unsigned long long)weight, done(rp, "corrected"));
+	printf("number of corrections in bitmap: %llu\n",
+	       (unsigned long long)(rp->set + rp->cleared));
+	if (rp->dryrun)
+		return check_summary(rp, dirty, weight);
+	if (!dirty && !rp->set && !rp->cleared && weight == cf->hdr.cowused)
+		return COW_EXIT_OK;	/* nothing to write */
+	/* bitmap durable first, then the header that says it is clean */
+	if (cow_map_write(cf) < 0)
+		return EXIT_ERROR;
+	cf->hdr.cowused = weight;
+	cf->hdr.flags &= (__u16)~COW_F_DIRTY;
+	return cow_hdr_write(cf) < 0 ? EXIT_ERROR : COW_EXIT_OK;
+}
+
+/* Why this cowfile is not repaired at all, or 0. */
+static int refused(struct repair *rp, const struct cow_map_stat *st)
+{
+	struct cowfile *cf = &rp->cf;
+	int e = cow_hdr_check_state(&cf->hdr);
+
+	/* a merge sets DIRTY too: clearing it would hide a half merge */
+	if (e == COW_E_PACKED || e == COW_E_MERGING || e == COW_E_MERGED) {
+		cow_err(cf->label, "%s: not repaired", cow_strerror(e));
+		return EXIT_ERROR;
+	}
+	if (st->missing) {
+		cow_map_refuse(cf, COW_E_TRUNCATED, st);
+		printf("cowfile %s: damaged: %llu blocks the bitmap lists are "
+		       "missing; %s\n", cf->path,
+		       (unsigned long long)st->missing,
+		       rp->dryrun ? "not modified (-n)" : "not repaired");
+		return EXIT_NEEDED;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct repair rp = { .verbose = false };
+	struct repair rp;
 	struct cowfile *cf = &rp.cf;
-	bool force = false, dryrun = false, dirty, full;
-	uint64_t weight;
-	int c, state;
+	struct cow_map_stat st;
+	int c, ret;
 
+	memset(&rp, 0, sizeof(rp));
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "fnv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fnv" COW_SHORTOPTS_STD, longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			force = true;
+			rp.force = true;
 			break;
 		case 'n':
-			dryrun = true;
+			rp.dryrun = true;
 			break;
 		case 'v':
 			rp.verbose = true;
+			break;
+		case OPT_SCAN_DATA:
+			rp.scan_data = true;
 			break;
 		default:
 			cow_std_option(c);
@@ -107,63 +267,15 @@ int main(int argc, char **argv)
 	if (argc - optind != 1)
 		cow_usage_error(optind < argc ? "too many arguments"
 					      : "missing cowfile");
-	if (cow_open(cf, argv[optind], !dryrun) < 0)
-		return COW_EXIT_FAIL;
-	if (cf->hdr.flags & COW_F_PACKED) {
-		cow_err(cf->label, "%s", cow_strerror(COW_E_PACKED));
-		goto fail;
-	}
-	if (cow_map_load(cf) < 0)
-		goto fail;
-	state = cow_map_check(cf, &weight);
-	dirty = cf->hdr.flags & COW_F_DIRTY;
-	if (!dirty && !force) {
-		printf("cowfile %s is not dirty\n", cf->path);
-		if (state) {
-			cow_err(cf->label, "%s", cow_strerror(state));
-			goto fail;
-		}
-		cow_close(cf);
-		return COW_EXIT_OK;
-	}
-
-	full = force || !(cf->hdr.ext_flags & COW_EXT_ORDERED);
-	if (dirty && !(cf->hdr.ext_flags & COW_EXT_ORDERED))
-		printf("cowfile %s: written by the original cowloop: "
-		       "scanning the whole data area\n", cf->path);
-	else if (dirty && !full)
-		printf("cowfile %s: bitmap valid up to the last flush (ordered): "
-		       "only cowused recounted, data area not read\n", cf->path);
-	if (full && scan_data(&rp) < 0)
-		goto fail;
-	clear_tail(&rp);
-	weight = cow_bitmap_weight(cf->map, cf->hdr.mapsize);
-	if (weight != cf->hdr.cowused && rp.verbose)
-		printf("cowblocks in use: header says %llu, bitmap has %llu: "
-		       "corrected\n", (unsigned long long)cf->hdr.cowused,
-		       (unsigned long long)weight);
-	printf("number of corrections in bitmap: %llu\n",
-	       (unsigned long long)rp.corrections);
-	if (dryrun) {
-		if (dirty || rp.corrections || weight != cf->hdr.cowused)
-			printf("cowfile %s: not modified (-n)\n", cf->path);
-		cow_close(cf);
-		return COW_EXIT_OK;
-	}
-	if (!dirty && !rp.corrections && weight == cf->hdr.cowused) {
-		cow_close(cf);		/* nothing to write */
-		return COW_EXIT_OK;
-	}
-	/* bitmap durable first, then the header that says it is clean */
-	if (cow_map_write(cf) < 0)
-		goto fail;
-	cf->hdr.cowused = weight;
-	cf->hdr.flags &= (__u16)~COW_F_DIRTY;
-	if (cow_hdr_write(cf) < 0)
-		goto fail;
+	if (cow_refuse_active("cowfile", argv[optind]) < 0)
+		return EXIT_ERROR;
+	if (cow_open(cf, argv[optind], !rp.dryrun) < 0)
+		return EXIT_ERROR;
+	if (cow_map_stat(cf, &st) < 0)
+		ret = EXIT_ERROR;
+	else if (!(ret = refused(&rp, &st)))
+		ret = !(cf->hdr.flags & COW_F_DIRTY) && !rp.force &&
+		      !rp.scan_data ? not_dirty(&rp, &st) : repair(&rp, &st);
 	cow_close(cf);
-	return COW_EXIT_OK;
-fail:
-	cow_close(cf);
-	return COW_EXIT_FAIL;
+	return ret;
 }

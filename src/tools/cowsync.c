@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 	int c, r;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, COW_SHORTOPTS_STD, longopts, NULL)) != -1)
 		cow_std_option(c);
 	if (optind < argc)
 		cow_usage_error("too many arguments");

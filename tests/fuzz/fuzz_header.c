@@ -102,7 +102,7 @@ static bool same_hdr(const struct cow_hdr *a, const struct cow_hdr *b)
 	       a->rdoblocks == b->rdoblocks &&
 	       a->fingerprint == b->fingerprint &&
 	       a->cowused == b->cowused && a->ext_flags == b->ext_flags &&
-	       a->rdosize == b->rdosize;
+	       a->rdosize == b->rdosize && a->mergefp == b->mergefp;
 }
 
 static void check_header(const uint8_t *blk, int r, const struct cow_hdr *h)
@@ -147,10 +147,14 @@ static void check_header(const uint8_t *blk, int r, const struct cow_hdr *h)
 	}
 	(void)blk;
 
-	/* state: exactly the PACKED/DIRTY flags decide */
+	/* state: a merge first, then the PACKED/DIRTY flags decide */
 	s = cow_hdr_check_state(h);
-	PROP(s == ((h->flags & COW_F_PACKED) ? COW_E_PACKED :
+	PROP(s == ((h->ext_flags & COW_EXT_MERGING) ? COW_E_MERGING :
+		   (h->ext_flags & COW_EXT_MERGED) ? COW_E_MERGED :
+		   (h->flags & COW_F_PACKED) ? COW_E_PACKED :
 		   (h->flags & COW_F_DIRTY) ? COW_E_DIRTY : COW_OK));
+	/* a merge state always comes with DIRTY, for the original driver */
+	PROP(!(h->ext_flags & COW_EXT_MERGE_ANY) || (h->flags & COW_F_DIRTY));
 
 	/* the rdofile it was written for matches, others do not */
 	rdosize = h->rdosize ? h->rdosize : h->rdoblocks << COW_MAPUNIT_SHIFT;
@@ -191,12 +195,13 @@ static void check_bitmap(const uint8_t *map, uint64_t bytes,
 
 /* The tools' path: the input as a file, through cow_open and friends. */
 static void check_library(const uint8_t *data, size_t size, int r,
-			  const struct cow_hdr *h)
+			  const struct cow_hdr *h, uint64_t seed_unit)
 {
 	static int fd = -1;
 	static char path[64];
 	struct cowfile cf;
-	uint64_t weight;
+	struct cow_map_stat st;
+	uint64_t u, units, present;
 	int ok, m;
 
 	if (fd < 0) {
@@ -222,15 +227,26 @@ static void check_library(const uint8_t *data, size_t size, int r,
 	}
 	PROP(nmsg == 0);
 	PROP(same_hdr(&cf.hdr, h));
-	PROP(cow_map_load(&cf) == 0);
-	PROP(!memcmp(cf.map, data + COW_HDRSIZE, h->mapsize));
-	m = cow_map_check(&cf, &weight);
-	PROP(weight == ref_weight(data + COW_HDRSIZE, h->mapsize));
-	PROP(m == (ref_tail(data + COW_HDRSIZE, 0, h->mapsize, h->rdoblocks) ?
-		   COW_E_BITMAP_TAIL : weight != h->cowused ? COW_E_BITMAP :
+	m = cow_map_check(&cf, &st);
+	PROP(st.weight == ref_weight(data + COW_HDRSIZE, h->mapsize));
+	/* a set bit whose unit is not (whole) in the file: truncated */
+	present = size > h->doffset ? (size - h->doffset) / COW_MAPUNIT : 0;
+	units = 0;
+	for (u = present; u < h->rdoblocks && u < h->mapsize * 8; u++)
+		units += cow_bit_test(data + COW_HDRSIZE, u);
+	PROP(st.missing == units);
+	PROP(m == (units ? COW_E_TRUNCATED :
+		   ref_tail(data + COW_HDRSIZE, 0, h->mapsize, h->rdoblocks) ?
+		   COW_E_BITMAP_TAIL : st.weight != h->cowused ? COW_E_BITMAP :
 		   COW_OK));
+	/* the block cache reads what the file holds */
+	if (h->mapsize) {
+		u = seed_unit % (h->mapsize * 8);
+		PROP(cow_map_test(&cf, u) ==
+		     cow_bit_test(data + COW_HDRSIZE, u));
+	}
 	cow_close(&cf);
-	PROP(cf.fd == -1 && !cf.map);
+	PROP(cf.fd == -1 && !cf.blk);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -262,6 +278,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > COW_HDRSIZE)
 		check_bitmap(data + COW_HDRSIZE, size - COW_HDRSIZE, &h, r,
 			     seed);
-	check_library(data, size, r, &h);
+	check_library(data, size, r, &h, seed);
 	return 0;
 }

@@ -20,9 +20,9 @@ mkord() {	# mkord ext-flags
 }
 mkord 1
 before=$(sum "$c")
-expect repair-ordered-dry-run 0 "cowfile $c: bitmap valid up to the last flush (ordered): only cowused recounted, data area not read
+expect repair-ordered-dry-run 4 "cowfile $c: bitmap valid up to the last flush (ordered): only cowused recounted, data area not read
 number of corrections in bitmap: 0
-cowfile $c: not modified (-n)" "$BIN/cowrepair" -n "$c"
+cowfile $c: repair needed: dirty state would be cleared; cowblocks in use would be corrected from 0 to 2; not modified (-n)" "$BIN/cowrepair" -n "$c"
 result repair-ordered-dry-run-unchanged [ "$before" = "$(sum "$c")" ]
 if command -v strace >/dev/null; then
 	# Every read cowrepair makes stays below the data area.

@@ -4,23 +4,26 @@
 # ---- every tool: --help, --version, usage errors ---------------------
 for t in cowlist cowrepair cowmerge cowdev cowsync; do
 	expect "$t-version" 0 "$t (cowloop) 4.0" "$BIN/$t" --version
+	expect "$t-V" 0 "$t (cowloop) 4.0" "$BIN/$t" -V
 	h=$("$BIN/$t" --help); ok=true
+	result "$t-h" [ "$h" = "$("$BIN/$t" -h)" ]
 	case $t in
 	cowlist) opts="-v --verbose" ;;
-	cowrepair) opts="-f --force -n --dry-run -v --verbose" ;;
+	cowrepair) opts="-f --force -n --dry-run --scan-data -v --verbose" ;;
 	cowmerge) opts="-y --yes" ;;
 	cowdev) opts="-a --activate -d --deactivate -l --list" ;;
 	cowsync) opts="" ;;
 	esac
-	for o in $opts --help --version; do
+	for o in $opts -h --help -V --version; do
 		grep -q -- "$o" <<<"$h" || ok=false
 	done
 	result "$t-help" $ok
-	"$BIN/$t" --bogus >/dev/null 2>&1; result "$t-usage-exit-2" [ $? = 2 ]
+	# cowrepair's usage error is fsck's: 16
+	u=2; [ $t = cowrepair ] && u=16
+	"$BIN/$t" --bogus >/dev/null 2>&1; result "$t-usage-exit-$u" [ $? = $u ]
 done
-for t in cowlist cowrepair; do
-	"$BIN/$t" >/dev/null 2>&1; result "$t-no-arg-exit-2" [ $? = 2 ]
-done
+"$BIN/cowlist" >/dev/null 2>&1; result "cowlist-no-arg-exit-2" [ $? = 2 ]
+"$BIN/cowrepair" >/dev/null 2>&1; result "cowrepair-no-arg-exit-16" [ $? = 16 ]
 "$BIN/cowmerge" x >/dev/null 2>&1; result "cowmerge-one-arg-exit-2" [ $? = 2 ]
 "$BIN/cowdev" >/dev/null 2>&1; result "cowdev-no-mode-exit-2" [ $? = 2 ]
 "$BIN/cowdev" -a -d x >/dev/null 2>&1; result "cowdev-two-modes-exit-2" [ $? = 2 ]
@@ -128,14 +131,20 @@ mkrep() {	# mkrep layout flags [ext-flags]
 }
 mkrep 64 1
 before=$(sum "$c")
-expect cowrepair-dry-run 0 "cowfile $c: written by the original cowloop: scanning the whole data area
+dry="cowfile $c: written by the original cowloop: scanning the whole data area
 number of corrections in bitmap: 2
-cowfile $c: not modified (-n)" "$BIN/cowrepair" -n "$c"
+cowfile $c: repair needed: dirty state would be cleared; 2 bits would be set; cowblocks in use would be corrected from 1 to 3; not modified (-n)"
+expect cowrepair-dry-run 4 "$dry" "$BIN/cowrepair" -n "$c"
 result cowrepair-dry-run-unchanged [ "$before" = "$(sum "$c")" ]
 chmod 0400 "$c"
-expect cowrepair-dry-run-readonly-file 0 "cowfile $c: written by the original cowloop: scanning the whole data area
+expect cowrepair-dry-run-readonly-file 4 "$dry" "$BIN/cowrepair" -n "$c"
+expect cowrepair-dry-run-verbose 4 "cowfile $c: written by the original cowloop: scanning the whole data area
+block 7: modified data not in bitmap: bit would be set
+block 64: modified data not in bitmap: bit would be set
+cowblocks in use: header says 1, bitmap has 3: would be corrected
 number of corrections in bitmap: 2
-cowfile $c: not modified (-n)" "$BIN/cowrepair" -n "$c"
+cowfile $c: repair needed: dirty state would be cleared; 2 bits would be set; cowblocks in use would be corrected from 1 to 3; not modified (-n)" \
+	"$BIN/cowrepair" -n -v "$c"
 chmod 0600 "$c"
 expect cowrepair-original-dirty 0 "cowfile $c: written by the original cowloop: scanning the whole data area
 number of corrections in bitmap: 2" "$BIN/cowrepair" "$c"
@@ -144,6 +153,8 @@ result cowrepair-original-bitmap [ "$(get "$c" 1024 1)" = $((0x88)) ] \
 result cowrepair-original-header [ "$(get "$c" 48 8)" = 3 ] \
 	&& [ "$(get "$c" 6 2)" = 0 ]
 expect cowrepair-not-dirty 0 "cowfile $c is not dirty" "$BIN/cowrepair" "$c"
+expect cowrepair-check-clean 0 "cowfile $c is not dirty
+cowfile $c: consistent, no repair needed" "$BIN/cowrepair" -n "$c"
 expect cowrepair-force-clean 0 "number of corrections in bitmap: 0" \
 	"$BIN/cowrepair" -f "$c"
 expect cowlist-after-repair 0 "$(report "$c" clean 4096 1 3 100)" \
@@ -170,27 +181,35 @@ number of corrections in bitmap: 0" "$BIN/cowrepair" -v "$c"
 result cowrepair-ordered-no-scan [ "$(get "$c" 1024 1)" = 8 ] \
 	&& [ "$(get "$c" 48 8)" = 1 ] && [ "$(get "$c" 6 2)" = 0 ] \
 	&& [ "$(get "$c" 520 8)" = 1 ] && [ "$(get "$c" 528 8)" = 102400 ]
-expect cowrepair-ordered-force 0 "number of corrections in bitmap: 2" \
-	"$BIN/cowrepair" -f "$c"
-result cowrepair-ordered-force-bitmap [ "$(get "$c" 1024 1)" = $((0x88)) ] \
+# -f does not scan an ORDERED cowfile: data without a bit was written
+# after the last flush and stays out; --scan-data asks for it explicitly
+before=$(sum "$c")
+expect cowrepair-ordered-force-no-scan 0 "cowfile $c: ordered: data area not read (data there without a bit was written after the last flush; --scan-data adds it)
+number of corrections in bitmap: 0" "$BIN/cowrepair" -f "$c"
+result cowrepair-ordered-force-unchanged [ "$before" = "$(sum "$c")" ]
+expect cowrepair-ordered-scan-data 0 "cowfile $c: ordered, but scanning the whole data area (--scan-data): data written after the last flush becomes part of the cowdevice
+number of corrections in bitmap: 2" "$BIN/cowrepair" --scan-data "$c"
+result cowrepair-ordered-scan-data-bitmap [ "$(get "$c" 1024 1)" = $((0x88)) ] \
 	&& [ "$(get "$c" 48 8)" = 3 ]
 
 # clean, but cowused wrong / bits beyond the last unit: -f repairs
-mkcow "$c" 64 100 0 2; setbit "$c" 5
-expect cowrepair-clean-mismatch 1 "cowfile $c is not dirty
-cowrepair: cowfile $c: cowblocks in use does not match the bitmap: run cowrepair -f" \
+# (the file holds the data area, so that no bit is beyond its end)
+mkcow "$c" 64 100 0 2; setbit "$c" 5; truncate -s $((4096 + 100 * 1024)) "$c"
+expect cowrepair-clean-mismatch 4 "cowfile $c is not dirty
+cowrepair: cowfile $c: cowblocks in use does not match the bitmap: run cowrepair -f (header says 2, bitmap has 1)" \
 	"$BIN/cowrepair" "$c"
 expect cowrepair-force-cowused 0 "number of corrections in bitmap: 0" \
 	"$BIN/cowrepair" -f "$c"
 result cowrepair-force-cowused-fixed [ "$(get "$c" 48 8)" = 1 ]
 mkcow "$c" 64 100 0 13; setbit "$c" 5; put "$c" $((1024 + 12)) 1 0xf0
+truncate -s $((4096 + 100 * 1024)) "$c"
 put "$c" $((1024 + 13)) 1 0xff
 expect cowrepair-force-tail 0 "number of corrections in bitmap: 12" \
 	"$BIN/cowrepair" -f "$c"
 result cowrepair-force-tail-cleared [ "$(get "$c" 1036 2)" = 0 ] \
 	&& [ "$(get "$c" 1024 1)" = 32 ] && [ "$(get "$c" 48 8)" = 1 ]
 mkcow "$c" 64 100 2
-expect cowrepair-refuses-packed 1 "cowrepair: cowfile $c: cowfile is packed (cannot be used)" \
+expect cowrepair-refuses-packed 8 "cowrepair: cowfile $c: cowfile is packed (cannot be used): not repaired" \
 	"$BIN/cowrepair" "$c"
 
 # a 1 TiB rdofile, a few written units: the scan follows the extents
@@ -236,13 +255,17 @@ expected() {	# the image the cowdevice showed, built with dd
 			conv=notrunc status=none
 	done
 }
+body() { tail -c +1025 "$1" | md5sum; }	# all but the header block
 for lay in 64 32; do
 	mkrdo; mkmerge $lay $([ $lay = 32 ] && echo $((0x9a302010))); expected
-	csum=$(sum "$C")
+	csum=$(body "$C")
 	expect cowmerge-$lay 0 "Number of blocks modified in $R: 6" \
 		"$BIN/cowmerge" -y "$R" "$C"
 	result cowmerge-$lay-image cmp -s "$R" "$E"
-	result cowmerge-$lay-cowfile-unchanged [ "$csum" = "$(sum "$C")" ]
+	# bitmap and data unchanged; the header says MERGED (+ DIRTY)
+	result cowmerge-$lay-cowfile-merged [ "$csum" = "$(body "$C")" ] \
+		&& [ "$(get "$C" 6 2)" = 1 ] && [ "$(get "$C" 520 8)" = 4 ] \
+		&& [ "$(get "$C" 8 $((lay / 8)))" = 1024 ]
 done
 # a fingerprint stored without the quirk still matches (low 32 bits)
 mkrdo; mkmerge 64 $((0x9a302010)); expected
@@ -269,7 +292,7 @@ refuse dirty "cowmerge: cowfile $C: cowfile is dirty (not closed properly): run 
 put "$C" 6 2 2
 refuse packed "cowmerge: cowfile $C: cowfile is packed (cannot be used)" -y "$R" "$C"
 put "$C" 6 2 0; put "$C" 48 8 5
-refuse bitmap "cowmerge: cowfile $C: cowblocks in use does not match the bitmap: run cowrepair -f" \
+refuse bitmap "cowmerge: cowfile $C: cowblocks in use does not match the bitmap: run cowrepair -f (header says 5, bitmap has 6)" \
 	-y "$R" "$C"
 put "$C" 48 8 6; put "$C" $((1024 + 1443 / 8)) 1 0xff
 refuse bitmap-tail "cowmerge: cowfile $C: bitmap has bits set beyond the last block: run cowrepair -f" \
@@ -278,10 +301,10 @@ mkmerge 64 0x12345678
 refuse fingerprint "cowmerge: cowfile $C: written for a different rdofile (fingerprint mismatch) (rdofile $R)" \
 	-y "$R" "$C"
 mkmerge 64; addext "$C" 1 $((units * 1024 + 501))
-refuse rdosize "cowmerge: cowfile $C: written for an rdofile of another exact size (rdofile $R)" \
+refuse rdosize "cowmerge: cowfile $C: written for an rdofile of another exact size (cowfile: $((units * 1024 + 501)) bytes, rdofile $R: $((units * 1024 + 500)) bytes)" \
 	-y "$R" "$C"
 mkmerge 64; truncate -s $((units * 1024 + 1024)) "$R"
-refuse rdoblocks "cowmerge: cowfile $C: written for an rdofile of another size (rdofile $R)" \
+refuse rdoblocks "cowmerge: cowfile $C: written for an rdofile of another size (cowfile: 1443 blocks, rdofile $R: 1444 blocks)" \
 	-y "$R" "$C"
 head -c 1000 /dev/urandom > "$R"
 refuse rdosmall "cowmerge: rdofile $R: rdofile is smaller than one 1 KiB block" -y "$R" "$C"
