@@ -10,6 +10,7 @@
 #   make demo            the product page's Example 1 in a guest
 #   make vm-shell KERNELRELEASE=r   interactive guest
 #   make bench           benchmark against loop, dm-snapshot, qcow2
+#   make bench-tools     the offline tools on an 8 TiB sparse rdofile
 
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
@@ -46,7 +47,8 @@ KSRC	:= $(wildcard src/module/*.c src/module/*.h) src/module/Kbuild
 MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-module \
-	check check-host check-guest demo vm-shell bench fuzz deps clean
+	check check-host check-guest demo vm-shell bench bench-tools fuzz \
+	deps clean
 
 all: tools
 	@if [ -n "$(KERNELRELEASE)" ] && [ -e "$(KDIR)/Makefile" ]; then \
@@ -119,6 +121,9 @@ vm-shell:
 
 bench:
 	@tests/guest/bench.sh
+
+bench-tools: tools
+	@tests/host/bench-tools.sh
 
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
