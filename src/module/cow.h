@@ -81,6 +81,7 @@ struct cow_dev {
 	void			*orig_hdr;	/* as found, during activation */
 	bool			created;	/* cowfile was empty (new) */
 	bool			committed;	/* activation wrote the cowfile */
+	bool			claimed;	/* files checked, not in use */
 	enum cow_reason		reason;		/* why activation was refused */
 
 	atomic64_t		rdoreads;

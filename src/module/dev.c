@@ -279,7 +279,8 @@ static bool cow_file_in_use(struct cow_dev *cd, enum cow_file_id mine,
 
 	lockdep_assert_held(&cow_ctl_mutex);
 	xa_for_each(&cow_devs, i, other)
-		if (other != cd && file_inode(other->file[id]) == inode)
+		if (other != cd && other->claimed &&
+		    file_inode(other->file[id]) == inode)
 			return true;
 	return false;
 }
@@ -662,29 +663,38 @@ static int cow_pick_devno(struct cow_dev *cd, struct cow_ioc_dev *req)
 	return cow_refuse(cd, COW_E_NOFREE);
 }
 
-/*
- * Take a device number and the files for @cd (COW_SETUP), unless another
- * cowdevice, active or being activated, uses them.
- */
-static int cow_claim(struct cow_dev *cd, struct cow_ioc_dev *req)
+/* Take a device number for @cd: it is in cow_devs, COW_SETUP. */
+static int cow_claim_devno(struct cow_dev *cd, struct cow_ioc_dev *req)
 {
 	int ret;
 
 	mutex_lock(&cow_ctl_mutex);
 	ret = cow_pick_devno(cd, req);
-	if (ret)
-		goto out;
+	if (!ret) {
+		cd->devno = req->devno;
+		ret = xa_insert(&cow_devs, cd->devno, cd, GFP_KERNEL);
+	}
+	mutex_unlock(&cow_ctl_mutex);
+	return ret;
+}
+
+/*
+ * Take the files @cd has opened, unless another cowdevice, active or
+ * being activated, uses them.
+ */
+static int cow_claim_files(struct cow_dev *cd)
+{
+	int ret = 0;
+
+	mutex_lock(&cow_ctl_mutex);
 	if (cow_file_in_use(cd, COW_RDO, COW_COW))
 		ret = cow_refuse(cd, COW_E_RDOBUSY);
 	else if (cow_file_in_use(cd, COW_COW, COW_COW))
 		ret = cow_refuse(cd, COW_E_INUSE);
 	else if (cow_file_in_use(cd, COW_COW, COW_RDO))
 		ret = cow_refuse(cd, COW_E_COWBUSY);
-	if (ret)
-		goto out;
-	cd->devno = req->devno;
-	ret = xa_insert(&cow_devs, cd->devno, cd, GFP_KERNEL);
-out:
+	else
+		cd->claimed = true;
 	mutex_unlock(&cow_ctl_mutex);
 	return ret;
 }
@@ -704,12 +714,14 @@ static int cow_activate_dev(struct cow_ioc_dev *req)
 	cd = cow_dev_alloc(req->rdofile, req->cowfile);
 	if (!cd)
 		return -ENOMEM;
-	ret = cow_open_files(cd);
-	if (!ret)
-		ret = cow_claim(cd, req);
+	ret = cow_claim_devno(cd, req);
 	if (ret)
 		goto out_close;
-	ret = cow_load(cd, repair);
+	ret = cow_open_files(cd);
+	if (!ret)
+		ret = cow_claim_files(cd);
+	if (!ret)
+		ret = cow_load(cd, repair);
 
 	mutex_lock(&cow_ctl_mutex);
 	if (!ret)
