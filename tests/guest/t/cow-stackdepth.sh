@@ -18,7 +18,7 @@ if [ ! -e /proc/sys/kernel/stack_tracer_enabled ] || [ ! -e $T/stack_max_size ];
 fi
 need fio
 cow_load
-truncate -s 256M "$SCRATCH/rdo"
+truncate -s 512M "$SCRATCH/rdo"	# xfs wants 300 MB
 dev=$(activate "$SCRATCH/rdo" "$SCRATCH/c.cow")
 mkdir -p /mnt/sd
 for fs in ext4 xfs; do
