@@ -117,3 +117,21 @@ bool cow_ask(const char *question)
 		return false;
 	return line[0] == 'y' || line[0] == 'Y';
 }
+
+/* @bytes as "1.4 MiB" (binary units, one decimal below 10). */
+void cow_human(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB",
+					    "PiB", "EiB" };
+	unsigned int i = 0;
+	double v = (double)bytes;
+
+	while (v >= 1024 && i + 1 < sizeof(unit) / sizeof(unit[0])) {
+		v /= 1024;
+		i++;
+	}
+	if (!i)
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[i]);
+}

@@ -56,6 +56,7 @@ void cow_err(const char *file, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void cow_err_errno(const char *file, const char *what);
 bool cow_ask(const char *question);
+void cow_human(uint64_t bytes, char *buf, size_t len);
 
 /* ---- io.c -------------------------------------------------------- */
 

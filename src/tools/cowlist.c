@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cowlist: show the header of a cowfile, as the original cowlist did.
+ * Values are right-aligned in one column, as wide as the widest value
+ * needs (10 characters, the original's, for everyday sizes).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include "cowlib.h"
 
 static const struct cow_tool tool = {
 	.name = "cowlist",
 	.synopsis = "[-v] cowfile",
 	.summary = "Show the information in the header of a cowfile.",
-	.options = "  -v, --verbose     also show the layout, the ORDERED flag,\n"
-		   "                    the exact rdofile size and the fingerprint\n",
+	.options = "  -v, --verbose     also show the layout, the ORDERED flag, the\n"
+		   "                    exact rdofile size, the fingerprint, and the\n"
+		   "                    cowfile's size and disk usage, with sizes\n"
+		   "                    also human-readable\n",
 };
 
 static const struct option longopts[] = {
@@ -20,9 +26,64 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-#define LINE_S	"%18s:%10s\n"
-#define LINE_U	"%18s:%10llu\n"
-#define LINE_KB	"%18s:%10llu (of 1024 bytes)\n"
+#define MAXLINES	16
+#define MINWIDTH	10	/* the original's value column */
+
+struct line {
+	const char *label;
+	char value[32];
+	char suffix[48];
+};
+
+struct report {
+	struct line l[MAXLINES];
+	int n;
+};
+
+static struct line *add(struct report *r, const char *label)
+{
+	struct line *l = &r->l[r->n++];
+
+	l->label = label;
+	return l;
+}
+
+static void add_s(struct report *r, const char *label, const char *v)
+{
+	snprintf(add(r, label)->value, sizeof(r->l[0].value), "%s", v);
+}
+
+static void add_u(struct report *r, const char *label, uint64_t v,
+		  const char *suffix)
+{
+	struct line *l = add(r, label);
+
+	snprintf(l->value, sizeof(l->value), "%llu", (unsigned long long)v);
+	snprintf(l->suffix, sizeof(l->suffix), "%s", suffix);
+}
+
+/* "N bytes (1.4 MiB)" */
+static void add_bytes(struct report *r, const char *label, uint64_t v)
+{
+	char h[16];
+
+	cow_human(v, h, sizeof(h));
+	add_u(r, label, v, "");
+	snprintf(r->l[r->n - 1].suffix, sizeof(r->l[0].suffix),
+		 " bytes (%s)", h);
+}
+
+static void print(const struct report *r)
+{
+	int i, w = MINWIDTH;
+
+	for (i = 0; i < r->n; i++)
+		if ((int)strlen(r->l[i].value) + 1 > w)
+			w = (int)strlen(r->l[i].value) + 1;
+	for (i = 0; i < r->n; i++)
+		printf("%18s:%*s%s\n", r->l[i].label, w, r->l[i].value,
+		       r->l[i].suffix);
+}
 
 static const char *state(const struct cow_hdr *h)
 {
@@ -37,41 +98,56 @@ static const char *state(const struct cow_hdr *h)
 	return "clean";
 }
 
-static void report(const char *path, const struct cow_hdr *h, bool verbose)
+static void report(const struct cowfile *cf, const struct stat *st,
+		   bool verbose)
 {
-	char fp[24];
+	const struct cow_hdr *h = &cf->hdr;
+	static const char kb[] = " (of 1024 bytes)";
+	struct report r = { .n = 0 };
+	char v[32];
 
-	printf("Info about cowfile %s:\n", path);
-	printf(LINE_S, "state cowfile", state(h));
-	printf(LINE_U, "header-version", (unsigned long long)h->version);
-	printf(LINE_U, "data offset", (unsigned long long)h->doffset);
-	printf(LINE_U, "mapunit", (unsigned long long)h->mapunit);
-	printf(LINE_KB, "bitmap-blocks",
-	       (unsigned long long)(h->mapsize / COW_MAPUNIT));
-	printf(LINE_KB, "cowblocks in use", (unsigned long long)h->cowused);
-	printf(LINE_KB, "size rdofile", (unsigned long long)h->rdoblocks);
-	if (!verbose)
-		return;
-	printf(LINE_S, "layout",
-	       h->layout == COW_LAYOUT_ILP32 ? "i386" : "x86_64");
-	printf(LINE_S, "ordered", h->ext_flags & COW_EXT_ORDERED ? "yes" : "no");
-	if (h->rdosize)
-		printf("%18s:%10llu bytes\n", "exact size rdofile",
-		       (unsigned long long)h->rdosize);
-	else
-		printf(LINE_S, "exact size rdofile", "unknown");
-	snprintf(fp, sizeof(fp), "%#llx", (unsigned long long)h->fingerprint);
-	printf(LINE_S, "rdofingerprint", fp);
+	printf("Info about cowfile %s:\n", cf->path);
+	add_s(&r, "state cowfile", state(h));
+	add_u(&r, "header-version", h->version, "");
+	add_u(&r, "data offset", h->doffset, "");
+	add_u(&r, "mapunit", h->mapunit, "");
+	add_u(&r, "bitmap-blocks", h->mapsize / COW_MAPUNIT, kb);
+	add_u(&r, "cowblocks in use", h->cowused, kb);
+	add_u(&r, "size rdofile", h->rdoblocks, kb);
+	if (verbose) {
+		add_s(&r, "layout",
+		      h->layout == COW_LAYOUT_ILP32 ? "i386" : "x86_64");
+		add_s(&r, "ordered",
+		      h->ext_flags & COW_EXT_ORDERED ? "yes" : "no");
+		if (h->rdosize)
+			add_bytes(&r, "exact size rdofile", h->rdosize);
+		else
+			add_s(&r, "exact size rdofile", "unknown");
+		snprintf(v, sizeof(v), "%#llx",
+			 (unsigned long long)h->fingerprint);
+		add_s(&r, "rdofingerprint", v);
+		if (h->ext_flags & COW_EXT_MERGE_ANY) {
+			snprintf(v, sizeof(v), "%#llx",
+				 (unsigned long long)h->mergefp);
+			add_s(&r, "merged fingerprint", v);
+		}
+		add_bytes(&r, "data in use", h->cowused * COW_MAPUNIT);
+		add_bytes(&r, "size cowfile", (uint64_t)st->st_size);
+		add_bytes(&r, "disk usage", (uint64_t)st->st_blocks * 512);
+	}
+	print(&r);
 }
 
 int main(int argc, char **argv)
 {
 	struct cowfile cf;
+	struct stat st;
 	bool verbose = false;
 	int c;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "v" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "v" COW_SHORTOPTS_STD, longopts,
+				NULL)) != -1) {
 		if (c == 'v')
 			verbose = true;
 		else
@@ -80,9 +156,20 @@ int main(int argc, char **argv)
 	if (argc - optind != 1)
 		cow_usage_error(optind < argc ? "too many arguments"
 					      : "missing cowfile");
+	/* what cowdev -a leaves before the driver writes a header */
+	if (!stat(argv[optind], &st) && S_ISREG(st.st_mode) && !st.st_size) {
+		printf("Info about cowfile %s: empty (a new cowfile: cowdev -a "
+		       "writes its header)\n", argv[optind]);
+		return COW_EXIT_OK;
+	}
 	if (cow_open(&cf, argv[optind], false) < 0)
 		return COW_EXIT_FAIL;
-	report(cf.path, &cf.hdr, verbose);
+	if (fstat(cf.fd, &st) < 0) {
+		cow_err_errno(cf.label, NULL);
+		cow_close(&cf);
+		return COW_EXIT_FAIL;
+	}
+	report(&cf, &st, verbose);
 	cow_close(&cf);
 	return COW_EXIT_OK;
 }

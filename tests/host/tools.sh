@@ -62,18 +62,42 @@ for lay in 64 32; do
 	expect cowlist-256000-$lay 0 "$(report "$c" clean 36864 32 762 256000)" \
 		"$BIN/cowlist" "$c"
 done
+# -v: one column for every value, as wide as the widest needs (here the
+# fingerprint), sizes also human-readable, the file's size and disk usage
 mkcow "$c" 32 1440 0 0 $((0x9a302010))
-expect cowlist-verbose-i386 0 "$(report "$c" clean 4096 1 0 1440)
-            layout:      i386
-           ordered:        no
-exact size rdofile:   unknown
-    rdofingerprint:0x9a302010" "$BIN/cowlist" -v "$c"
+expect cowlist-verbose-i386 0 "Info about cowfile $c:
+     state cowfile:      clean
+    header-version:          1
+       data offset:       4096
+           mapunit:       1024
+     bitmap-blocks:          1 (of 1024 bytes)
+  cowblocks in use:          0 (of 1024 bytes)
+      size rdofile:       1440 (of 1024 bytes)
+            layout:       i386
+           ordered:         no
+exact size rdofile:    unknown
+    rdofingerprint: 0x9a302010
+       data in use:          0 bytes (0 B)
+      size cowfile:       2048 bytes (2.0 KiB)
+        disk usage:       $(( $(stat -c %b "$c") * 512 )) bytes ($(( $(stat -c %b "$c") / 2 )).0 KiB)" "$BIN/cowlist" -v "$c"
 mkcow "$c" 64 1440 0 0 0xffffffff9a302010; addext "$c" 1 $((1440 * 1024 + 7))
-expect cowlist-verbose-ext 0 "$(report "$c" clean 4096 1 0 1440)
-            layout:    x86_64
-           ordered:       yes
-exact size rdofile:   1474567 bytes
-    rdofingerprint:0xffffffff9a302010" "$BIN/cowlist" -v "$c"
+out=$("$BIN/cowlist" -v "$c")
+result cowlist-verbose-ext [ "$(sed -n 9,12p <<<"$out")" = "            layout:             x86_64
+           ordered:                yes
+exact size rdofile:            1474567 bytes (1.4 MiB)
+    rdofingerprint: 0xffffffff9a302010" ]
+# 8 TiB: columns stay aligned (every value ends in the same column)
+mkcow "$c" 64 $((1 << 33)) 0 0; addext "$c" 1 $(((1 << 43) + 5))
+out=$("$BIN/cowlist" -v "$c")
+result cowlist-aligned-8tib [ "$(sed 1d <<<"$out" | sed 's/ (of.*//; s/ bytes (.*//' |
+	awk '{ print length($0) }' | sort -u)" = 33 ] \
+	&& grep -q "exact size rdofile:      8796093022213 bytes (8.0 TiB)" <<<"$out"
+out=$("$BIN/cowlist" "$c")
+result cowlist-aligned-8tib-plain [ "$(sed 1d <<<"$out" | sed 's/ (of.*//' |
+	awk '{ print length($0) }' | sort -u)" = 30 ]
+: > "$c"
+expect cowlist-empty 0 "Info about cowfile $c: empty (a new cowfile: cowdev -a writes its header)" \
+	"$BIN/cowlist" "$c"
 
 # ---- validation rules, each on its own, with the tool's message --------
 bad() {	# bad name message-reason put-args... (applied to a valid cowfile)
@@ -109,13 +133,17 @@ expect cowlist-refuses-truncated-bitmap 1 \
 	"cowlist: cowfile $c: file too short for its header and bitmap" \
 	"$BIN/cowlist" "$c"
 : > "$c"
-expect cowlist-refuses-empty 1 "cowlist: cowfile $c: not a cowfile (bad magic number)" \
-	"$BIN/cowlist" "$c"
+expect cowrepair-refuses-empty 8 "cowrepair: cowfile $c: not a cowfile (bad magic number)" \
+	"$BIN/cowrepair" "$c"
 head -c 4096 /dev/urandom > "$c"; put "$c" 0 4 0
 expect cowlist-refuses-garbage 1 "cowlist: cowfile $c: not a cowfile (bad magic number)" \
 	"$BIN/cowlist" "$c"
 expect cowlist-refuses-directory 1 "cowlist: cowfile $T: cowfile is not a regular file" \
 	"$BIN/cowlist" "$T"
+expect cowrepair-refuses-directory 8 "cowrepair: cowfile $T: cowfile is not a regular file" \
+	"$BIN/cowrepair" "$T"
+expect cowrepair-n-refuses-directory 8 "cowrepair: cowfile $T: cowfile is not a regular file" \
+	"$BIN/cowrepair" -n "$T"
 expect cowlist-missing-file 1 "cowlist: cowfile $T/nope: No such file or directory" \
 	"$BIN/cowlist" "$T/nope"
 
