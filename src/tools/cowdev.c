@@ -19,18 +19,20 @@
 
 static const struct cow_tool tool = {
 	.name = "cowdev",
-	.synopsis = "-l\n-a rdofile cowfile [cowdevice]\n-d cowdevice",
+	.synopsis = "-l\n-a rdofile cowfile [cowdevice]\n-d cowdevice...\n-D",
 	.summary = "Activate, deactivate or list cowdevices (/dev/cow/N).",
 	.options = "  -a, --activate    activate a cowdevice for rdofile and cowfile\n"
 		   "                    (a new cowfile is created when it does not\n"
 		   "                    exist); prints the name of the cowdevice\n"
-		   "  -d, --deactivate  deactivate a cowdevice (/dev/cow/N or N)\n"
+		   "  -d, --deactivate  deactivate cowdevices (/dev/cow/N or N)\n"
+		   "  -D, --deactivate-all  deactivate every active cowdevice\n"
 		   "  -l, --list        list the active cowdevices\n",
 };
 
 static const struct option longopts[] = {
 	{ "activate", no_argument, NULL, 'a' },
 	{ "deactivate", no_argument, NULL, 'd' },
+	{ "deactivate-all", no_argument, NULL, 'D' },
 	{ "list", no_argument, NULL, 'l' },
 	COW_LONGOPTS_STD,
 	{ NULL, 0, NULL, 0 }
@@ -117,14 +119,11 @@ static int activate(char **args, int nargs)
 	return COW_EXIT_FAIL;
 }
 
-static int deactivate(char **args, int nargs)
+static int deactivate_one(__u32 devno)
 {
-	struct cow_ioc_dev d = { 0 };
+	struct cow_ioc_dev d = { .devno = devno };
 	char name[32];
 
-	if (nargs != 1)
-		cow_usage_error("-d needs one cowdevice");
-	d.devno = parse_devno(args[0]);
 	snprintf(name, sizeof(name), DEV_PREFIX "%u", d.devno);
 	switch (cow_ctl_ioctl(COW_IOC_DEACTIVATE, &d)) {
 	case 0:
@@ -140,6 +139,52 @@ static int deactivate(char **args, int nargs)
 	return COW_EXIT_FAIL;
 }
 
+/* -d: each cowdevice named; goes on after a failure, fails at the end. */
+static int deactivate(char **args, int nargs)
+{
+	int i, ret = COW_EXIT_OK;
+
+	if (nargs < 1)
+		cow_usage_error("-d needs a cowdevice");
+	for (i = 0; i < nargs; i++)
+		parse_devno(args[i]);		/* usage errors first */
+	for (i = 0; i < nargs; i++)
+		if (deactivate_one(parse_devno(args[i])) != COW_EXIT_OK)
+			ret = COW_EXIT_FAIL;
+	return ret;
+}
+
+/* Is the driver there?  Says so when not. */
+static bool module_loaded(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/module/cowloop", cow_sysfs());
+	if (!access(path, F_OK))
+		return true;
+	cow_err(NULL, "the cowloop module is not loaded (no %s): no "
+		"cowdevices (try: modprobe cowloop)", path);
+	return false;
+}
+
+/* -D: every active cowdevice. */
+static int deactivate_all(int nargs)
+{
+	struct cow_active *v;
+	int ret = COW_EXIT_OK;
+	size_t n, i;
+
+	if (nargs)
+		cow_usage_error("-D takes no arguments");
+	if (!module_loaded() || cow_active_list(&v, &n) < 0)
+		return COW_EXIT_FAIL;
+	for (i = 0; i < n; i++)
+		if (deactivate_one(v[i].devno) != COW_EXIT_OK)
+			ret = COW_EXIT_FAIL;
+	free(v);
+	return ret;
+}
+
 /* The active cowdevices from sysfs (COWLOOP_SYSFS replaces /sys). */
 static int list(int nargs)
 {
@@ -149,7 +194,7 @@ static int list(int nargs)
 
 	if (nargs)
 		cow_usage_error("-l takes no arguments");
-	if (cow_active_list(&v, &n) < 0)
+	if (!module_loaded() || cow_active_list(&v, &n) < 0)
 		return COW_EXIT_FAIL;
 	printf("%-12s %-16s %-32s\n", "cowdevice", "read-only file",
 	       "copy-on-write file");
@@ -167,13 +212,14 @@ int main(int argc, char **argv)
 	int c, mode = 0;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "adl" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "adDl" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 		case 'd':
+		case 'D':
 		case 'l':
 			if (mode && mode != c)
-				cow_usage_error("only one of -a, -d, -l");
+				cow_usage_error("only one of -a, -d, -D, -l");
 			mode = c;
 			break;
 		default:
@@ -185,8 +231,10 @@ int main(int argc, char **argv)
 		return activate(argv + optind, argc - optind);
 	case 'd':
 		return deactivate(argv + optind, argc - optind);
+	case 'D':
+		return deactivate_all(argc - optind);
 	case 'l':
 		return list(argc - optind);
 	}
-	cow_usage_error("one of -a, -d or -l is required");
+	cow_usage_error("one of -a, -d, -D or -l is required");
 }

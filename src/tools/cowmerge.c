@@ -22,15 +22,18 @@
 
 static const struct cow_tool tool = {
 	.name = "cowmerge",
-	.synopsis = "[-y] rdofile cowfile",
+	.synopsis = "[-y] [-n] rdofile cowfile",
 	.summary = "Write the modified blocks stored in a cowfile into its rdofile.\n"
 		   "This destroys the original contents of the rdofile.  An\n"
 		   "interrupted merge is completed by running the same command again.",
-	.options = "  -y, --yes         do not ask for confirmation\n",
+	.options = "  -y, --yes         do not ask for confirmation\n"
+		   "  -n, --dry-run     check everything, say what would be written\n"
+		   "                    and how much, write nothing\n",
 };
 
 static const struct option longopts[] = {
 	{ "yes", no_argument, NULL, 'y' },
+	{ "dry-run", no_argument, NULL, 'n' },
 	COW_LONGOPTS_STD,
 	{ NULL, 0, NULL, 0 }
 };
@@ -107,6 +110,35 @@ out_it:
 out:
 	free(buf);
 	return ret;
+}
+
+/* --dry-run: what a merge would write, in how many runs. */
+static int dry_run(struct cowfile *cf, const struct rdofile *r, bool resume)
+{
+	uint64_t units = 0, runs = 0, last = 0, u;
+	struct cow_map_iter it;
+	char h[16];
+	int k;
+
+	if (cow_map_iter_init(&it, cf) < 0)
+		return -1;
+	while ((k = cow_map_iter_next(&it, &u)) > 0) {
+		if (!units || u != last + 1)
+			runs++;
+		units++;
+		last = u;
+	}
+	cow_map_iter_free(&it);
+	if (k < 0)
+		return -1;
+	cow_human(units * COW_MAPUNIT, h, sizeof(h));
+	printf("%s %s: would write %llu blocks (%llu bytes, %s) in %llu runs "
+	       "from %s; nothing written (--dry-run)\n",
+	       resume ? "completing the interrupted merge into" : "merge into",
+	       r->path, (unsigned long long)units,
+	       (unsigned long long)(units * COW_MAPUNIT), h,
+	       (unsigned long long)runs, cf->path);
+	return 0;
 }
 
 static bool confirmed(const struct cowfile *cf, const struct rdofile *r,
@@ -199,14 +231,16 @@ int main(int argc, char **argv)
 {
 	struct cowfile cf;
 	struct rdofile r;
-	bool yes = false, resume;
+	bool yes = false, dry = false, resume;
 	int c, ret = COW_EXIT_FAIL;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "y" COW_SHORTOPTS_STD, longopts,
+	while ((c = getopt_long(argc, argv, "yn" COW_SHORTOPTS_STD, longopts,
 				NULL)) != -1) {
 		if (c == 'y')
 			yes = true;
+		else if (c == 'n')
+			dry = true;
 		else
 			cow_std_option(c);
 	}
@@ -216,13 +250,13 @@ int main(int argc, char **argv)
 	if (cow_refuse_active("rdofile", argv[optind]) < 0 ||
 	    cow_refuse_active("cowfile", argv[optind + 1]) < 0)
 		return COW_EXIT_FAIL;
-	if (rdo_open(&r, argv[optind], true) < 0)
+	if (rdo_open(&r, argv[optind], !dry) < 0)
 		return COW_EXIT_FAIL;
 	if (same_file(argv[optind + 1], r.fd)) {
 		cow_err(r.label, "%s", cow_strerror(COW_E_SAMEFILE));
 		goto out_rdo;
 	}
-	if (cow_open(&cf, argv[optind + 1], true) < 0)
+	if (cow_open(&cf, argv[optind + 1], !dry) < 0)
 		goto out_rdo;
 	resume = cf.hdr.ext_flags & COW_EXT_MERGING;
 	if (cf.hdr.ext_flags & COW_EXT_MERGED) {
@@ -236,6 +270,10 @@ int main(int argc, char **argv)
 	if (resume ? check_merge_target(&cf, &r) < 0
 		   : cow_check_pair(&cf, &r) < 0)
 		goto out;
+	if (dry) {
+		ret = dry_run(&cf, &r, resume) < 0 ? COW_EXIT_FAIL : COW_EXIT_OK;
+		goto out;
+	}
 	if (cf.hdr.cowused && !confirmed(&cf, &r, yes))
 		goto out;
 	if (resume)

@@ -10,8 +10,8 @@ for t in cowlist cowrepair cowmerge cowdev cowsync; do
 	case $t in
 	cowlist) opts="-v --verbose" ;;
 	cowrepair) opts="-f --force -n --dry-run --scan-data -v --verbose" ;;
-	cowmerge) opts="-y --yes" ;;
-	cowdev) opts="-a --activate -d --deactivate -l --list" ;;
+	cowmerge) opts="-y --yes -n --dry-run" ;;
+	cowdev) opts="-a --activate -d --deactivate -D --deactivate-all -l --list" ;;
 	cowsync) opts="" ;;
 	esac
 	for o in $opts -h --help -V --version; do
@@ -28,6 +28,8 @@ done
 "$BIN/cowdev" >/dev/null 2>&1; result "cowdev-no-mode-exit-2" [ $? = 2 ]
 "$BIN/cowdev" -a -d x >/dev/null 2>&1; result "cowdev-two-modes-exit-2" [ $? = 2 ]
 "$BIN/cowdev" -d /dev/sda >/dev/null 2>&1; result "cowdev-bad-device-exit-2" [ $? = 2 ]
+"$BIN/cowdev" -d 1 /dev/sda >/dev/null 2>&1; result "cowdev-bad-second-device-exit-2" [ $? = 2 ]
+"$BIN/cowdev" -D 1 >/dev/null 2>&1; result "cowdev-D-args-exit-2" [ $? = 2 ]
 "$BIN/cowsync" extra >/dev/null 2>&1; result "cowsync-args-exit-2" [ $? = 2 ]
 
 # ---- cowlist: the product page's report, both layouts ----------------
@@ -321,6 +323,11 @@ refuse() {	# refuse name message [cowmerge args]
 	result cowmerge-refuses-$n-untouched [ "$rs" = "$(sum "$R")" ]
 }
 mkrdo; mkmerge 64
+# --dry-run: everything checked, what would be written said, nothing written
+cs=$(sum "$C"); rs=$(sum "$R")
+expect cowmerge-dry-run 0 "merge into $R: would write 6 blocks (6144 bytes, 6.0 KiB) in 3 runs from $C; nothing written (--dry-run)" \
+	"$BIN/cowmerge" --dry-run "$R" "$C" </dev/null
+result cowmerge-dry-run-untouched [ "$cs" = "$(sum "$C")" ] && [ "$rs" = "$(sum "$R")" ]
 refuse no-tty "cowmerge: rdofile $R: not merged: standard input is not a terminal to confirm (use -y)" \
 	"$R" "$C" </dev/null
 put "$C" 6 2 1
@@ -362,6 +369,8 @@ if [ ! -e /dev/cow/ctl ]; then
 	msg="/dev/cow/ctl: No such file or directory (is the cowloop module loaded? try: modprobe cowloop)"
 	expect cowsync-no-ctl 1 "cowsync: $msg" "$BIN/cowsync"
 	expect cowdev-deactivate-no-ctl 1 "cowdev: $msg" "$BIN/cowdev" -d /dev/cow/0
+	expect cowdev-deactivate-several-no-ctl 1 "cowdev: $msg
+cowdev: $msg" "$BIN/cowdev" -d /dev/cow/0 3
 	mkrdo
 	expect cowdev-activate-no-ctl 1 "cowdev: $msg" "$BIN/cowdev" -a "$R" "$T/new.cow" 3
 	(cd "$T" && expect cowdev-activate-relative-no-ctl 1 "cowdev: $msg" \
@@ -370,7 +379,12 @@ fi
 expect cowdev-missing-rdofile 1 "cowdev: rdofile $T/nope: No such file or directory" \
 	"$BIN/cowdev" -a "$T/nope" "$C"
 S=$T/sys
-mkdir -p "$S/block/sda" "$S/block/cow10/cowloop" "$S/block/cow2/cowloop"
+mkdir -p "$S/block/sda"
+expect cowdev-list-no-module 1 "cowdev: the cowloop module is not loaded (no $S/module/cowloop): no cowdevices (try: modprobe cowloop)" \
+	env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l
+expect cowdev-deactivate-all-no-module 1 "cowdev: the cowloop module is not loaded (no $S/module/cowloop): no cowdevices (try: modprobe cowloop)" \
+	env COWLOOP_SYSFS="$S" "$BIN/cowdev" -D
+mkdir -p "$S/module/cowloop" "$S/block/cow10/cowloop" "$S/block/cow2/cowloop"
 echo /dev/sda2 > "$S/block/cow2/cowloop/rdofile"
 echo /tmp/myfs1.cow > "$S/block/cow2/cowloop/cowfile"
 echo /srv/images/a-rather-long-name.img > "$S/block/cow10/cowloop/rdofile"
