@@ -135,3 +135,20 @@ void cow_human(uint64_t bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[i]);
 }
+
+/* @s as a JSON string on stdout: quotes, backslashes, controls escaped. */
+void cow_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}

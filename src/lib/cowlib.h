@@ -57,6 +57,7 @@ void cow_err(const char *file, const char *fmt, ...)
 void cow_err_errno(const char *file, const char *what);
 bool cow_ask(const char *question);
 void cow_human(uint64_t bytes, char *buf, size_t len);
+void cow_json_str(const char *s);
 
 /* ---- io.c -------------------------------------------------------- */
 
@@ -153,6 +154,8 @@ struct cow_active {
 	unsigned int devno;
 	char rdofile[COW_PATH_MAX];
 	char cowfile[COW_PATH_MAX];
+	char state[32];		/* cowloop/state, "" when not shown */
+	uint64_t size;		/* bytes, 0 when not shown */
 };
 
 const char *cow_sysfs(void);

@@ -65,18 +65,20 @@ const char *cow_sysfs(void)
 }
 
 /* One line of a sysfs attribute, without its newline. */
-static int read_attr(const char *dev, const char *attr, char *out)
+/* @attr is "cowloop/rdofile", "size"... below /sys/block/@dev. */
+static int read_attr(const char *dev, const char *attr, char *out,
+		     size_t len)
 {
 	char path[PATH_MAX];
 	FILE *f;
 	bool ok;
 
-	snprintf(path, sizeof(path), "%s/block/%s/cowloop/%s", cow_sysfs(),
-		 dev, attr);
+	snprintf(path, sizeof(path), "%s/block/%s/%s", cow_sysfs(), dev,
+		 attr);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
-	ok = fgets(out, COW_PATH_MAX, f) != NULL;
+	ok = fgets(out, (int)len, f) != NULL;
 	fclose(f);
 	if (!ok)
 		return -1;
@@ -130,10 +132,18 @@ int cow_active_list(struct cow_active **v, size_t *n)
 			return -1;
 		}
 		a = na;
+		memset(&a[*n], 0, sizeof(a[*n]));
 		a[*n].devno = (unsigned int)devno;
-		if (read_attr(de->d_name, "rdofile", a[*n].rdofile) ||
-		    read_attr(de->d_name, "cowfile", a[*n].cowfile))
+		if (read_attr(de->d_name, "cowloop/rdofile", a[*n].rdofile,
+			      sizeof(a[*n].rdofile)) ||
+		    read_attr(de->d_name, "cowloop/cowfile", a[*n].cowfile,
+			      sizeof(a[*n].cowfile)))
 			continue;	/* deactivated meanwhile */
+		/* optional: older drivers, tests */
+		read_attr(de->d_name, "cowloop/state", a[*n].state,
+			  sizeof(a[*n].state));
+		if (!read_attr(de->d_name, "size", path, sizeof(path)))
+			a[*n].size = strtoull(path, NULL, 10) * 512;
 		(*n)++;
 	}
 	closedir(dir);

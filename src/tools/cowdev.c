@@ -19,14 +19,19 @@
 
 static const struct cow_tool tool = {
 	.name = "cowdev",
-	.synopsis = "-l\n-a rdofile cowfile [cowdevice]\n-d cowdevice...\n-D",
+	.synopsis = "-l [-n] [-J] [-O columns]\n-a rdofile cowfile [cowdevice]\n-d cowdevice...\n-D",
 	.summary = "Activate, deactivate or list cowdevices (/dev/cow/N).",
 	.options = "  -a, --activate    activate a cowdevice for rdofile and cowfile\n"
 		   "                    (a new cowfile is created when it does not\n"
 		   "                    exist); prints the name of the cowdevice\n"
 		   "  -d, --deactivate  deactivate cowdevices (/dev/cow/N or N)\n"
 		   "  -D, --deactivate-all  deactivate every active cowdevice\n"
-		   "  -l, --list        list the active cowdevices\n",
+		   "  -l, --list        list the active cowdevices\n"
+		   "  -J, --json        with -l: in JSON (see cowdev(8))\n"
+		   "  -n, --noheadings  with -l: no heading line\n"
+		   "  -O, --output COLS with -l: the columns, of NAME, RDOFILE,\n"
+		   "                    COWFILE, STATE, SIZE (default the first\n"
+		   "                    three; with -J all five)\n",
 };
 
 static const struct option longopts[] = {
@@ -34,6 +39,9 @@ static const struct option longopts[] = {
 	{ "deactivate", no_argument, NULL, 'd' },
 	{ "deactivate-all", no_argument, NULL, 'D' },
 	{ "list", no_argument, NULL, 'l' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "noheadings", no_argument, NULL, 'n' },
+	{ "output", required_argument, NULL, 'O' },
 	COW_LONGOPTS_STD,
 	{ NULL, 0, NULL, 0 }
 };
@@ -185,34 +193,191 @@ static int deactivate_all(int nargs)
 	return ret;
 }
 
+/* The columns of -l (-O picks them), as losetup -l has. */
+enum { COL_NAME, COL_RDOFILE, COL_COWFILE, COL_STATE, COL_SIZE, NCOLS };
+
+static const struct column {
+	const char *id;		/* -O name, lower case for --json */
+	const char *head;	/* table heading */
+	int minw;		/* the original's widths for the first three */
+} columns[NCOLS] = {
+	[COL_NAME]	= { "name", "cowdevice", 12 },
+	[COL_RDOFILE]	= { "rdofile", "read-only file", 16 },
+	[COL_COWFILE]	= { "cowfile", "copy-on-write file", 32 },
+	[COL_STATE]	= { "state", "state", 5 },
+	[COL_SIZE]	= { "size", "size", 4 },
+};
+
+struct listopts {
+	bool json, noheadings;
+	int cols[NCOLS], ncols;
+};
+
+/* -O NAME,RDOFILE,...: usage error for an unknown column. */
+static void parse_columns(struct listopts *o, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL, *t;
+	int i;
+
+	if (!copy)
+		cow_usage_error("-O: %s", strerror(errno));
+	o->ncols = 0;
+	for (t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < NCOLS && strcasecmp(t, columns[i].id); i++)
+			;
+		if (i == NCOLS)
+			cow_usage_error("-O: unknown column '%s' (known: NAME, "
+					"RDOFILE, COWFILE, STATE, SIZE)", t);
+		if (o->ncols < NCOLS)
+			o->cols[o->ncols++] = i;
+	}
+	free(copy);
+	if (!o->ncols)
+		cow_usage_error("-O: no column named");
+}
+
+/*
+ * A table cell: characters that would break a whitespace-separated
+ * table (spaces, controls, backslash) as \xNN, as lsblk and losetup do.
+ */
+static void cell(char *out, size_t len, const char *s)
+{
+	size_t k = 0;
+
+	for (; *s && k + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= 0x20 || c == 0x7f || c == '\\')
+			k += (size_t)snprintf(out + k, len - k, "\\x%02x", c);
+		else
+			out[k++] = (char)c;
+	}
+	out[k] = '\0';
+}
+
+static void value(const struct cow_active *a, int col, char *out, size_t len)
+{
+	switch (col) {
+	case COL_NAME:
+		snprintf(out, len, DEV_PREFIX "%u", a->devno);
+		break;
+	case COL_RDOFILE:
+		cell(out, len, a->rdofile);
+		break;
+	case COL_COWFILE:
+		cell(out, len, a->cowfile);
+		break;
+	case COL_STATE:
+		cell(out, len, a->state[0] ? a->state : "-");
+		break;
+	case COL_SIZE:
+		snprintf(out, len, "%llu", (unsigned long long)a->size);
+		break;
+	}
+}
+
+static void print_json(const struct listopts *o, const struct cow_active *v,
+		       size_t n)
+{
+	char name[32];
+	size_t i;
+	int c;
+
+	printf("{\n   \"cowdevices\": [");
+	for (i = 0; i < n; i++) {
+		printf("%s\n      {", i ? "," : "");
+		for (c = 0; c < o->ncols; c++) {
+			int col = o->cols[c];
+
+			printf("%s\"%s\": ", c ? ", " : "", columns[col].id);
+			if (col == COL_SIZE && v[i].size) {
+				printf("%llu", (unsigned long long)v[i].size);
+				continue;
+			}
+			if ((col == COL_SIZE) || (col == COL_STATE &&
+						  !v[i].state[0])) {
+				printf("null");	/* not shown by this driver */
+				continue;
+			}
+			snprintf(name, sizeof(name), DEV_PREFIX "%u",
+				 v[i].devno);
+			cow_json_str(col == COL_NAME ? name :
+				     col == COL_RDOFILE ? v[i].rdofile :
+				     col == COL_COWFILE ? v[i].cowfile :
+				     v[i].state);
+		}
+		printf("}");
+	}
+	printf("%s]\n}\n", n ? "\n   " : "");
+}
+
+/* Left-aligned columns as wide as their widest cell (the last padded too). */
+static int print_table(const struct listopts *o, const struct cow_active *v,
+		       size_t n)
+{
+	int w[NCOLS], c;
+	char *buf = malloc(4 * COW_PATH_MAX + 8);
+	size_t i;
+
+	if (!buf) {
+		cow_err_errno(NULL, "list");
+		return -1;
+	}
+	for (c = 0; c < o->ncols; c++) {
+		w[c] = columns[o->cols[c]].minw;
+		if (!o->noheadings && (int)strlen(columns[o->cols[c]].head) > w[c])
+			w[c] = (int)strlen(columns[o->cols[c]].head);
+		for (i = 0; i < n; i++) {
+			value(&v[i], o->cols[c], buf, 4 * COW_PATH_MAX + 8);
+			if ((int)strlen(buf) > w[c])
+				w[c] = (int)strlen(buf);
+		}
+	}
+	if (!o->noheadings) {
+		for (c = 0; c < o->ncols; c++)
+			printf("%s%-*s", c ? " " : "", w[c],
+			       columns[o->cols[c]].head);
+		putchar('\n');
+	}
+	for (i = 0; i < n; i++) {
+		for (c = 0; c < o->ncols; c++) {
+			value(&v[i], o->cols[c], buf, 4 * COW_PATH_MAX + 8);
+			printf("%s%-*s", c ? " " : "", w[c], buf);
+		}
+		putchar('\n');
+	}
+	free(buf);
+	return 0;
+}
+
 /* The active cowdevices from sysfs (COWLOOP_SYSFS replaces /sys). */
-static int list(int nargs)
+static int list(int nargs, const struct listopts *o)
 {
 	struct cow_active *v;
-	char name[32];
-	size_t n, i;
+	size_t n;
+	int r;
 
 	if (nargs)
 		cow_usage_error("-l takes no arguments");
 	if (!module_loaded() || cow_active_list(&v, &n) < 0)
 		return COW_EXIT_FAIL;
-	printf("%-12s %-16s %-32s\n", "cowdevice", "read-only file",
-	       "copy-on-write file");
-	for (i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), DEV_PREFIX "%u", v[i].devno);
-		printf("%-12s %-16s %-32s\n", name, v[i].rdofile,
-		       v[i].cowfile);
+	if (o->json) {
+		print_json(o, v, n);
+		r = 0;
+	} else {
+		r = print_table(o, v, n);
 	}
 	free(v);
-	return COW_EXIT_OK;
+	return r ? COW_EXIT_FAIL : COW_EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
+	struct listopts lo = { .ncols = 0 };
 	int c, mode = 0;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "adDl" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "adDlJnO:" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 		case 'd':
@@ -222,9 +387,25 @@ int main(int argc, char **argv)
 				cow_usage_error("only one of -a, -d, -D, -l");
 			mode = c;
 			break;
+		case 'J':
+			lo.json = true;
+			break;
+		case 'n':
+			lo.noheadings = true;
+			break;
+		case 'O':
+			parse_columns(&lo, optarg);
+			break;
 		default:
 			cow_std_option(c);
 		}
+	}
+	if ((lo.json || lo.noheadings || lo.ncols) && mode != 'l')
+		cow_usage_error("-J, -n and -O go with -l");
+	if (!lo.ncols) {
+		lo.ncols = lo.json ? NCOLS : COL_STATE;
+		for (c = 0; c < lo.ncols; c++)
+			lo.cols[c] = c;
 	}
 	switch (mode) {
 	case 'a':
@@ -234,7 +415,7 @@ int main(int argc, char **argv)
 	case 'D':
 		return deactivate_all(argc - optind);
 	case 'l':
-		return list(argc - optind);
+		return list(argc - optind, &lo);
 	}
 	cow_usage_error("one of -a, -d, -D or -l is required");
 }

@@ -12,16 +12,18 @@
 
 static const struct cow_tool tool = {
 	.name = "cowlist",
-	.synopsis = "[-v] cowfile",
+	.synopsis = "[-v] [--json] cowfile",
 	.summary = "Show the information in the header of a cowfile.",
 	.options = "  -v, --verbose     also show the layout, the ORDERED flag, the\n"
 		   "                    exact rdofile size, the fingerprint, and the\n"
 		   "                    cowfile's size and disk usage, with sizes\n"
-		   "                    also human-readable\n",
+		   "                    also human-readable\n"
+		   "  -J, --json        everything -v shows, in JSON (see cowlist(8))\n",
 };
 
 static const struct option longopts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "json", no_argument, NULL, 'J' },
 	COW_LONGOPTS_STD,
 	{ NULL, 0, NULL, 0 }
 };
@@ -123,11 +125,11 @@ static void report(const struct cowfile *cf, const struct stat *st,
 			add_bytes(&r, "exact size rdofile", h->rdosize);
 		else
 			add_s(&r, "exact size rdofile", "unknown");
-		snprintf(v, sizeof(v), "%#llx",
+		snprintf(v, sizeof(v), "0x%llx",
 			 (unsigned long long)h->fingerprint);
 		add_s(&r, "rdofingerprint", v);
 		if (h->ext_flags & COW_EXT_MERGE_ANY) {
-			snprintf(v, sizeof(v), "%#llx",
+			snprintf(v, sizeof(v), "0x%llx",
 				 (unsigned long long)h->mergefp);
 			add_s(&r, "merged fingerprint", v);
 		}
@@ -138,18 +140,60 @@ static void report(const struct cowfile *cf, const struct stat *st,
 	print(&r);
 }
 
+/* Keys and values after qemu-img info --output=json. */
+static void report_json(const struct cowfile *cf, const struct stat *st)
+{
+	const struct cow_hdr *h = &cf->hdr;
+
+	printf("{\n    \"filename\": ");
+	cow_json_str(cf->path);
+	printf(",\n    \"format\": \"cowfile\",\n    \"state\": \"%s\",\n",
+	       state(h));
+	printf("    \"header-version\": %u,\n", h->version);
+	printf("    \"data-offset\": %llu,\n", (unsigned long long)h->doffset);
+	printf("    \"mapunit\": %llu,\n", (unsigned long long)h->mapunit);
+	printf("    \"bitmap-blocks\": %llu,\n",
+	       (unsigned long long)(h->mapsize / COW_MAPUNIT));
+	printf("    \"cowblocks-in-use\": %llu,\n",
+	       (unsigned long long)h->cowused);
+	printf("    \"rdofile-blocks\": %llu,\n",
+	       (unsigned long long)h->rdoblocks);
+	printf("    \"virtual-size\": %llu,\n",
+	       (unsigned long long)(h->rdoblocks * COW_MAPUNIT));
+	printf("    \"layout\": \"%s\",\n",
+	       h->layout == COW_LAYOUT_ILP32 ? "i386" : "x86_64");
+	printf("    \"ordered\": %s,\n",
+	       h->ext_flags & COW_EXT_ORDERED ? "true" : "false");
+	if (h->rdosize)
+		printf("    \"rdofile-size\": %llu,\n",
+		       (unsigned long long)h->rdosize);
+	else
+		printf("    \"rdofile-size\": null,\n");
+	printf("    \"rdofingerprint\": \"0x%llx\",\n",
+	       (unsigned long long)h->fingerprint);
+	if (h->ext_flags & COW_EXT_MERGE_ANY)
+		printf("    \"merged-fingerprint\": \"0x%llx\",\n",
+		       (unsigned long long)h->mergefp);
+	printf("    \"cowfile-size\": %llu,\n",
+	       (unsigned long long)st->st_size);
+	printf("    \"actual-size\": %llu\n}\n",
+	       (unsigned long long)st->st_blocks * 512);
+}
+
 int main(int argc, char **argv)
 {
 	struct cowfile cf;
 	struct stat st;
-	bool verbose = false;
+	bool verbose = false, json = false;
 	int c;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "v" COW_SHORTOPTS_STD, longopts,
+	while ((c = getopt_long(argc, argv, "vJ" COW_SHORTOPTS_STD, longopts,
 				NULL)) != -1) {
 		if (c == 'v')
 			verbose = true;
+		else if (c == 'J')
+			json = true;
 		else
 			cow_std_option(c);
 	}
@@ -158,6 +202,13 @@ int main(int argc, char **argv)
 					      : "missing cowfile");
 	/* what cowdev -a leaves before the driver writes a header */
 	if (!stat(argv[optind], &st) && S_ISREG(st.st_mode) && !st.st_size) {
+		if (json) {
+			printf("{\n    \"filename\": ");
+			cow_json_str(argv[optind]);
+			printf(",\n    \"format\": \"cowfile\",\n"
+			       "    \"state\": \"empty\"\n}\n");
+			return COW_EXIT_OK;
+		}
 		printf("Info about cowfile %s: empty (a new cowfile: cowdev -a "
 		       "writes its header)\n", argv[optind]);
 		return COW_EXIT_OK;
@@ -169,7 +220,10 @@ int main(int argc, char **argv)
 		cow_close(&cf);
 		return COW_EXIT_FAIL;
 	}
-	report(&cf, &st, verbose);
+	if (json)
+		report_json(&cf, &st);
+	else
+		report(&cf, &st, verbose);
 	cow_close(&cf);
 	return COW_EXIT_OK;
 }

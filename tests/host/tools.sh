@@ -8,10 +8,10 @@ for t in cowlist cowrepair cowmerge cowdev cowsync; do
 	h=$("$BIN/$t" --help); ok=true
 	result "$t-h" [ "$h" = "$("$BIN/$t" -h)" ]
 	case $t in
-	cowlist) opts="-v --verbose" ;;
+	cowlist) opts="-v --verbose -J --json" ;;
 	cowrepair) opts="-f --force -n --dry-run --scan-data -v --verbose" ;;
 	cowmerge) opts="-y --yes -n --dry-run" ;;
-	cowdev) opts="-a --activate -d --deactivate -D --deactivate-all -l --list" ;;
+	cowdev) opts="-a --activate -d --deactivate -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
 	cowsync) opts="" ;;
 	esac
 	for o in $opts -h --help -V --version; do
@@ -100,6 +100,30 @@ result cowlist-aligned-8tib-plain [ "$(sed 1d <<<"$out" | sed 's/ (of.*//' |
 : > "$c"
 expect cowlist-empty 0 "Info about cowfile $c: empty (a new cowfile: cowdev -a writes its header)" \
 	"$BIN/cowlist" "$c"
+expect cowlist-empty-json 0 "{
+    \"filename\": \"$c\",
+    \"format\": \"cowfile\",
+    \"state\": \"empty\"
+}" "$BIN/cowlist" --json "$c"
+mkcow "$c" 32 1440 1 5 $((0x9a302010))
+expect cowlist-json 0 "{
+    \"filename\": \"$c\",
+    \"format\": \"cowfile\",
+    \"state\": \"dirty\",
+    \"header-version\": 1,
+    \"data-offset\": 4096,
+    \"mapunit\": 1024,
+    \"bitmap-blocks\": 1,
+    \"cowblocks-in-use\": 5,
+    \"rdofile-blocks\": 1440,
+    \"virtual-size\": 1474560,
+    \"layout\": \"i386\",
+    \"ordered\": false,
+    \"rdofile-size\": null,
+    \"rdofingerprint\": \"0x9a302010\",
+    \"cowfile-size\": 2048,
+    \"actual-size\": $(( $(stat -c %b "$c") * 512 ))
+}" "$BIN/cowlist" -J "$c"
 
 # ---- validation rules, each on its own, with the tool's message --------
 bad() {	# bad name message-reason put-args... (applied to a valid cowfile)
@@ -389,7 +413,30 @@ echo /dev/sda2 > "$S/block/cow2/cowloop/rdofile"
 echo /tmp/myfs1.cow > "$S/block/cow2/cowloop/cowfile"
 echo /srv/images/a-rather-long-name.img > "$S/block/cow10/cowloop/rdofile"
 echo /fsdir/inst10.cow > "$S/block/cow10/cowloop/cowfile"
-expect cowdev-list 0 "cowdevice    read-only file   copy-on-write file              
-/dev/cow/2   /dev/sda2        /tmp/myfs1.cow                  
+# columns as wide as their widest cell: nothing breaks on a long path;
+# blanks in a path are \x20 in the table, plain in JSON
+expect cowdev-list 0 "cowdevice    read-only file                     copy-on-write file              
+/dev/cow/2   /dev/sda2                          /tmp/myfs1.cow                  
 /dev/cow/10  /srv/images/a-rather-long-name.img /fsdir/inst10.cow               " \
 	env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l
+echo "/srv/my images/x.img" > "$S/block/cow10/cowloop/rdofile"
+echo clean > "$S/block/cow2/cowloop/state"
+echo 2048 > "$S/block/cow2/size"
+expect cowdev-list-noheadings-blanks 0 "/dev/cow/2   /dev/sda2               /tmp/myfs1.cow                  
+/dev/cow/10  /srv/my\x20images/x.img /fsdir/inst10.cow               " \
+	env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -n
+expect cowdev-list-columns 0 "cowdevice    state size   
+/dev/cow/2   clean 1048576
+/dev/cow/10  -     0      " env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -O NAME,state,SIZE
+expect cowdev-list-json 0 '{
+   "cowdevices": [
+      {"name": "/dev/cow/2", "rdofile": "/dev/sda2", "cowfile": "/tmp/myfs1.cow", "state": "clean", "size": 1048576},
+      {"name": "/dev/cow/10", "rdofile": "/srv/my images/x.img", "cowfile": "/fsdir/inst10.cow", "state": null, "size": null}
+   ]
+}' env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -J
+rm -rf "$S/block/cow2" "$S/block/cow10"
+expect cowdev-list-json-none 0 '{
+   "cowdevices": []
+}' env COWLOOP_SYSFS="$S" "$BIN/cowdev" --list --json
+"$BIN/cowdev" -l -O bogus >/dev/null 2>&1; result cowdev-list-bad-column-exit-2 [ $? = 2 ]
+"$BIN/cowdev" -d 1 -J >/dev/null 2>&1; result cowdev-json-without-l-exit-2 [ $? = 2 ]
