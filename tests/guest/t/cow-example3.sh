@@ -14,9 +14,10 @@ for i in 0 1 2; do
 	check_eq "device $i" "/dev/cow/$i" "$dev"
 done
 cowdev -l | tee /tmp/list
+# columns widen for long paths (cowdev(8)): compare the words
 check_eq "cowdev -l header" \
-	"cowdevice    read-only file   copy-on-write file" \
-	"$(head -1 /tmp/list | sed 's/ *$//')"
+	"cowdevice read-only file copy-on-write file" \
+	"$(head -1 /tmp/list | tr -s ' ' | sed 's/ *$//')"
 for i in 0 1 2; do
 	grep -q "^/dev/cow/$i  *$img  *$SCRATCH/inst$i.cow" /tmp/list ||
 		fail "cowdev -l lacks /dev/cow/$i"
