@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "cowlib.h"
 
 const char *cow_progname = "cowloop";
@@ -151,4 +153,65 @@ void cow_json_str(const char *s)
 			putchar(c);
 	}
 	putchar('"');
+}
+
+static double cow_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/*
+ * Progress of long work on stderr: @mode 1 on (-p), 0 off, -1 on only
+ * when stderr is a terminal.  On a terminal one line is rewritten (5 per
+ * second at most); otherwise a line per second.
+ */
+void cow_progress_init(struct cow_progress *p, int mode, const char *what,
+		       uint64_t total)
+{
+	memset(p, 0, sizeof(*p));
+	p->tty = isatty(STDERR_FILENO);
+	p->on = mode > 0 || (mode < 0 && p->tty);
+	p->what = what;
+	p->total = total;
+	p->start = p->last = cow_now();
+}
+
+static void cow_progress_print(struct cow_progress *p, double now, bool end)
+{
+	double secs = now - p->start;
+	char rate[16];
+
+	cow_human((uint64_t)(secs > 0 ? (double)p->done * COW_MAPUNIT / secs
+				      : 0), rate, sizeof(rate));
+	fprintf(stderr, "%s%s: %s: %llu/%llu blocks (%u%%), %s/s%s",
+		p->tty ? "\r" : "", cow_progname, p->what,
+		(unsigned long long)p->done, (unsigned long long)p->total,
+		p->total ? (unsigned int)(p->done * 100 / p->total) : 100,
+		rate, p->tty ? "\033[K" : "\n");
+	if (p->tty && end)
+		fputc('\n', stderr);
+	p->last = now;
+}
+
+/* @done blocks of @total done so far. */
+void cow_progress_set(struct cow_progress *p, uint64_t done)
+{
+	double now;
+
+	p->done = done;
+	if (!p->on)
+		return;
+	now = cow_now();
+	if (now - p->last >= (p->tty ? 0.2 : 1.0))
+		cow_progress_print(p, now, false);
+}
+
+/* The last figures, on a line of their own. */
+void cow_progress_end(struct cow_progress *p)
+{
+	if (p->on)
+		cow_progress_print(p, cow_now(), true);
 }

@@ -59,6 +59,19 @@ bool cow_ask(const char *question);
 void cow_human(uint64_t bytes, char *buf, size_t len);
 void cow_json_str(const char *s);
 
+/* Progress of long work (cowmerge, full cowrepair) on stderr. */
+struct cow_progress {
+	bool on, tty;
+	const char *what;	/* "merging", "scanning" */
+	uint64_t total, done;	/* blocks */
+	double start, last;	/* seconds, monotonic */
+};
+
+void cow_progress_init(struct cow_progress *p, int mode, const char *what,
+		       uint64_t total);
+void cow_progress_set(struct cow_progress *p, uint64_t done);
+void cow_progress_end(struct cow_progress *p);
+
 /* ---- io.c -------------------------------------------------------- */
 
 ssize_t cow_pread_full(int fd, void *buf, size_t len, uint64_t off);

@@ -28,12 +28,19 @@ static const struct cow_tool tool = {
 		   "interrupted merge is completed by running the same command again.",
 	.options = "  -y, --yes         do not ask for confirmation\n"
 		   "  -n, --dry-run     check everything, say what would be written\n"
-		   "                    and how much, write nothing\n",
+		   "                    and how much, write nothing\n"
+		   "  -p, --progress    show blocks done, of all, and the rate (the\n"
+		   "                    default when standard error is a terminal)\n"
+		   "      --no-progress never show it\n",
 };
+
+#define OPT_NO_PROGRESS	0x200
 
 static const struct option longopts[] = {
 	{ "yes", no_argument, NULL, 'y' },
 	{ "dry-run", no_argument, NULL, 'n' },
+	{ "progress", no_argument, NULL, 'p' },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	COW_LONGOPTS_STD,
 	{ NULL, 0, NULL, 0 }
 };
@@ -75,9 +82,10 @@ static int copy_run(const struct cowfile *cf, const struct rdofile *r,
 }
 
 /* Copy every unit whose bit is set, in runs; then make the rdofile durable. */
-static int merge(struct cowfile *cf, const struct rdofile *r)
+static int merge(struct cowfile *cf, const struct rdofile *r, int progress)
 {
-	uint64_t start = 0, n = 0, u;
+	uint64_t start = 0, n = 0, done = 0, u;
+	struct cow_progress pg;
 	struct cow_map_iter it;
 	uint8_t *buf = cow_alloc_aligned(COW_SCAN_CHUNK);
 	int ret = -1, k;
@@ -88,6 +96,7 @@ static int merge(struct cowfile *cf, const struct rdofile *r)
 	}
 	if (cow_map_iter_init(&it, cf) < 0)
 		goto out;
+	cow_progress_init(&pg, progress, "merging", cf->hdr.cowused);
 	while ((k = cow_map_iter_next(&it, &u)) > 0) {
 		if (n && u == start + n && n < RUN_MAX) {
 			n++;
@@ -95,11 +104,14 @@ static int merge(struct cowfile *cf, const struct rdofile *r)
 		}
 		if (n && copy_run(cf, r, buf, start, n) < 0)
 			goto out_it;
+		cow_progress_set(&pg, done += n);
 		start = u;
 		n = 1;
 	}
 	if (k < 0 || (n && copy_run(cf, r, buf, start, n) < 0))
 		goto out_it;
+	cow_progress_set(&pg, done += n);
+	cow_progress_end(&pg);
 	if (fsync(r->fd) < 0) {
 		cow_err_errno(r->label, "fsync");
 		goto out_it;
@@ -232,15 +244,19 @@ int main(int argc, char **argv)
 	struct cowfile cf;
 	struct rdofile r;
 	bool yes = false, dry = false, resume;
-	int c, ret = COW_EXIT_FAIL;
+	int c, ret = COW_EXIT_FAIL, progress = -1;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "yn" COW_SHORTOPTS_STD, longopts,
+	while ((c = getopt_long(argc, argv, "ynp" COW_SHORTOPTS_STD, longopts,
 				NULL)) != -1) {
 		if (c == 'y')
 			yes = true;
 		else if (c == 'n')
 			dry = true;
+		else if (c == 'p')
+			progress = 1;
+		else if (c == OPT_NO_PROGRESS)
+			progress = 0;
 		else
 			cow_std_option(c);
 	}
@@ -281,7 +297,7 @@ int main(int argc, char **argv)
 		       cf.path, r.path);
 	else if (cf.hdr.cowused && mark_merging(&cf, &r) < 0)
 		goto out;
-	if (merge(&cf, &r) < 0)
+	if (merge(&cf, &r, progress) < 0)
 		goto out;
 	if (cf.hdr.cowused && mark_merged(&cf) < 0)
 		goto out;

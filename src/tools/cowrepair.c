@@ -44,17 +44,24 @@ static const struct cow_tool tool = {
 		   "                    setting bits for data written after its last\n"
 		   "                    flush (only for a cowfile the original\n"
 		   "                    cowloop driver used last)\n"
+		   "  -p, --progress    with a scan of the data area: show the block\n"
+		   "                    reached, of all, and the rate (the default\n"
+		   "                    when standard error is a terminal)\n"
+		   "      --no-progress never show it\n"
 		   "  -v, --verbose     list every correction\n",
 	.usage_status = EXIT_USAGE,
 };
 
 #define OPT_SCAN_DATA	0x200
+#define OPT_NO_PROGRESS	0x201
 
 static const struct option longopts[] = {
 	{ "force", no_argument, NULL, 'f' },
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "scan-data", no_argument, NULL, OPT_SCAN_DATA },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "progress", no_argument, NULL, 'p' },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	COW_LONGOPTS_STD,
 	{ NULL, 0, NULL, 0 }
 };
@@ -62,6 +69,8 @@ static const struct option longopts[] = {
 struct repair {
 	struct cowfile cf;
 	bool verbose, dryrun, force, scan_data;
+	int progress;		/* -1 auto, 0 off, 1 on */
+	struct cow_progress pg;
 	uint64_t set, cleared;	/* bits set by the scan, cleared in the tail */
 };
 
@@ -79,6 +88,7 @@ static int scan_unit(void *ctx, uint64_t unit, const uint8_t *data)
 	struct repair *rp = ctx;
 	int r;
 
+	cow_progress_set(&rp->pg, unit + 1);
 	if (cow_unit_zero(data))
 		return 0;
 	r = cow_map_set(&rp->cf, unit);
@@ -96,11 +106,14 @@ static int scan_data(struct repair *rp)
 {
 	struct cowfile *cf = &rp->cf;
 
+	cow_progress_init(&rp->pg, rp->progress, "scanning", cf->hdr.rdoblocks);
 	if (cow_scan_units(cf->fd, cf->hdr.doffset, cf->hdr.rdoblocks,
 			   scan_unit, rp) < 0) {
 		cow_err_errno(cf->label, "cannot read data area");
 		return -1;
 	}
+	cow_progress_set(&rp->pg, cf->hdr.rdoblocks);
+	cow_progress_end(&rp->pg);
 	return 0;
 }
 
@@ -244,8 +257,9 @@ int main(int argc, char **argv)
 	int c, ret;
 
 	memset(&rp, 0, sizeof(rp));
+	rp.progress = -1;
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "fnv" COW_SHORTOPTS_STD, longopts,
+	while ((c = getopt_long(argc, argv, "fnpv" COW_SHORTOPTS_STD, longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -259,6 +273,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SCAN_DATA:
 			rp.scan_data = true;
+			break;
+		case 'p':
+			rp.progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			rp.progress = 0;
 			break;
 		default:
 			cow_std_option(c);

@@ -9,8 +9,8 @@ for t in cowlist cowrepair cowmerge cowdev cowsync; do
 	result "$t-h" [ "$h" = "$("$BIN/$t" -h)" ]
 	case $t in
 	cowlist) opts="-v --verbose -J --json" ;;
-	cowrepair) opts="-f --force -n --dry-run --scan-data -v --verbose" ;;
-	cowmerge) opts="-y --yes -n --dry-run" ;;
+	cowrepair) opts="-f --force -n --dry-run --scan-data -p --progress --no-progress -v --verbose" ;;
+	cowmerge) opts="-y --yes -n --dry-run -p --progress --no-progress" ;;
 	cowdev) opts="-a --activate -d --deactivate -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
 	cowsync) opts="" ;;
 	esac
@@ -330,6 +330,15 @@ for lay in 64 32; do
 		&& [ "$(get "$C" 6 2)" = 1 ] && [ "$(get "$C" 520 8)" = 4 ] \
 		&& [ "$(get "$C" 8 $((lay / 8)))" = 1024 ]
 done
+# -p: progress on stderr even when not a terminal (none by default there)
+mkrdo; mkmerge 64
+out=$("$BIN/cowmerge" -y -p "$R" "$C" 2>&1 >/dev/null)
+result cowmerge-progress [ "$(sed -E 's|, [0-9.]+ [KMGTPE]?i?B/s$|, R/s|' <<<"$out" | tail -n 1)" = \
+	"cowmerge: merging: 6/6 blocks (100%), R/s" ]
+mkrep 64 1
+out=$("$BIN/cowrepair" -n -p "$c" 2>&1 >/dev/null)
+result cowrepair-progress [ "$(sed -E 's|, [0-9.]+ [KMGTPE]?i?B/s$|, R/s|' <<<"$out" | tail -n 1)" = \
+	"cowrepair: scanning: 100/100 blocks (100%), R/s" ]
 # a fingerprint stored without the quirk still matches (low 32 bits)
 mkrdo; mkmerge 64 $((0x9a302010)); expected
 "$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>&1
