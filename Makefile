@@ -15,6 +15,7 @@
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
+COMPDIR	?= $(PREFIX)/share/bash-completion/completions
 CC	?= cc
 CFLAGS	?= -O2 -g
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -47,6 +48,7 @@ KSRC	:= $(wildcard src/module/*.c src/module/*.h) src/module/Kbuild
 MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-module \
+	install-completion \
 	check check-host check-guest demo vm-shell bench bench-tools fuzz \
 	deps clean
 
@@ -81,7 +83,7 @@ module:
 	@ln -sf $(CURDIR)/src/common/cowfmt.c $(KOUT)/cowfmt.c
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(KOUT) COWLOOP_INC=$(CURDIR)/src/include modules
 
-install: install-tools install-man
+install: install-tools install-man install-completion
 	@if [ -e $(KOUT)/cowloop.ko ]; then $(MAKE) --no-print-directory install-module; \
 	else echo "cowloop: module not built for $(KERNELRELEASE): not installed"; fi
 
@@ -93,6 +95,13 @@ install-man:
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man4
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/*.4 $(DESTDIR)$(MANDIR)/man4
+
+# bash-completion loads completions/<command>: one copy per tool
+install-completion:
+	install -d $(DESTDIR)$(COMPDIR)
+	for t in $(TOOLS); do \
+		install -m 0644 completion/cowloop.bash $(DESTDIR)$(COMPDIR)/$$t; \
+	done
 
 install-module:
 	install -d $(DESTDIR)/lib/modules/$(KERNELRELEASE)/updates

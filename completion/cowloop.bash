@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0
+# bash completion for the cowloop tools: cowdev, cowsync, cowlist,
+# cowrepair, cowmerge.  Installed by "make install" once per tool name in
+# $(PREFIX)/share/bash-completion/completions/, where bash-completion
+# loads it on first use; or: . completion/cowloop.bash
+
+# _cowloop_files [dirs]: file names (or only directories) for the word
+_cowloop_files() {
+	local IFS=$'\n'
+	if [ "${1:-}" = dirs ]; then
+		COMPREPLY+=($(compgen -d -- "$cur"))
+	else
+		COMPREPLY+=($(compgen -f -- "$cur"))
+	fi
+	compopt -o filenames 2>/dev/null
+}
+
+# the active cowdevices, as cowdev -l shows them
+_cowloop_devices() {
+	COMPREPLY+=($(compgen -W "$(cowdev -l -n -O NAME 2>/dev/null)" -- "$cur"))
+}
+
+_cowloop() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local cmd=${COMP_WORDS[0]##*/} opts mode="" w
+	COMPREPLY=()
+	case $cmd in
+	cowdev)
+		opts="-a --activate -d --deactivate -D --deactivate-all -l --list
+		      -J --json -n --noheadings -O --output -h --help -V --version"
+		if [ "$prev" = -O ] || [ "$prev" = --output ]; then
+			local pre=${cur%"${cur##*,}"}
+			COMPREPLY=($(compgen -P "$pre" -W "NAME RDOFILE COWFILE STATE SIZE" \
+				-- "${cur##*,}"))
+			compopt -o nospace 2>/dev/null
+			return
+		fi
+		for w in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
+			case $w in
+			-d|--deactivate) mode=d ;;
+			-a|--activate) mode=a ;;
+			esac
+		done
+		;;
+	cowsync) opts="-h --help -V --version" ;;
+	cowlist) opts="-v --verbose -J --json -h --help -V --version" ;;
+	cowrepair)
+		opts="-f --force -n --dry-run --scan-data -p --progress
+		      --no-progress -v --verbose -h --help -V --version" ;;
+	cowmerge)
+		opts="-y --yes -n --dry-run -p --progress --no-progress
+		      -h --help -V --version" ;;
+	*) return ;;
+	esac
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+		return
+	fi
+	case $cmd in
+	cowsync) ;;
+	cowdev)
+		if [ "$mode" = d ]; then
+			_cowloop_devices
+		elif [ "$mode" = a ]; then
+			_cowloop_files
+		fi
+		;;
+	*) _cowloop_files ;;
+	esac
+}
+complete -F _cowloop cowdev cowsync cowlist cowrepair cowmerge
