@@ -403,10 +403,12 @@ out:
 
 /*
  * Store page @p read from disk when not all zero: @buf is the page, its
- * bitmap bytes read, the rest zero.
+ * bitmap bytes read, the rest zero.  Units from @present on are beyond
+ * the end of the cowfile: a bit for one means the file was truncated,
+ * and its data is gone (never served as zeroes, never "repaired").
  */
 static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, bool repair,
-			u64 *count)
+			u64 present, u64 *count)
 {
 	void *map = buf + cow_bm_page_off(p);
 	size_t len = cow_bm_page_len(cd, p);
@@ -424,6 +426,8 @@ static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, bool repair,
 		     u++)
 			__clear_bit_le(u, map);
 	}
+	if (cow_bitmap_check_tail(map, first, len, present))
+		return cow_refuse(cd, COW_E_TRUNCATED);
 	ret = cow_bm_insert(cd, p, buf, GFP_KERNEL);
 	if (ret)
 		return ret;
@@ -457,8 +461,13 @@ static bool cow_next_data(struct file *file, loff_t *pos, loff_t *len,
 static int cow_bm_read(struct cow_dev *cd, bool repair, u64 *count)
 {
 	loff_t end = COW_HDRSIZE + cd->hdr.mapsize, pos = COW_HDRSIZE, len;
+	loff_t size = i_size_read(file_inode(cd->file[COW_COW]));
+	u64 present = 0;
 	void *buf = cd->flush_buf;
 	int ret;
+
+	if (size > cd->hdr.doffset)
+		present = (size - cd->hdr.doffset) >> COW_MAPUNIT_SHIFT;
 
 	while (cow_next_data(cd->file[COW_COW], &pos, &len, end)) {
 		u64 p = pos / PAGE_SIZE, last = (pos + len - 1) / PAGE_SIZE;
@@ -470,7 +479,8 @@ static int cow_bm_read(struct cow_dev *cd, bool repair, u64 *count)
 					  cow_bm_page_len(cd, p),
 					  cow_bm_page_pos(p));
 			if (!ret)
-				ret = cow_bm_adopt(cd, p, buf, repair, count);
+				ret = cow_bm_adopt(cd, p, buf, repair, present,
+						   count);
 			if (ret)
 				return ret;
 			if (fatal_signal_pending(current))

@@ -4,7 +4,7 @@
 # works; cowfile = the rdofile by symlink or hard link, a block device, a
 # cowdevice, a symlink to a directory, on a read-only filesystem; rdofile
 # a directory, FIFO, character device, another device's cowfile while
-# active.  Nothing is modified by a refusal.
+# active; a truncated cowfile.  Nothing is modified by a refusal.
 # timeout: 300
 . /cowloop/t/lib.sh
 . /cowloop/t/cowlib.sh
@@ -71,4 +71,17 @@ refused "cowfile is the rdofile of an active cowdevice" \
 deactivate "$dev"
 [ -z "$(cowdev -l | sed 1d)" ] || fail "devices left active"
 check_eq "rdofile checksum" "$sum" "$(md5 "$img")"
+# a cowfile cut short: its bitmap lists units the file no longer holds.
+# Refused, also with option=r; never served as zeroes.
+dev=$(activate "$img" "$SCRATCH/t.cow")
+dd if=/dev/urandom of="$dev" bs=4k count=4 seek=8 oflag=direct conv=fsync 2>/dev/null
+deactivate "$dev"
+size=$(stat -c %s "$SCRATCH/t.cow")
+truncate -s $((size - 8192)) "$SCRATCH/t.cow"
+refused "truncated" cowdev -a "$img" "$SCRATCH/t.cow"
+cow_unload
+if modprobe cowloop rdofile="$img" cowfile="$SCRATCH/t.cow" option=r 2>/dev/null; then
+	fail "option=r activated a truncated cowfile"
+fi
+dmesg | grep -q "cowfile truncated" || fail "no kernel line says the cowfile is truncated"
 cow_unload
