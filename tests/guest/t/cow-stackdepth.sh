@@ -30,10 +30,10 @@ for fs in ext4 xfs; do
 	echo 0 >$T/stack_max_size
 	echo 1 >/proc/sys/kernel/stack_tracer_enabled
 	fio --name=b --directory=/mnt/sd --size=8M --bs=4k --rw=randwrite \
-		--ioengine=psync --fsync=16 --output=/dev/null
+		--ioengine=psync --fsync=16 --eta=never --output=/dev/null
 	fio --name=d --directory=/mnt/sd --size=8M --bsrange=4k-256k \
 		--rw=randrw --direct=1 --ioengine=libaio --iodepth=16 \
-		--output=/dev/null
+		--eta=never --output=/dev/null
 	sync
 	echo 0 >/proc/sys/kernel/stack_tracer_enabled
 	max=$(cat $T/stack_max_size)
