@@ -7,6 +7,8 @@
 #   make module [KERNELRELEASE=r]   build/<r>/cowloop.ko
 #   make install [DESTDIR=] [PREFIX=/usr]
 #   make check           host tests, then the guest suite on both kernels
+#   make check-debug     the guest suite on a KASAN/lockdep/kmemleak/fault-
+#                        injection kernel and on PREEMPT_RT, and coccicheck
 #   make demo            the product page's Example 1 in a guest
 #   make vm-shell KERNELRELEASE=r   interactive guest
 #   make bench           benchmark against loop, dm-snapshot, qcow2
@@ -49,7 +51,7 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-module \
 	install-completion \
-	check check-host check-guest demo vm-shell bench bench-tools fuzz \
+	check check-host check-guest check-debug demo vm-shell bench bench-tools fuzz \
 	deps clean
 
 all: tools
@@ -118,6 +120,9 @@ check-host: tools
 
 check-guest:
 	@tests/guest/run.sh
+
+check-debug:
+	@tests/debug/run.sh
 
 deps:
 	@tests/guest/deps.sh

@@ -38,12 +38,17 @@ die() { msg "error: $*"; exit 1; }
 
 # All installed kernels that have both an image in /boot and headers,
 # oldest first, filtered by $KVERS (space or comma separated substrings).
+# Without KVERS, the kernels of "make check-debug" (the debug build
+# "-cowdebug" and Debian's PREEMPT_RT "-rt-") are left out.
 cow_kernels() {
 	local img r want
 	for img in /boot/vmlinuz-*; do
 		[ -e "$img" ] || continue
 		r=${img#/boot/vmlinuz-}
 		[ -e "/lib/modules/$r/build/Makefile" ] || continue
+		if [ -z "${KVERS:-}" ]; then
+			case $r in *-cowdebug*|*-rt-*) continue ;; esac
+		fi
 		if [ -n "${KVERS:-}" ]; then
 			# "6.1" matches 6.1.0-56-cloud-amd64 but not 6.12.x.
 			for want in ${KVERS//,/ }; do
@@ -59,8 +64,11 @@ cow_kernels() {
 	done | sort -V
 }
 
-# Test names to run: $TESTS (comma or space separated) or every
-# tests/guest/t/*.sh except the shared libraries (*lib.sh).
+# cow_tests [KVER]: test names to run: $TESTS (comma or space separated)
+# or every tests/guest/t/*.sh except the shared libraries (*lib.sh) and
+# the fault-injection tests debug-*.sh, which run only with
+# COW_DEBUG_TESTS=1 (make check-debug) on a kernel that has fault
+# injection (the debug kernel).
 cow_tests() {
 	local f
 	if [ -n "${TESTS:-}" ]; then
@@ -69,7 +77,15 @@ cow_tests() {
 	fi
 	for f in "$COW_GUEST_SRC"/t/*.sh; do
 		f=${f##*/}
-		case $f in *lib.sh) ;; *) echo "${f%.sh}" ;; esac
+		case $f in
+		*lib.sh) ;;
+		debug-*)
+			[ "${COW_DEBUG_TESTS:-0}" = 1 ] &&
+			grep -qs '^CONFIG_FAIL_MAKE_REQUEST=y' "/boot/config-${1:-}" &&
+			echo "${f%.sh}"
+			;;
+		*) echo "${f%.sh}" ;;
+		esac
 	done
 }
 
@@ -86,13 +102,14 @@ cow_test_file() {
 	return 1
 }
 
-# Timeout of one test in seconds: its "# timeout: N" header line, if any.
+# Timeout of one test in seconds: its "# timeout: N" header line, if any,
+# times COW_TIMEOUT_SCALE (make check-debug: its kernel is slower).
 cow_test_timeout() {
 	local f t=""
 	if f=$(cow_test_file "$1"); then
 		t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p; T; q' "$f")
 	fi
-	echo "${t:-$COW_TEST_TIMEOUT}"
+	echo $(( ${t:-$COW_TEST_TIMEOUT} * ${COW_TIMEOUT_SCALE:-1} ))
 }
 
 # Build the tools once, and the module and the initramfs for kernel $1.
@@ -160,7 +177,10 @@ cow_remove_disks() {
 cow_debug_append() {
 	printf '%s' "oops=panic hung_task_panic=1 softlockup_panic=1"
 	[ "${COW_DEBUG_BOOT:-1}" = 1 ] || return 0
-	printf ' %s' "slub_debug=FZPU init_on_free=1"
+	# KASAN (the debug kernel) does the slab checks better, and faster.
+	grep -qs '^CONFIG_KASAN=y' "/boot/config-$1" ||
+		printf ' %s' "slub_debug=FZPU"
+	printf ' %s' "init_on_free=1"
 	if grep -qs '^CONFIG_KFENCE=y' "/boot/config-$1"; then
 		printf ' %s' "kfence.sample_interval=1"
 	fi

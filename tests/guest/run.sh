@@ -62,7 +62,7 @@ run_kernel() {
 	[ -e "$COW_OUT/initramfs-$r.cpio.gz" ] || die "no initramfs for $r"
 
 	cow_make_disks "$r"
-	for t in $(cow_tests); do
+	for t in $(cow_tests "$r"); do
 		pending+=("$t")
 		phase[$t]=1
 		to[$t]=$(cow_test_timeout "$t")

@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check-debug: the guest suite, fault-injection tests included, on
+# kernels built to find bugs:
+#   - a 6.12 kernel from Debian's linux-source-6.12 with KASAN, KFENCE,
+#     lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_OBJECTS, kmemleak, DEBUG_LIST and
+#     fault injection (tests/debug/debug.config; built once per
+#     configuration by build-kernel.sh, cached under build/debug/);
+#   - Debian's PREEMPT_RT kernel (linux-image-6.12-rt-amd64), where
+#     spinlocks sleep.
+# Then coccinelle's semantic patches over src/module (coccicheck.sh).
+# Ends with "N passed, N failed" and the build and run times.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+msg() { printf 'check-debug: %s\n' "$*" >&2; }
+
+tests/guest/deps.sh
+rtpkgs=(linux-image-6.12-rt-amd64 linux-headers-6.12-rt-amd64)
+for p in "${rtpkgs[@]}"; do
+	if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
+		msg "installing ${rtpkgs[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+			-q install -y --no-install-recommends "${rtpkgs[@]}" >&2
+		break
+	fi
+done
+rt=$(ls /boot/vmlinuz-*-rt-amd64 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V | tail -n 1)
+[ -n "$rt" ] || { msg "no PREEMPT_RT kernel installed"; exit 1; }
+
+start=$SECONDS
+dbg=$(tests/debug/build-kernel.sh)
+build=$((SECONDS - start))
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+start=$SECONDS
+# The debug kernel runs everything several times slower under TCG:
+# every test gets COW_TIMEOUT_SCALE times its timeout, none is skipped.
+rc=0
+COW_DEBUG_TESTS=1 COW_TIMEOUT_SCALE=${COW_TIMEOUT_SCALE:-4} COW_NO_SUMMARY=1 \
+	KVERS="$dbg,$rt" tests/guest/run.sh 2>&1 | tee "$out" || rc=$?
+run=$((SECONDS - start))
+tests/debug/coccicheck.sh 2>&1 | tee -a "$out" || true
+
+npass=$(grep -c '^PASS ' "$out" || true)
+nfail=$(grep -c '^FAIL ' "$out" || true)
+[ $rc = 0 ] || [ "$nfail" != 0 ] || { echo "FAIL guest-suite (exit $rc)"; nfail=1; }
+faults=$(grep -ho 'faults injected and survived: [0-9]*' build/guest/logs/"$dbg"/boot*.log 2>/dev/null |
+	grep -o '[0-9]*$' | paste -sd+ | bc 2>/dev/null || echo 0)
+msg "debug kernel $dbg: build $((build / 60)) min (0 when cached: $(cat build/debug/*/build-seconds 2>/dev/null | tail -n 1) s when built); suite on $dbg and $rt: $((run / 60)) min; faults injected: ${faults:-0}"
+echo "$npass passed, $nfail failed"
+[ "$nfail" = 0 ]
