@@ -14,6 +14,7 @@
 
 #include <linux/kthread.h>
 #include <linux/mempool.h>
+#include <linux/refcount.h>
 #include <linux/sched/mm.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -51,7 +52,7 @@ struct cow_rq {
 	struct cow_io		*io;
 	size_t			len;
 	long			ret;
-	atomic_t		ref;
+	refcount_t		ref;
 	enum cow_file_id	id;
 	bool			write;
 };
@@ -176,10 +177,11 @@ static struct cow_io *cow_io_start(struct cow_dev *cd, struct bio *bio)
 static void cow_rq_put(struct cow_rq *rq)
 {
 	struct cow_io *io = rq->io;
-	long ret = rq->ret;
+	long ret;
 
-	if (!atomic_dec_and_test(&rq->ref))
+	if (!refcount_dec_and_test(&rq->ref))
 		return;
+	ret = rq->ret;		/* set by the completion, before its put */
 	if (rq->write)
 		kiocb_end_write(&rq->iocb);
 	if (unlikely(ret != rq->len)) {
@@ -221,7 +223,7 @@ static size_t cow_read_cached(struct file *file, loff_t pos,
 	/* NOIO too: no readahead of what the direct read will fetch */
 	kiocb.ki_flags |= IOCB_NOWAIT | IOCB_NOIO;
 	ret = file->f_op->read_iter(&kiocb, iter);
-	return ret > 0 ? ret : 0;
+	return max_t(ssize_t, ret, 0);
 }
 
 static struct cow_rq *cow_rq_alloc(struct cow_io *io, struct file *file,
@@ -239,7 +241,7 @@ static struct cow_rq *cow_rq_alloc(struct cow_io *io, struct file *file,
 	rq->iocb.ki_complete = cow_rq_done;
 	rq->iocb.ki_flags = (file->f_flags & O_DIRECT) ? IOCB_DIRECT : 0;
 	rq->iocb.ki_ioprio = bio_prio(io->bio);
-	atomic_set(&rq->ref, 2);
+	refcount_set(&rq->ref, 2);
 	atomic_inc(&io->pending);
 	return rq;
 }
