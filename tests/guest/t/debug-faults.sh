@@ -26,7 +26,15 @@ inject() {
 	echo 1 >$D/$1/interval
 	echo -1 >$D/$1/times
 	echo 1 >$D/$1/verbose	# one log line (and a stack) per fault
-	[ -e $D/$1/task-filter ] && echo Y >$D/$1/task-filter
+	# the allocators' faults follow the task; fail_make_request follows
+	# the disk (its make-it-fail), for whatever task submits
+	if [ -e $D/$1/task-filter ]; then
+		if [ "$1" = fail_make_request ]; then
+			echo N >$D/$1/task-filter
+		else
+			echo Y >$D/$1/task-filter
+		fi
+	fi
 	[ -e $D/$1/ignore-gfp-wait ] && echo N >$D/$1/ignore-gfp-wait
 	[ -e $D/$1/min-order ] && echo 0 >$D/$1/min-order
 	return 0
@@ -137,6 +145,7 @@ done
 echo 0 >/sys/block/${lo#/dev/}/make-it-fail
 stop_inject fail_make_request
 note "$failed of 40 writes+fsync failed under fail_make_request"
+[ "$failed" -gt 0 ] || fail "fail_make_request on ${lo#/dev/} injected nothing"
 cowdev -d "$dev" || fail "cannot deactivate $dev"
 umount /mnt/fm
 mount -o errors=continue "$lo" /mnt/fm
