@@ -93,36 +93,29 @@ static void cow_log_recovered(struct cow_dev *cd, enum cow_file_id id)
 
 /*
  * @io is done with: off the direct-write list, its FUA bio (if any)
- * queued for the thread, freed, and the in-flight count dropped.  The
- * drop is under cd->lock, where the thread decides to stop (cow_thread):
- * once the lock is released, teardown may free cd, so this is the
- * completion's last access to it.
+ * queued for the thread, the in-flight count dropped, all under cd->lock,
+ * where the thread decides to stop (cow_thread): once the lock is
+ * released, teardown may free cd, so this is the completion's last
+ * access to it.  @io itself is the caller's until it is freed.
  */
 static void cow_io_release(struct cow_io *io, struct bio *fua)
 {
 	struct cow_dev *cd = io->cd;
 	unsigned long flags;
-
-	if (io->dio_end || fua) {
-		spin_lock_irqsave(&cd->lock, flags);
-		if (io->dio_end) {
-			list_del(&io->dio_node);
-			wake_up(&cd->drain_wq);
-		}
-		if (fua) {
-			bio_list_add(&cd->fua_bios, fua);
-			wake_up(&cd->wq);
-		}
-		spin_unlock_irqrestore(&cd->lock, flags);
-	}
-	mempool_free(io, cow_io_pool);
+	bool idle;
 
 	spin_lock_irqsave(&cd->lock, flags);
-	if (atomic_dec_and_test(&cd->inflight)) {
+	if (io->dio_end)
+		list_del(&io->dio_node);
+	if (fua)
+		bio_list_add(&cd->fua_bios, fua);
+	idle = atomic_dec_and_test(&cd->inflight);
+	if (idle || io->dio_end)
 		wake_up(&cd->drain_wq);
+	if (idle || fua)
 		wake_up(&cd->wq);
-	}
 	spin_unlock_irqrestore(&cd->lock, flags);
+	mempool_free(io, cow_io_pool);
 }
 
 /*
@@ -276,15 +269,23 @@ static void cow_rq_issue(struct cow_rq *rq, struct iov_iter *iter)
 	cow_rq_put(rq);
 }
 
+/* @iter: @len bytes of @io's data from byte @skip. */
+static void cow_io_piece(struct cow_io *io, size_t skip, size_t len,
+			 struct iov_iter *iter)
+{
+	*iter = io->iter;
+	iov_iter_advance(iter, skip);
+	iov_iter_truncate(iter, len);
+}
+
 /* Issue @len bytes of @io's data, from byte @skip, at @pos of @file. */
 static void cow_rq_submit(struct cow_io *io, struct file *file,
 			  enum cow_file_id id, loff_t pos, size_t skip,
 			  size_t len)
 {
-	struct iov_iter iter = io->iter;
+	struct iov_iter iter;
 
-	iov_iter_advance(&iter, skip);
-	iov_iter_truncate(&iter, len);
+	cow_io_piece(io, skip, len, &iter);
 	cow_rq_issue(cow_rq_alloc(io, file, id, pos, len), &iter);
 }
 
@@ -305,9 +306,7 @@ static void cow_read_cow(struct cow_io *io, loff_t pos, size_t skip,
 		cow_rq_submit(io, cd->file[COW_COW], COW_COW, pos, skip, len);
 		return;
 	}
-	iter = io->iter;
-	iov_iter_advance(&iter, skip);
-	iov_iter_truncate(&iter, len);
+	cow_io_piece(io, skip, len, &iter);
 	n = cow_read_cached(cd->file[COW_COW], pos, &iter);
 	if (n == len) {
 		cow_log_recovered(cd, COW_COW);
