@@ -26,8 +26,9 @@ _cowloop() {
 	COMPREPLY=()
 	case $cmd in
 	cowdev)
-		opts="-a --activate -d --deactivate -D --deactivate-all -l --list
-		      -J --json -n --noheadings -O --output -h --help -V --version"
+		opts="-a --activate -r --read-only -P --partscan -d --deactivate
+		      -D --deactivate-all -l --list -J --json -n --noheadings
+		      -O --output -h --help -V --version"
 		if [ "$prev" = -O ] || [ "$prev" = --output ]; then
 			local pre=${cur%"${cur##*,}"}
 			COMPREPLY=($(compgen -P "$pre" -W "NAME RDOFILE COWFILE STATE SIZE" \

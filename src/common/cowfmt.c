@@ -259,6 +259,8 @@ static const char *const cow_reasons[COW_E_MAX] = {
 	[COW_E_MERGING]		= "a merge into the rdofile is under way: rerun cowmerge to complete it",
 	[COW_E_MERGED]		= "already merged into its rdofile (no longer usable)",
 	[COW_E_TRUNCATED]	= "cowfile truncated: it ends before blocks its bitmap lists",
+	[COW_E_NOCOWFILE]	= "cowfile missing or empty (a read-only activation creates none)",
+	[COW_E_ROREPAIR]	= "a read-only activation cannot repair the cowfile",
 };
 
 const char *cow_strerror(int reason)

@@ -141,6 +141,8 @@ enum cow_reason {
 	COW_E_MERGING,		/* a merge into the rdofile is under way */
 	COW_E_MERGED,		/* already merged into its rdofile */
 	COW_E_TRUNCATED,	/* file ends before units its bitmap lists */
+	COW_E_NOCOWFILE,	/* read-only: cowfile missing or empty */
+	COW_E_ROREPAIR,		/* read-only activation cannot repair */
 	COW_E_MAX
 };
 
@@ -156,7 +158,10 @@ enum cow_reason {
 
 /* cow_ioc_dev.flags */
 #define COW_ACT_REPAIR		0x0001	/* repair a dirty cowfile in kernel */
-#define COW_ACT_KNOWN		COW_ACT_REPAIR
+#define COW_ACT_PARTSCAN	0x0002	/* scan for partitions (/dev/cowNpM) */
+#define COW_ACT_READONLY	0x0004	/* read-only: the cowfile is not written */
+#define COW_ACT_KNOWN		(COW_ACT_REPAIR | COW_ACT_PARTSCAN | \
+				 COW_ACT_READONLY)
 
 struct cow_ioc_dev {
 	__u32	devno;			/* in/out: cowdevice number */

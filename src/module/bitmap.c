@@ -365,6 +365,8 @@ int cow_bm_flush(struct cow_dev *cd)
 {
 	int ret;
 
+	if (cd->readonly)
+		return 0;	/* nothing was written, nothing is */
 	mutex_lock(&cd->meta_mutex);
 	ret = __cow_bm_flush(cd);
 	mutex_unlock(&cd->meta_mutex);
@@ -380,6 +382,8 @@ int cow_bm_sync(struct cow_dev *cd, bool clean)
 	u64 used;
 	int ret;
 
+	if (cd->readonly)
+		return 0;
 	mutex_lock(&cd->meta_mutex);
 	xa_lock_irq(&cd->bitmap);
 	cd->mem_dirty = false;

@@ -23,25 +23,36 @@
 #define COW_RELEASE_ARGS	struct gendisk *disk, fmode_t mode
 #endif
 
+/* What the queue of a cowdevice advertises. */
+struct cow_limits {
+	unsigned int	lbs;			/* logical block size */
+	unsigned int	pbs;			/* physical block size */
+	unsigned int	max_sectors;		/* largest read or write */
+	unsigned int	discard_sectors;	/* largest discard, 0: none */
+	unsigned int	write_zeroes_sectors;	/* 0: no write-zeroes */
+	bool		rotational;
+};
+
 /*
  * 6.9 takes the queue limits at allocation, 6.11 turns the write cache,
- * FUA and rotational into features of those limits.
+ * FUA and rotational into features of those limits.  Discards are
+ * byte-granular here (cowloop zeroes parts of units itself).
  */
-static inline struct gendisk *cow_alloc_disk(unsigned int lbs,
-					     unsigned int pbs,
-					     unsigned int max_sectors,
-					     bool rotational)
+static inline struct gendisk *cow_alloc_disk(const struct cow_limits *l)
 {
 	struct gendisk *disk;
 #ifdef COW_HAVE_ALLOC_LIMITS
 	struct queue_limits lim = {
-		.logical_block_size = lbs,
-		.physical_block_size = pbs,
-		.io_min = pbs,
-		.max_hw_sectors = max_sectors,
+		.logical_block_size = l->lbs,
+		.physical_block_size = l->pbs,
+		.io_min = l->pbs,
+		.max_hw_sectors = l->max_sectors,
+		.max_hw_discard_sectors = l->discard_sectors,
+		.discard_granularity = l->lbs,
+		.max_write_zeroes_sectors = l->write_zeroes_sectors,
 #ifdef COW_HAVE_BLK_FEAT
 		.features = BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA |
-			    (rotational ? BLK_FEAT_ROTATIONAL : 0),
+			    (l->rotational ? BLK_FEAT_ROTATIONAL : 0),
 #endif
 	};
 
@@ -52,14 +63,18 @@ static inline struct gendisk *cow_alloc_disk(unsigned int lbs,
 	disk = blk_alloc_disk(NUMA_NO_NODE);
 	if (!disk)
 		return ERR_PTR(-ENOMEM);
-	blk_queue_logical_block_size(disk->queue, lbs);
-	blk_queue_physical_block_size(disk->queue, pbs);
-	blk_queue_io_min(disk->queue, pbs);
-	blk_queue_max_hw_sectors(disk->queue, max_sectors);
+	blk_queue_logical_block_size(disk->queue, l->lbs);
+	blk_queue_physical_block_size(disk->queue, l->pbs);
+	blk_queue_io_min(disk->queue, l->pbs);
+	blk_queue_max_hw_sectors(disk->queue, l->max_sectors);
+	blk_queue_max_discard_sectors(disk->queue, l->discard_sectors);
+	disk->queue->limits.discard_granularity = l->lbs;
+	blk_queue_max_write_zeroes_sectors(disk->queue,
+					   l->write_zeroes_sectors);
 #endif
 #ifndef COW_HAVE_BLK_FEAT
 	blk_queue_write_cache(disk->queue, true, true);
-	if (rotational)
+	if (l->rotational)
 		blk_queue_flag_clear(QUEUE_FLAG_NONROT, disk->queue);
 	else
 		blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);

@@ -9,6 +9,7 @@
 #include <linux/blkdev.h>
 #include <linux/fs.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
@@ -24,6 +25,8 @@
 #define COW_SPACE_LOW_PCT	5
 /* Largest request, as loop's (1280 KiB). */
 #define COW_MAX_HW_SECTORS	2560U
+/* Largest discard or write-zeroes (1 GiB): 32 bitmap pages at most. */
+#define COW_MAX_ZERO_SECTORS	(SZ_1G >> SECTOR_SHIFT)
 /* Bitmap pages written per flush batch (see bitmap.c). */
 #define COW_FLUSH_BATCH		16
 
@@ -82,6 +85,9 @@ struct cow_dev {
 	bool			created;	/* cowfile was empty (new) */
 	bool			committed;	/* activation wrote the cowfile */
 	bool			claimed;	/* files checked, not in use */
+	bool			readonly;	/* activated read-only */
+	bool			partscan;	/* partitions are scanned */
+	bool			can_punch;	/* cowfile takes PUNCH_HOLE */
 	enum cow_reason		reason;		/* why activation was refused */
 
 	atomic64_t		rdoreads;

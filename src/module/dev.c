@@ -13,6 +13,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/falloc.h>
 #include <linux/kthread.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
@@ -56,6 +57,19 @@ static void cow_release(COW_RELEASE_ARGS)
 	spin_unlock_irq(&cd->lock);
 }
 
+/* A cowdevice activated read-only stays so: its cowfile is not open for writing. */
+static int cow_set_read_only(struct block_device *bdev, bool ro)
+{
+	struct cow_dev *cd = bdev->bd_disk->private_data;
+
+	if (!ro && cd->readonly) {
+		pr_info("cow%d: activated read-only (cowdev -a -r): cannot be made writable\n",
+			cd->devno);
+		return -EROFS;
+	}
+	return 0;
+}
+
 static char *cow_devnode(struct gendisk *disk, umode_t *mode)
 {
 	return kasprintf(GFP_KERNEL, "cow/%d", disk->first_minor);
@@ -66,6 +80,7 @@ static const struct block_device_operations cow_fops = {
 	.submit_bio	= cow_submit_bio,
 	.open		= cow_open,
 	.release	= cow_release,
+	.set_read_only	= cow_set_read_only,
 	.devnode	= cow_devnode,
 };
 
@@ -118,16 +133,30 @@ static ssize_t memory_show(struct device *dev, struct device_attribute *a,
 			  COW_MAPUNIT + COW_HDRSIZE);
 }
 
+/*
+ * How discards are done: "punch" (holes in the cowfile), or "none" when
+ * the cowfile's file system cannot punch holes or the device is
+ * read-only (its activation does not try).  Decided at activation.
+ */
+static ssize_t discard_show(struct device *dev, struct device_attribute *a,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  cow_dev_of(dev)->can_punch ? "punch" : "none");
+}
+
 static DEVICE_ATTR_RO(rdofile);
 static DEVICE_ATTR_RO(cowfile);
 static DEVICE_ATTR_RO(state);
 static DEVICE_ATTR_RO(memory);
+static DEVICE_ATTR_RO(discard);
 
 static struct attribute *cow_attrs[] = {
 	&dev_attr_rdofile.attr,
 	&dev_attr_cowfile.attr,
 	&dev_attr_state.attr,
 	&dev_attr_memory.attr,
+	&dev_attr_discard.attr,
 	NULL,
 };
 
@@ -208,6 +237,8 @@ static int cow_reason_errno(int reason)
 		return -ENOSPC;
 	case COW_E_IO:
 		return -EIO;
+	case COW_E_NOCOWFILE:
+		return -ENOENT;
 	default:
 		return -EINVAL;
 	}
@@ -330,7 +361,10 @@ static int cow_open_cowfile(struct cow_dev *cd)
 		return ret;
 	if (type && type != S_IFREG)
 		return cow_refuse(cd, COW_E_COWTYPE);
-	file = filp_open(path, O_RDWR | O_CREAT | O_LARGEFILE, 0600);
+	if (!type && cd->readonly)
+		return cow_refuse(cd, COW_E_NOCOWFILE);
+	file = filp_open(path, cd->readonly ? O_RDONLY | O_LARGEFILE :
+			 O_RDWR | O_CREAT | O_LARGEFILE, 0600);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	cd->file[COW_COW] = file;
@@ -345,7 +379,7 @@ static int cow_open_cowfile(struct cow_dev *cd)
 	cd->old_gfp_mask = mapping_gfp_mask(mapping);
 	mapping_set_gfp_mask(mapping,
 			     cd->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
-	cow_open_direct(cd, COW_COW, O_RDWR);
+	cow_open_direct(cd, COW_COW, cd->readonly ? O_RDONLY : O_RDWR);
 	return 0;
 }
 
@@ -465,6 +499,8 @@ static int cow_load(struct cow_dev *cd, bool repair)
 	if (cow_rdoblocks(rdosize) > COW_MAX_RDOBLOCKS)
 		return cow_refuse(cd, COW_E_RDOBIG);
 	if (cow_file_size(cd->file[COW_COW]) == 0) {
+		if (cd->readonly)
+			return cow_refuse(cd, COW_E_NOCOWFILE);
 		ret = cow_create_header(cd, rdosize);
 	} else {
 		ret = cow_check_header(cd, rdosize, repair);
@@ -480,14 +516,33 @@ static int cow_load(struct cow_dev *cd, bool repair)
 }
 
 /*
+ * Can the cowfile's file system punch holes (discard)?  Asked of a range
+ * past the end of everything the cowfile can hold, where there is
+ * nothing to lose: without KEEP_SIZE's effect on the size, it changes
+ * nothing there.
+ */
+static bool cow_probe_punch(struct cow_dev *cd)
+{
+	loff_t end = max_t(loff_t, cow_file_size(cd->file[COW_COW]),
+			   cow_cowsize(cd->hdr.rdoblocks));
+
+	return !vfs_fallocate(cd->file[COW_COW],
+			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      round_up(end, COW_DATA_ALIGN), COW_DATA_ALIGN);
+}
+
+/*
  * The activation's writes to the cowfile: a new one gets its size, the
  * header is marked in use (DIRTY, ORDERED) and bits found by a repair
  * are flushed.  Undone by cow_restore() if the activation fails after.
+ * A read-only activation writes nothing.
  */
 static int cow_commit(struct cow_dev *cd)
 {
 	int ret = 0;
 
+	if (cd->readonly)
+		return 0;
 	cd->committed = true;
 	if (cd->created)
 		ret = vfs_truncate(&cd->file[COW_COW]->f_path,
@@ -499,6 +554,8 @@ static int cow_commit(struct cow_dev *cd)
 	}
 	if (!ret)
 		ret = cow_bm_flush(cd);
+	if (!ret)
+		cd->can_punch = cow_probe_punch(cd);
 	return ret;
 }
 
@@ -590,21 +647,33 @@ static bool cow_rotational(struct cow_dev *cd)
 
 static int cow_add_disk(struct cow_dev *cd)
 {
+	struct cow_limits lim = {
+		.lbs = SECTOR_SIZE,
+		.pbs = PAGE_SIZE,
+		.max_sectors = COW_MAX_HW_SECTORS,
+		.rotational = cow_rotational(cd),
+	};
 	struct gendisk *disk;
 	int ret;
 
-	disk = cow_alloc_disk(SECTOR_SIZE, PAGE_SIZE, COW_MAX_HW_SECTORS,
-			      cow_rotational(cd));
+	if (!cd->readonly) {
+		lim.write_zeroes_sectors = COW_MAX_ZERO_SECTORS;
+		if (cd->can_punch)
+			lim.discard_sectors = COW_MAX_ZERO_SECTORS;
+	}
+	disk = cow_alloc_disk(&lim);
 	if (IS_ERR(disk))
 		return PTR_ERR(disk);
 	disk->major = cow_major;
 	disk->first_minor = cd->devno;
 	disk->minors = 1;
+	/* partitions, if asked for, once active (cow_scan_partitions) */
 	disk->flags |= GENHD_FL_NO_PART;
 	disk->fops = &cow_fops;
 	disk->private_data = cd;
 	snprintf(disk->disk_name, DISK_NAME_LEN, "cow%d", cd->devno);
 	set_capacity(disk, cd->hdr.rdoblocks * COW_SECTORS_PER_UNIT);
+	set_disk_ro(disk, cd->readonly);
 	cd->disk = disk;
 
 	cd->thread = kthread_run(cow_thread, cd, "cow%d", cd->devno);
@@ -622,6 +691,25 @@ out_put:
 	put_disk(disk);
 	cd->disk = NULL;
 	return ret;
+}
+
+/*
+ * Partitions, as loop's -P: the first scan happens once the device is
+ * active (opens are refused before); later ones by BLKRRPART.  They get
+ * numbers of the kernel's extended range (major 259), so that /dev/cow/N
+ * keeps its number.  A table that cannot be read is not an error.
+ */
+static void cow_scan_partitions(struct cow_dev *cd)
+{
+	struct gendisk *disk = cd->disk;
+	int ret;
+
+	disk->flags &= ~GENHD_FL_NO_PART;
+	mutex_lock(&disk->open_mutex);
+	ret = bdev_disk_changed(disk, false);
+	mutex_unlock(&disk->open_mutex);
+	if (ret)
+		pr_warn("cow%d: partition scan failed (%d)\n", cd->devno, ret);
 }
 
 /* Final flush, clean header, release everything. */
@@ -714,6 +802,8 @@ static int cow_activate_dev(struct cow_ioc_dev *req)
 	cd = cow_dev_alloc(req->rdofile, req->cowfile);
 	if (!cd)
 		return -ENOMEM;
+	cd->readonly = req->flags & COW_ACT_READONLY;
+	cd->partscan = req->flags & COW_ACT_PARTSCAN;
 	ret = cow_claim_devno(cd, req);
 	if (ret)
 		goto out_close;
@@ -742,10 +832,14 @@ static int cow_activate_dev(struct cow_ioc_dev *req)
 	spin_lock_irq(&cd->lock);
 	cd->state = COW_ACTIVE;
 	spin_unlock_irq(&cd->lock);
-	mutex_unlock(&cow_ctl_mutex);
-	pr_info("cow%d: activated: rdofile %s, cowfile %s (%llu blocks, %lld in use)\n",
-		cd->devno, cd->path[COW_RDO], cd->path[COW_COW],
+	pr_info("cow%d: activated%s: rdofile %s, cowfile %s (%llu blocks, %lld in use)\n",
+		cd->devno, cd->readonly ? " read-only" : "",
+		cd->path[COW_RDO], cd->path[COW_COW],
 		cd->hdr.rdoblocks, atomic64_read(&cd->cowused));
+	/* still under the lock: no deactivation while it scans */
+	if (cd->partscan)
+		cow_scan_partitions(cd);
+	mutex_unlock(&cow_ctl_mutex);
 	return 0;
 
 out_close:
@@ -768,6 +862,10 @@ int cow_activate(struct cow_ioc_dev *req)
 {
 	if (req->flags & ~COW_ACT_KNOWN)
 		return -EINVAL;
+	if ((req->flags & COW_ACT_READONLY) && (req->flags & COW_ACT_REPAIR)) {
+		req->reason = COW_E_ROREPAIR;
+		return -EINVAL;
+	}
 	if (!cow_path_ok(req->rdofile) || !cow_path_ok(req->cowfile)) {
 		req->reason = COW_E_PATH;
 		return -EINVAL;

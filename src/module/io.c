@@ -13,6 +13,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kthread.h>
+#include <linux/falloc.h>		/* after a header with the types */
 #include <linux/mempool.h>
 #include <linux/refcount.h>
 #include <linux/sched/mm.h>
@@ -503,12 +504,114 @@ static void cow_write(struct cow_dev *cd, struct bio *bio)
 	cow_io_put(io);
 }
 
+/* Zero [@from, @to) of the device, inside one unit: a copy-up, then zeroes. */
+static int cow_zero_part(struct cow_dev *cd, loff_t from, loff_t to)
+{
+	u64 unit = from >> COW_MAPUNIT_SHIFT;
+	int ret = 0;
+
+	if (!cow_bm_test(cd, unit))
+		ret = cow_copy_up(cd, unit);
+	if (!ret)
+		ret = cow_file_rw(cd, COW_COW, true, page_address(ZERO_PAGE(0)),
+				  to - from, cd->hdr.doffset + from);
+	return ret;
+}
+
+/* Zeroes written, where the file system cannot zero or punch a range. */
+static int cow_write_zeroes(struct cow_dev *cd, loff_t pos, loff_t len)
+{
+	size_t n;
+	int ret;
+
+	for (; len; pos += n, len -= n) {
+		n = min_t(loff_t, len, PAGE_SIZE);
+		ret = cow_file_rw(cd, COW_COW, true,
+				  page_address(ZERO_PAGE(0)), n, pos);
+		if (ret)
+			return ret;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Zero the whole units of [@from, @to) of the device: holes in the
+ * cowfile, or zeroed blocks for a write-zeroes that must not unmap (or
+ * where holes cannot be punched).  The cowfile is made to reach past
+ * them, so that their bits never point beyond its end.
+ */
+static int cow_zero_units(struct cow_dev *cd, struct bio *bio, loff_t from,
+			  loff_t to)
+{
+	struct file *cow = cd->file[COW_COW];
+	loff_t pos = cd->hdr.doffset + from, len = to - from;
+	bool zeroes = bio_op(bio) == REQ_OP_WRITE_ZEROES;
+	int mode = FALLOC_FL_ZERO_RANGE;
+	int ret;
+
+	if (cd->can_punch && !(zeroes && (bio->bi_opf & REQ_NOUNMAP)))
+		mode = FALLOC_FL_PUNCH_HOLE;
+	ret = vfs_fallocate(cow, mode | FALLOC_FL_KEEP_SIZE, pos, len);
+	if (ret == -EOPNOTSUPP && zeroes)
+		ret = cow_write_zeroes(cd, pos, len);
+	if (!ret && i_size_read(file_inode(cow)) < pos + len)
+		ret = vfs_truncate(&cow->f_path, pos + len);
+	return ret;
+}
+
+/*
+ * Discard and write-zeroes: the range reads as zeroes from then on (a
+ * discard too, every time, as on loop).  Parts of units are written with
+ * zeroes (after a copy-up), whole units zeroed in the cowfile by the
+ * file system; then the bits are set, as after a write: a crash before
+ * the next flush shows the old data or zeroes, nothing else (see
+ * crash-consistency.md).  Synchronous, like a copy-up, after the I/O in
+ * flight, so that no other write of the cowfile runs beside it.
+ */
+static void cow_zero(struct cow_dev *cd, struct bio *bio)
+{
+	loff_t pos = bio->bi_iter.bi_sector << SECTOR_SHIFT;
+	loff_t end = pos + bio->bi_iter.bi_size;
+	loff_t head = min_t(loff_t, round_up(pos, COW_MAPUNIT), end);
+	loff_t tail = max_t(loff_t, round_down(end, COW_MAPUNIT), head);
+	u64 first = pos >> COW_MAPUNIT_SHIFT;
+	u64 last = (end - 1) >> COW_MAPUNIT_SHIFT;
+	int ret;
+
+	ret = cow_bm_prepare(cd, first, last - first + 1);
+	if (!ret) {
+		wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
+		atomic64_inc(&cd->cowwrites);
+	}
+	if (!ret && pos < head)
+		ret = cow_zero_part(cd, pos, head);
+	if (!ret && head < tail)
+		ret = cow_zero_units(cd, bio, head, tail);
+	if (!ret && tail < end)
+		ret = cow_zero_part(cd, tail, end);
+	if (!ret)
+		cow_bm_set(cd, first, last - first + 1);
+	if (!ret && (bio->bi_opf & REQ_FUA))
+		ret = cow_bm_flush(cd);
+	if (ret)
+		cow_log_error(cd, COW_COW, ret);
+	bio->bi_status = errno_to_blk_status(ret);
+	bio_endio(bio);
+}
+
 static void cow_handle_bio(struct cow_dev *cd, struct bio *bio)
 {
 	sector_t capacity = get_capacity(cd->disk);
 	int ret;
 
 	if (bio_end_sector(bio) > capacity) {
+		bio_io_error(bio);
+		return;
+	}
+	/* read-only (cowdev -a -r, blockdev --setro): the block layer warns */
+	if (op_is_write(bio_op(bio)) && bio_sectors(bio) &&
+	    bdev_read_only(bio->bi_bdev)) {
 		bio_io_error(bio);
 		return;
 	}
@@ -531,6 +634,10 @@ static void cow_handle_bio(struct cow_dev *cd, struct bio *bio)
 		break;
 	case REQ_OP_WRITE:
 		cow_write(cd, bio);
+		break;
+	case REQ_OP_DISCARD:
+	case REQ_OP_WRITE_ZEROES:
+		cow_zero(cd, bio);
 		break;
 	default:
 		bio->bi_status = BLK_STS_NOTSUPP;

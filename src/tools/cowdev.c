@@ -19,11 +19,14 @@
 
 static const struct cow_tool tool = {
 	.name = "cowdev",
-	.synopsis = "-l [-n] [-J] [-O columns]\n-a rdofile cowfile [cowdevice]\n-d cowdevice...\n-D",
+	.synopsis = "-l [-n] [-J] [-O columns]\n-a [-r] [-P] rdofile cowfile [cowdevice]\n-d cowdevice...\n-D",
 	.summary = "Activate, deactivate or list cowdevices (/dev/cow/N).",
 	.options = "  -a, --activate    activate a cowdevice for rdofile and cowfile\n"
 		   "                    (a new cowfile is created when it does not\n"
 		   "                    exist); prints the name of the cowdevice\n"
+		   "  -r, --read-only   with -a: a read-only cowdevice; the cowfile\n"
+		   "                    must exist and is not written at all\n"
+		   "  -P, --partscan    with -a: show the partitions (/dev/cowNpM)\n"
 		   "  -d, --deactivate  deactivate cowdevices (/dev/cow/N or N)\n"
 		   "  -D, --deactivate-all  deactivate every active cowdevice\n"
 		   "  -l, --list        list the active cowdevices\n"
@@ -39,6 +42,8 @@ static const struct option longopts[] = {
 	{ "deactivate", no_argument, NULL, 'd' },
 	{ "deactivate-all", no_argument, NULL, 'D' },
 	{ "list", no_argument, NULL, 'l' },
+	{ "read-only", no_argument, NULL, 'r' },
+	{ "partscan", no_argument, NULL, 'P' },
 	{ "json", no_argument, NULL, 'J' },
 	{ "noheadings", no_argument, NULL, 'n' },
 	{ "output", required_argument, NULL, 'O' },
@@ -107,15 +112,17 @@ static void activate_failed(const struct cow_ioc_dev *d, const char *why)
 		d->rdofile, d->cowfile, why);
 }
 
-static int activate(char **args, int nargs)
+static int activate(char **args, int nargs, __u32 flags)
 {
 	static struct cow_ioc_dev d;
 
 	if (nargs < 2 || nargs > 3)
 		cow_usage_error("-a needs rdofile cowfile [cowdevice]");
 	d.devno = nargs == 3 ? parse_devno(args[2]) : COW_DEV_ANY;
+	d.flags = flags;
 	if (abs_path("rdofile", args[0], d.rdofile, false) < 0 ||
-	    abs_path("cowfile", args[1], d.cowfile, true) < 0)
+	    abs_path("cowfile", args[1], d.cowfile,
+		     !(flags & COW_ACT_READONLY)) < 0)
 		return COW_EXIT_FAIL;
 	switch (cow_ctl_ioctl(COW_IOC_ACTIVATE, &d)) {
 	case 0:
@@ -374,10 +381,11 @@ static int list(int nargs, const struct listopts *o)
 int main(int argc, char **argv)
 {
 	struct listopts lo = { .ncols = 0 };
+	__u32 flags = 0;
 	int c, mode = 0;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "adDlJnO:" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "adDlJnO:rP" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 		case 'd':
@@ -396,12 +404,20 @@ int main(int argc, char **argv)
 		case 'O':
 			parse_columns(&lo, optarg);
 			break;
+		case 'r':
+			flags |= COW_ACT_READONLY;
+			break;
+		case 'P':
+			flags |= COW_ACT_PARTSCAN;
+			break;
 		default:
 			cow_std_option(c);
 		}
 	}
 	if ((lo.json || lo.noheadings || lo.ncols) && mode != 'l')
 		cow_usage_error("-J, -n and -O go with -l");
+	if (flags && mode != 'a')
+		cow_usage_error("-r and -P go with -a");
 	if (!lo.ncols) {
 		lo.ncols = lo.json ? NCOLS : COL_STATE;
 		for (c = 0; c < lo.ncols; c++)
@@ -409,7 +425,7 @@ int main(int argc, char **argv)
 	}
 	switch (mode) {
 	case 'a':
-		return activate(argv + optind, argc - optind);
+		return activate(argv + optind, argc - optind, flags);
 	case 'd':
 		return deactivate(argv + optind, argc - optind);
 	case 'D':

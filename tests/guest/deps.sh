@@ -11,7 +11,7 @@ PKGS=(
 	qemu-system-x86 busybox-static		# the guest
 	linux-image-cloud-amd64 linux-headers-cloud-amd64
 	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
-	e2fsprogs xfsprogs fio dmsetup util-linux diffutils coreutils
+	e2fsprogs xfsprogs fio dmsetup util-linux fdisk diffutils coreutils
 	qemu-utils				# qemu-nbd, qemu-img (make bench)
 	kmod cpio gzip xz-utils zstd		# initramfs builder
 )

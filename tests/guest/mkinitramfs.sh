@@ -34,7 +34,8 @@ MODULES="virtio_pci virtio_blk loop brd null_blk nbd dm_mod dm_snapshot
 # Host binaries the tests call.  Missing ones are skipped with a note.
 TOOLS="mkfs.ext2 mkfs.ext4 mke2fs e2fsck fsck.ext2 fsck.ext4 debugfs
 	dumpe2fs tune2fs resize2fs mkfs.xfs xfs_repair xfs_io xfs_db fio
-	dmsetup losetup blockdev blkdiscard fallocate mount umount findmnt fsfreeze
+	dmsetup losetup blockdev blkdiscard fstrim sfdisk fallocate mount umount
+	findmnt fsfreeze
 	md5sum sha256sum dd stat du cmp diff truncate sync filefrag hexdump od
 	head tail cut sort wc date kmod qemu-img qemu-nbd"
 

@@ -11,7 +11,7 @@ for t in cowlist cowrepair cowmerge cowdev cowsync; do
 	cowlist) opts="-v --verbose -J --json" ;;
 	cowrepair) opts="-f --force -n --dry-run --scan-data -p --progress --no-progress -v --verbose" ;;
 	cowmerge) opts="-y --yes -n --dry-run -p --progress --no-progress" ;;
-	cowdev) opts="-a --activate -d --deactivate -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
+	cowdev) opts="-a --activate -r --read-only -P --partscan -d --deactivate -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
 	cowsync) opts="" ;;
 	esac
 	for o in $opts -h --help -V --version; do
@@ -30,6 +30,9 @@ done
 "$BIN/cowdev" -d /dev/sda >/dev/null 2>&1; result "cowdev-bad-device-exit-2" [ $? = 2 ]
 "$BIN/cowdev" -d 1 /dev/sda >/dev/null 2>&1; result "cowdev-bad-second-device-exit-2" [ $? = 2 ]
 "$BIN/cowdev" -D 1 >/dev/null 2>&1; result "cowdev-D-args-exit-2" [ $? = 2 ]
+expect cowdev-r-without-a 2 "cowdev: -r and -P go with -a
+Try 'cowdev --help' for more information." "$BIN/cowdev" -l -r
+"$BIN/cowdev" -d -P 1 >/dev/null 2>&1; result "cowdev-P-without-a-exit-2" [ $? = 2 ]
 "$BIN/cowsync" extra >/dev/null 2>&1; result "cowsync-args-exit-2" [ $? = 2 ]
 
 # ---- cowlist: the product page's report, both layouts ----------------
@@ -411,6 +414,12 @@ cowdev: $msg" "$BIN/cowdev" -d /dev/cow/0 3
 fi
 expect cowdev-missing-rdofile 1 "cowdev: rdofile $T/nope: No such file or directory" \
 	"$BIN/cowdev" -a "$T/nope" "$C"
+mkrdo
+# read-only: the cowfile must exist (it is never created), said before
+# asking the driver
+expect cowdev-readonly-missing-cowfile 1 "cowdev: cowfile $T/none.cow: No such file or directory" \
+	"$BIN/cowdev" -a -r "$R" "$T/none.cow"
+result cowdev-readonly-created-nothing [ ! -e "$T/none.cow" ]
 S=$T/sys
 mkdir -p "$S/block/sda"
 expect cowdev-list-no-module 1 "cowdev: the cowloop module is not loaded (no $S/module/cowloop): no cowdevices (try: modprobe cowloop)" \

@@ -272,6 +272,9 @@ static void test_decode_reasons(void)
 		CHECK(strcmp(cow_strerror(COW_E_MAGIC),
 			     "not a cowfile (bad magic number)") == 0);
 		CHECK(strcmp(cow_strerror(-1), "unknown reason") == 0);
+		for (int r = COW_OK; r < COW_E_MAX; r++)
+			CHECK(strcmp(cow_strerror(r), "unknown reason") != 0);
+		CHECK(strcmp(cow_strerror(COW_E_MAX), "unknown reason") == 0);
 		report("state-and-rdo-checks", ok);
 	}
 }

@@ -2,9 +2,15 @@
 # Crash consistency by log replay (issue 5): the file system holding the
 # cowfiles sits on dm-log-writes; ext4 on /dev/cow/0 gets files written and
 # fsync'd (a mark after each fsync), /dev/cow/1 gets fio rounds ending in
-# fsync (a mark after each).  The log is then replayed to every mark and to
-# a sample of the flushes, and each state must repair (recount only),
-# activate, fsck clean, and hold every file fsync'd before that point.
+# fsync (a mark after each), then discards and write-zeroes, whole and
+# partial units, before and after a flush.  Both file systems run with
+# -o discard, so the log holds discards too (deleted files on the
+# cowdevice, holes punched in the cowfiles).  The log is then replayed to
+# every mark and to a sample of the flushes, and each state must repair
+# (recount only), activate, fsck clean, and hold every file fsync'd before
+# that point; a
+# discarded range reads as zeroes once flushed, and before, unit by unit,
+# as its old data or zeroes, sector by sector, nothing else.
 # timeout: 1500
 . /cowloop/t/lib.sh
 . /cowloop/t/cowlib.sh
@@ -34,13 +40,13 @@ logd=$(losetup -f --show $W/log.img)
 dmsetup create --noudevsync cowlw --table "0 $(blockdev --getsz "$base") log-writes $base $logd"
 dmsetup mknodes cowlw
 mkfs.ext4 -q -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/cowlw
-mount -o noatime /dev/mapper/cowlw $host
+mount -o noatime,discard /dev/mapper/cowlw $host
 
 fsdev=$(activate "$rdo" $host/fs.cow)
 rawdev=$(activate "$raw" $host/raw.cow)
 check_eq "first device" /dev/cow/0 "$fsdev"
 check_eq "second device" /dev/cow/1 "$rawdev"
-mount -o noatime "$fsdev" $fs
+mount -o noatime,discard "$fsdev" $fs
 sync
 dmsetup message cowlw 0 mark setup
 
@@ -82,6 +88,26 @@ while [ $r -le $NRAW ]; do
 	dmsetup message cowlw 0 mark raw-$r
 	r=$((r + 1))
 done
+
+# discards on the raw device, in [4M, 4.5M), which fio leaves alone: the
+# data first (flushed), then holes and zeroes (a mark before their flush,
+# one after)
+Z=$((4 * 1048576))
+head -c $((512 * 1024)) /dev/urandom >$SCRATCH/zold
+cp $SCRATCH/zold $SCRATCH/znew
+dd if=/dev/zero of=$SCRATCH/znew bs=1k count=256 conv=notrunc 2>/dev/null
+dd if=/dev/zero of=$SCRATCH/znew bs=512 seek=601 count=7 conv=notrunc 2>/dev/null
+dd if=/dev/zero of=$SCRATCH/znew bs=1k seek=400 count=64 conv=notrunc 2>/dev/null
+sync $SCRATCH/znew
+dd if=$SCRATCH/zold of="$rawdev" bs=1k seek=$((Z / 1024)) oflag=direct 2>/dev/null
+sync "$rawdev"
+dmsetup message cowlw 0 mark zdata
+blkdiscard -o $Z -l $((256 * 1024)) "$rawdev"
+blkdiscard -z -o $((Z + 601 * 512)) -l $((7 * 512)) "$rawdev"
+blkdiscard -z -o $((Z + 400 * 1024)) -l $((64 * 1024)) "$rawdev"
+dmsetup message cowlw 0 mark zmid
+sync "$rawdev"
+dmsetup message cowlw 0 mark zeroed
 
 umount $fs
 deactivate "$fsdev"
@@ -132,7 +158,7 @@ repair_if_dirty() {
 	dirty=$((dirty + 1))
 }
 
-nchecks=0 dirty=0
+nchecks=0 dirty=0 nz=0
 while read -r k what; do
 	replay-log $logd $W/replay.img $((done_to + 1)) $k
 	done_to=$k
@@ -185,6 +211,17 @@ while read -r k what; do
 			fail "entry $k ($what): fio data of round ${what#raw-} not intact"
 		deactivate "$d"
 	esac
+	case $what in zdata|zmid|zeroed|clean)
+		d=$(activate "$raw" $chk/raw.cow)
+		case $what in
+		zdata)	sectors_either "$d" $Z $SCRATCH/zold $SCRATCH/zold ;;
+		zmid)	sectors_either "$d" $Z $SCRATCH/zold $SCRATCH/znew ;;
+		*)	sectors_either "$d" $Z $SCRATCH/znew $SCRATCH/znew ;;
+		esac >/dev/null ||
+			fail "entry $k ($what): the discarded range holds other data (a sector neither old nor new)"
+		deactivate "$d"
+		nz=$((nz + 1))
+	esac
 	umount $chk
 	losetup -d "$lo"
 	rm -f $W/check.img
@@ -194,5 +231,8 @@ done <$SCRATCH/checkpoints
 
 losetup -d "$logd"
 [ $nchecks -ge $((NFILES + NRAW + 2)) ] || fail "only $nchecks checkpoints"
+[ $nz = 4 ] || fail "only $nz of the 4 discard checkpoints (zdata, zmid, zeroed, clean)"
+ndisc=$(grep -c DISCARD $SCRATCH/entries || true)
+[ "$ndisc" -gt 0 ] || fail "no discard in the log: the cowfiles' holes were not tested"
 [ $dirty -gt 0 ] || fail "no checkpoint had a dirty cowfile: nothing tested"
-note "crash-logwrites: $nchecks states checked, $dirty dirty cowfiles repaired"
+note "crash-logwrites: $nchecks states checked, $dirty dirty cowfiles repaired, $ndisc discards in the log"

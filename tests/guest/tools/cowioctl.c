@@ -323,8 +323,14 @@ static int garbage(const char *rdo, const char *cow)
 		}
 	}
 	d = req_new(COW_DEV_ANY, rdo, cow);
-	d->flags = 0x2;
-	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "activate with unknown flag 0x2");
+	d->flags = (COW_ACT_KNOWN << 1) & ~COW_ACT_KNOWN;
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "activate with the first unknown flag");
+	d->flags = COW_ACT_READONLY | COW_ACT_REPAIR;
+	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "activate read-only with repair");
+	check(d->reason == COW_E_ROREPAIR, "read-only with repair: reason %u", d->reason);
+	d->flags = COW_ACT_READONLY;
+	expect(fd, COW_IOC_ACTIVATE, d, -ENOENT, "activate read-only without a cowfile");
+	check(d->reason == COW_E_NOCOWFILE, "read-only without a cowfile: reason %u", d->reason);
 	d->flags = 0x80000000;
 	expect(fd, COW_IOC_ACTIVATE, d, -EINVAL, "activate with unknown flag 0x80000000");
 	check(access(cow, F_OK) != 0, "still no cowfile created");
