@@ -13,6 +13,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/error-injection.h>
 #include <linux/kthread.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
@@ -443,7 +444,7 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 }
 
 /* Open both files. */
-static int cow_open_files(struct cow_dev *cd)
+static noinline int cow_open_files(struct cow_dev *cd)
 {
 	int ret;
 
@@ -452,12 +453,13 @@ static int cow_open_files(struct cow_dev *cd)
 		ret = cow_open_cowfile(cd);
 	return ret;
 }
+ALLOW_ERROR_INJECTION(cow_open_files, ERRNO);
 
 /*
  * Bring the cowfile's header and bitmap into memory, or make a new
  * header.  Nothing is written.
  */
-static int cow_load(struct cow_dev *cd, bool repair)
+static noinline int cow_load(struct cow_dev *cd, bool repair)
 {
 	u64 rdosize = cow_file_size(cd->file[COW_RDO]);
 	int ret;
@@ -478,13 +480,14 @@ static int cow_load(struct cow_dev *cd, bool repair)
 	cd->hdr.rdosize = rdosize;
 	return 0;
 }
+ALLOW_ERROR_INJECTION(cow_load, ERRNO);
 
 /*
  * The activation's writes to the cowfile: a new one gets its size, the
  * header is marked in use (DIRTY, ORDERED) and bits found by a repair
  * are flushed.  Undone by cow_restore() if the activation fails after.
  */
-static int cow_commit(struct cow_dev *cd)
+static noinline int cow_commit(struct cow_dev *cd)
 {
 	int ret = 0;
 
@@ -501,6 +504,7 @@ static int cow_commit(struct cow_dev *cd)
 		ret = cow_bm_flush(cd);
 	return ret;
 }
+ALLOW_ERROR_INJECTION(cow_commit, ERRNO);
 
 /*
  * A failed activation leaves the cowfile as it found it: a new one
@@ -546,7 +550,8 @@ static void cow_dev_free(struct cow_dev *cd)
 	kfree(cd);
 }
 
-static struct cow_dev *cow_dev_alloc(const char *rdofile, const char *cowfile)
+static noinline struct cow_dev *cow_dev_alloc(const char *rdofile,
+					      const char *cowfile)
 {
 	struct cow_dev *cd = kzalloc(sizeof(*cd), GFP_KERNEL);
 
@@ -573,6 +578,7 @@ static struct cow_dev *cow_dev_alloc(const char *rdofile, const char *cowfile)
 	}
 	return cd;
 }
+ALLOW_ERROR_INJECTION(cow_dev_alloc, NULL);
 
 /* Rotational, as loop says it, when a disk below either file is. */
 static bool cow_rotational(struct cow_dev *cd)
@@ -588,7 +594,7 @@ static bool cow_rotational(struct cow_dev *cd)
 	return false;
 }
 
-static int cow_add_disk(struct cow_dev *cd)
+static noinline int cow_add_disk(struct cow_dev *cd)
 {
 	struct gendisk *disk;
 	int ret;
@@ -623,6 +629,7 @@ out_put:
 	cd->disk = NULL;
 	return ret;
 }
+ALLOW_ERROR_INJECTION(cow_add_disk, ERRNO);
 
 /* Final flush, clean header, release everything. */
 static void cow_dev_destroy(struct cow_dev *cd)
