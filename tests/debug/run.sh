@@ -47,7 +47,8 @@ tests/debug/coccicheck.sh 2>&1 | tee -a "$out" || true
 npass=$(grep -c '^PASS ' "$out" || true)
 nfail=$(grep -c '^FAIL ' "$out" || true)
 [ $rc = 0 ] || [ "$nfail" != 0 ] || { echo "FAIL guest-suite (exit $rc)"; nfail=1; }
-faults=$(grep -ho 'faults injected and survived: [0-9]*' build/guest/logs/"$dbg"/boot*.log 2>/dev/null |
+faults=$(find build/guest/logs/"$dbg" -name 'boot*.log' -exec cat {} + 2>/dev/null |
+	grep -o 'faults injected and survived: [0-9]*' |
 	grep -o '[0-9]*$' | paste -sd+ | bc 2>/dev/null || echo 0)
 msg "debug kernel $dbg: build $((build / 60)) min (0 when cached: $(cat build/debug/*/build-seconds 2>/dev/null | tail -n 1) s when built); suite on $dbg and $rt: $((run / 60)) min; faults injected: ${faults:-0}"
 echo "$npass passed, $nfail failed"
