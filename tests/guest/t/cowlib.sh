@@ -87,3 +87,13 @@ dm_table() {
 	printf '%s\n' "$2" | dmsetup load --noudevsync "$1"
 	dmsetup resume --noudevsync "$1"
 }
+
+# need_faults KIND...: the fault injection capabilities (failslab,
+# fail_page_alloc, fail_function...) a test needs: the debug kernel of
+# make check-debug has them, the stock kernels do not.
+need_faults() {
+	for f in "$@"; do
+		[ -d "/sys/kernel/debug/$f" ] ||
+			fail "$COW_KVER has no $f: this test needs the kernel of make check-debug"
+	done
+}

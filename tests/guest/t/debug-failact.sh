@@ -16,9 +16,7 @@
 . /cowloop/t/cowlib.sh
 
 D=/sys/kernel/debug
-for f in failslab fail_page_alloc fail_function; do
-	[ -d $D/$f ] || fail "$COW_KVER has no $f: this test needs the kernel of make check-debug"
-done
+need_faults failslab fail_page_alloc fail_function
 cow_load
 
 # The cowfile's file system: ext4 without journal, errors=continue, so
