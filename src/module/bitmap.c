@@ -15,6 +15,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitops.h>
+#include <linux/error-injection.h>
 #include <linux/gfp.h>
 #include <linux/mempool.h>
 #include <linux/minmax.h>
@@ -97,8 +98,8 @@ static u64 cow_bm_page_unit(u64 p)
 }
 
 /* Read or write exactly @len bytes at @pos: a short transfer is -EIO. */
-int cow_file_rw(struct cow_dev *cd, enum cow_file_id id, bool write,
-		void *buf, size_t len, loff_t pos)
+noinline int cow_file_rw(struct cow_dev *cd, enum cow_file_id id,
+			 bool write, void *buf, size_t len, loff_t pos)
 {
 	struct file *file = cd->file[id];
 	ssize_t n;
@@ -117,6 +118,7 @@ int cow_file_rw(struct cow_dev *cd, enum cow_file_id id, bool write,
 	}
 	return 0;
 }
+ALLOW_ERROR_INJECTION(cow_file_rw, ERRNO);
 
 /* Write the header with @flags and @used, and make it durable. */
 static int cow_hdr_store(struct cow_dev *cd, u16 flags, u64 used)
@@ -135,13 +137,14 @@ static int cow_hdr_store(struct cow_dev *cd, u16 flags, u64 used)
 }
 
 /* Mark the cowfile in use (DIRTY) on disk; called with meta_mutex. */
-int cow_hdr_mark_dirty(struct cow_dev *cd)
+noinline int cow_hdr_mark_dirty(struct cow_dev *cd)
 {
 	if (cd->disk_dirty)
 		return 0;
 	return cow_hdr_store(cd, cd->hdr.flags | COW_F_DIRTY,
 			     atomic64_read(&cd->cowused));
 }
+ALLOW_ERROR_INJECTION(cow_hdr_mark_dirty, ERRNO);
 
 bool cow_bm_test(struct cow_dev *cd, u64 unit)
 {
@@ -218,7 +221,7 @@ static int cow_bm_insert(struct cow_dev *cd, u64 p, const void *src, gfp_t gfp)
 }
 
 /* Make sure the pages holding the bits of @count units from @unit exist. */
-int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
+noinline int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 {
 	u64 p, last = (unit + count - 1 + COW_BM_SKEW) / COW_BM_UNITS;
 	int ret;
@@ -234,6 +237,7 @@ int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 	}
 	return 0;
 }
+ALLOW_ERROR_INJECTION(cow_bm_prepare, ERRNO);
 
 /*
  * The writes of @count units from @unit have completed: make them
@@ -377,7 +381,7 @@ int cow_bm_flush(struct cow_dev *cd)
  * Flush, then, with @clean and no bit set meanwhile, write the header
  * clean with the recounted cowused (cowsync, deactivation).
  */
-int cow_bm_sync(struct cow_dev *cd, bool clean)
+noinline int cow_bm_sync(struct cow_dev *cd, bool clean)
 {
 	u64 used;
 	int ret;
@@ -404,6 +408,7 @@ out:
 	mutex_unlock(&cd->meta_mutex);
 	return ret;
 }
+ALLOW_ERROR_INJECTION(cow_bm_sync, ERRNO);
 
 /*
  * Store page @p read from disk when not all zero: @buf is the page, its
@@ -550,7 +555,7 @@ static int cow_bm_scan(struct cow_dev *cd)
  * cowfile is made consistent: ORDERED ones by recounting cowused, those of
  * the original driver by a scan of the data area.
  */
-int cow_bm_load(struct cow_dev *cd, bool repair)
+noinline int cow_bm_load(struct cow_dev *cd, bool repair)
 {
 	bool dirty = cd->hdr.flags & COW_F_DIRTY;
 	u64 count = 0;
@@ -575,6 +580,7 @@ int cow_bm_load(struct cow_dev *cd, bool repair)
 			atomic64_read(&cd->cowused), cd->hdr.cowused);
 	return 0;
 }
+ALLOW_ERROR_INJECTION(cow_bm_load, ERRNO);
 
 void cow_bm_free(struct cow_dev *cd)
 {

@@ -13,6 +13,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/error-injection.h>
 #include <linux/falloc.h>
 #include <linux/kthread.h>
 #include <linux/namei.h>
@@ -477,7 +478,7 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 }
 
 /* Open both files. */
-static int cow_open_files(struct cow_dev *cd)
+static noinline int cow_open_files(struct cow_dev *cd)
 {
 	int ret;
 
@@ -486,12 +487,13 @@ static int cow_open_files(struct cow_dev *cd)
 		ret = cow_open_cowfile(cd);
 	return ret;
 }
+ALLOW_ERROR_INJECTION(cow_open_files, ERRNO);
 
 /*
  * Bring the cowfile's header and bitmap into memory, or make a new
  * header.  Nothing is written.
  */
-static int cow_load(struct cow_dev *cd, bool repair)
+static noinline int cow_load(struct cow_dev *cd, bool repair)
 {
 	u64 rdosize = cow_file_size(cd->file[COW_RDO]);
 	int ret;
@@ -514,6 +516,7 @@ static int cow_load(struct cow_dev *cd, bool repair)
 	cd->hdr.rdosize = rdosize;
 	return 0;
 }
+ALLOW_ERROR_INJECTION(cow_load, ERRNO);
 
 /*
  * Can the cowfile's file system punch holes (discard)?  Asked of a range
@@ -537,7 +540,7 @@ static bool cow_probe_punch(struct cow_dev *cd)
  * are flushed.  Undone by cow_restore() if the activation fails after.
  * A read-only activation writes nothing.
  */
-static int cow_commit(struct cow_dev *cd)
+static noinline int cow_commit(struct cow_dev *cd)
 {
 	int ret = 0;
 
@@ -558,6 +561,7 @@ static int cow_commit(struct cow_dev *cd)
 		cd->can_punch = cow_probe_punch(cd);
 	return ret;
 }
+ALLOW_ERROR_INJECTION(cow_commit, ERRNO);
 
 /*
  * A failed activation leaves the cowfile as it found it: a new one
@@ -603,7 +607,8 @@ static void cow_dev_free(struct cow_dev *cd)
 	kfree(cd);
 }
 
-static struct cow_dev *cow_dev_alloc(const char *rdofile, const char *cowfile)
+static noinline struct cow_dev *cow_dev_alloc(const char *rdofile,
+					      const char *cowfile)
 {
 	struct cow_dev *cd = kzalloc(sizeof(*cd), GFP_KERNEL);
 
@@ -630,6 +635,7 @@ static struct cow_dev *cow_dev_alloc(const char *rdofile, const char *cowfile)
 	}
 	return cd;
 }
+ALLOW_ERROR_INJECTION(cow_dev_alloc, NULL);
 
 /* Rotational, as loop says it, when a disk below either file is. */
 static bool cow_rotational(struct cow_dev *cd)
@@ -645,7 +651,7 @@ static bool cow_rotational(struct cow_dev *cd)
 	return false;
 }
 
-static int cow_add_disk(struct cow_dev *cd)
+static noinline int cow_add_disk(struct cow_dev *cd)
 {
 	struct cow_limits lim = {
 		.lbs = SECTOR_SIZE,
@@ -692,6 +698,7 @@ out_put:
 	cd->disk = NULL;
 	return ret;
 }
+ALLOW_ERROR_INJECTION(cow_add_disk, ERRNO);
 
 /*
  * Partitions, as loop's -P: the first scan happens once the device is

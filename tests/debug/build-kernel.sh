@@ -43,29 +43,37 @@ if [ ! -e "$out/release" ]; then
 		tar -C "$src.tmp" --strip-components=1 -xf "$tarball"
 		mv "$src.tmp" "$src"
 	fi
-	rm -rf "$out"
-	mkdir -p "$out"
-	msg "configuring in $out"
-	make -s -C "$src" O="$out" x86_64_defconfig >&2
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-		"$src/kernel/configs/kvm_guest.config" \
-		"$top/tests/debug/debug.config" >&2
-	make -s -C "$src" O="$out" olddefconfig >&2
-	# Every option asked for must have survived olddefconfig.
-	bad=0
-	while IFS= read -r line; do
-		case $line in
-		CONFIG_*=n)	# off, or not even offered
-			grep -q "^${line%=n}=" "$out/.config" || continue
-			msg "still on: $line"; bad=1; continue ;;
-		CONFIG_*) ;;
-		*) continue ;;
-		esac
-		grep -qxF "$line" "$out/.config" || { msg "not set: $line"; bad=1; }
-	done <"$top/tests/debug/debug.config"
-	[ $bad = 0 ] || { msg "configuration incomplete"; exit 1; }
-	msg "building (2 cores: tens of minutes)"
-	make -s -C "$src" O="$out" -j"$(nproc)" bzImage modules >&2
+	# An interrupted build resumes: the configuration is made once.
+	if [ -e "$out/configured" ]; then
+		msg "resuming the build in $out"
+	else
+		rm -rf "$out"
+		mkdir -p "$out"
+		msg "configuring in $out"
+		make -s -C "$src" O="$out" x86_64_defconfig >&2
+		"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
+			"$src/kernel/configs/kvm_guest.config" \
+			"$top/tests/debug/debug.config" >&2
+		make -s -C "$src" O="$out" olddefconfig >&2
+		# Every option asked for must have survived olddefconfig.
+		bad=0
+		while IFS= read -r line; do
+			case $line in
+			CONFIG_*=n)	# off, or not even offered
+				grep -q "^${line%=n}=" "$out/.config" || continue
+				msg "still on: $line"; bad=1; continue ;;
+			CONFIG_*) ;;
+			*) continue ;;
+			esac
+			grep -qxF "$line" "$out/.config" || { msg "not set: $line"; bad=1; }
+		done <"$top/tests/debug/debug.config"
+		[ $bad = 0 ] || { msg "configuration incomplete"; exit 1; }
+		touch "$out/configured"
+	fi
+	# one job more than cores: a job waiting for the disk leaves no core idle
+	jobs=${COW_BUILD_JOBS:-$(($(nproc) + 1))}
+	msg "building with $jobs jobs (2 cores: tens of minutes)"
+	make -s -C "$src" O="$out" -j"$jobs" bzImage modules >&2
 	make -s -C "$src" O="$out" kernelrelease >"$out/release.tmp"
 	mv "$out/release.tmp" "$out/release"
 	echo $((SECONDS - start)) >"$out/build-seconds"

@@ -18,7 +18,10 @@
 # build/guest/logs/<kernel>/<test>.log, each boot's console in bootN.log.
 #
 # With several kernels the guests run at the same time, one vCPU each
-# (COW_PARALLEL=0: one after the other, COW_SMP vCPUs).
+# (COW_PARALLEL=0: one after the other, COW_SMP vCPUs).  COW_SHARDS=
+# "PATTERN:N ..." gives the kernels whose release contains PATTERN N
+# guests at once, each with its share of the tests (make check-debug:
+# its debug kernel is the slow one); their logs go to logs/<kernel>/gK/.
 . "$(dirname "$0")/lib.sh"
 
 MAX_BOOTS=${MAX_BOOTS:-20}
@@ -49,20 +52,61 @@ prebuild() {
 	cow_build "$1" >"$COW_OUT/logs/$1/build-failures"
 }
 
+# shards KVER: how many guests run the tests of KVER (COW_SHARDS).
+shards() {
+	local s
+	for s in ${COW_SHARDS:-}; do
+		case $1 in *"${s%:*}"*) echo "${s##*:}"; return ;; esac
+	done
+	echo 1
+}
+
+# shard_tests KVER K N: the tests of guest K of N for KVER: longest
+# timeout first, each to the guest with the least so far; in name order.
+shard_tests() {
+	local t to i best
+	local -a load=()
+	if [ "$3" = 1 ]; then
+		cow_tests "$1"
+		return
+	fi
+	for ((i = 1; i <= $3; i++)); do load[i]=0; done
+	for t in $(cow_tests "$1"); do
+		echo "$(cow_test_timeout "$t") $t"
+	done | sort -k1,1nr -k2,2 | {
+		while read -r to t; do
+			best=1
+			for ((i = 2; i <= $3; i++)); do
+				[ "${load[i]}" -lt "${load[best]}" ] && best=$i
+			done
+			load[best]=$((load[best] + to))
+			[ "$best" = "$2" ] && echo "$t"
+		done
+	} | sort
+}
+
+# run_kernel KVER [K N]: the tests of KVER (guest K of N: its share).
 run_kernel() {
-	local r=$1 logs=$COW_OUT/logs/$1
+	local r=$1 k=${2:-1} n=${3:-1} logs=$COW_OUT/logs/$1
 	local -a pending=()
 	local -A phase=() to=()
-	local t boot=0 klog="" qpid rc line
+	local t boot=0 klog="" qpid rc line klabel=$1
 
 	# Build failures ("FAIL build-... (kver)") count in the totals.
-	[ -n "${COW_PREBUILT:-}" ] || prebuild "$r"
-	cat "$logs/build-failures"
-	nfail=$((nfail + $(grep -c '^FAIL' "$logs/build-failures" || true)))
+	[ -n "${COW_PREBUILT:-}" ] || [ "$k" != 1 ] || prebuild "$r"
+	if [ "$k" = 1 ]; then
+		cat "$logs/build-failures"
+		nfail=$((nfail + $(grep -c '^FAIL' "$logs/build-failures" || true)))
+	fi
 	[ -e "$COW_OUT/initramfs-$r.cpio.gz" ] || die "no initramfs for $r"
+	if [ "$n" -gt 1 ]; then
+		logs=$logs/g$k
+		klabel="$r, guest $k of $n"
+		mkdir -p "$logs"
+	fi
 
-	cow_make_disks "$r"
-	for t in $(cow_tests "$r"); do
+	cow_make_disks "$r-g$k"
+	for t in $(shard_tests "$r" "$k" "$n"); do
 		pending+=("$t")
 		phase[$t]=1
 		to[$t]=$(cow_test_timeout "$t")
@@ -155,38 +199,44 @@ run_kernel() {
 		fi
 		pending=("${next[@]}")
 	done
-	result "$r" kernel-log "${klog:-FAIL}"
+	result "$klabel" kernel-log "${klog:-FAIL}"
 	cow_remove_disks
 }
 
 kernels=$(cow_kernels)
 [ -n "$kernels" ] || die "no kernel matching '${KVERS:-}' with headers (run make deps)"
 set -- $kernels
-if [ $# -gt 1 ] && [ "${COW_PARALLEL:-1}" = 1 ]; then
-	# One guest per kernel at once, one vCPU each: TCG keeps a host core
-	# busy per vCPU, so this halves the wall time on two cores.  The
-	# modules and tools are built first, one kernel at a time.
+guests=()	# "KVER K N" for each guest
+for r in "$@"; do
+	n=$(shards "$r")
+	for ((k = 1; k <= n; k++)); do guests+=("$r $k $n"); done
+done
+if [ ${#guests[@]} -gt 1 ] && [ "${COW_PARALLEL:-1}" = 1 ]; then
+	# One guest per kernel (or shard) at once, one vCPU each: TCG keeps
+	# a host core busy per vCPU, so this halves the wall time on two
+	# cores.  The modules and tools are built first, one kernel at a time.
 	export COW_SMP=${COW_SMP_PARALLEL:-1} COW_PREBUILT=1
 	for r in "$@"; do
 		prebuild "$r"
 	done
-	for r in "$@"; do
+	for g in "${guests[@]}"; do
 		(
 			trap 'cow_remove_disks' EXIT
-			run_kernel "$r"
-			echo "$npass $nfail" >"$COW_OUT/count-$r"
+			run_kernel $g
+			echo "$npass $nfail" >"$COW_OUT/count-${g// /-}"
 		) &
 	done
 	wait
 	npass=0 nfail=0
-	for r in "$@"; do
-		read -r p f <"$COW_OUT/count-$r" || { p=0 f=1; echo "FAIL run ($r)"; }
+	for g in "${guests[@]}"; do
+		read -r p f <"$COW_OUT/count-${g// /-}" ||
+			{ p=0 f=1; echo "FAIL run (${g%% *})"; }
 		npass=$((npass + p)) nfail=$((nfail + f))
 	done
 else
 	trap 'cow_remove_disks' EXIT
-	for r in "$@"; do
-		run_kernel "$r"
+	for g in "${guests[@]}"; do
+		run_kernel $g
 	done
 fi
 [ -n "${COW_NO_SUMMARY:-}" ] || echo "$npass passed, $nfail failed"

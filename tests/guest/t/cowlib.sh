@@ -102,3 +102,13 @@ sectors_either() {
 		$1 != $2 && $1 == $3 { nb++ }
 		END { print nb + 0; exit bad > 0 }'
 }
+
+# need_faults KIND...: the fault injection capabilities (failslab,
+# fail_page_alloc, fail_function...) a test needs: the debug kernel of
+# make check-debug has them, the stock kernels do not.
+need_faults() {
+	for f in "$@"; do
+		[ -d "/sys/kernel/debug/$f" ] ||
+			fail "$COW_KVER has no $f: this test needs the kernel of make check-debug"
+	done
+}

@@ -15,9 +15,7 @@
 . /cowloop/t/cowlib.sh
 
 D=/sys/kernel/debug
-for f in failslab fail_page_alloc fail_make_request; do
-	[ -d $D/$f ] || fail "$COW_KVER has no $f: this test needs the kernel of make check-debug"
-done
+need_faults failslab fail_page_alloc fail_make_request
 cow_load
 
 # inject WHAT PROBABILITY: fail allocations of tasks marked make-it-fail

@@ -11,10 +11,16 @@
  *                                       DEVNO, a third opens it, in a loop
  *   cowioctl unpriv DEVNO               as nobody: EPERM for every ioctl,
  *                                       sysfs attributes still readable
+ *   cowioctl failsweep act|sync|deact RDOFILE COWFILE MAX
+ *                                       each fault point of an activation,
+ *                                       a sync or a deactivation fails in
+ *                                       turn (/proc/self/fail-nth, the
+ *                                       debug kernel; see failsweep())
  *
  * Every check prints "ok: ..." or "FAIL: ..."; the exit status is the
  * number of failures (0: all expectations met).
  */
+#define _GNU_SOURCE		/* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -537,6 +543,302 @@ static int unpriv(unsigned int devno)
 	return failures;
 }
 
+/* ---------------------------------------------------------------- */
+/* failsweep: every fault point of one ioctl fails in turn           */
+/* ---------------------------------------------------------------- */
+
+#define SWEEP_BLK	4096
+
+static int failnth_fd = -1;
+
+static void failnth_set(unsigned int n)
+{
+	char b[16];
+	int len = snprintf(b, sizeof(b), "%u", n);
+
+	if (pwrite(failnth_fd, b, len, 0) != len) {
+		perror("/proc/self/fail-nth");
+		exit(100);
+	}
+}
+
+static unsigned int failnth_get(void)
+{
+	char b[16] = "";
+
+	if (pread(failnth_fd, b, sizeof(b) - 1, 0) <= 0) {
+		perror("/proc/self/fail-nth");
+		exit(100);
+	}
+	return strtoul(b, NULL, 10);
+}
+
+/*
+ * The ioctl @cmd with its @n-th fault point (slab, page allocation,
+ * fail_function) failing: its result; *reached says whether it got there.
+ */
+static int ioc_nth(int fd, unsigned long cmd, struct cow_ioc_dev *d,
+		   unsigned int n, int *reached)
+{
+	int r;
+
+	failnth_set(n);
+	r = ioc(fd, cmd, d);
+	*reached = failnth_get() == 0;
+	failnth_set(0);
+	return r;
+}
+
+static int read_file(const char *path, char **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	off_t size;
+
+	*buf = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -errno;
+	size = lseek(fd, 0, SEEK_END);
+	*buf = malloc(size + 1);
+	if (size < 0 || !*buf || pread(fd, *buf, size, 0) != size) {
+		close(fd);
+		return -EIO;
+	}
+	*len = size;
+	close(fd);
+	return 0;
+}
+
+/* Put back the cowfile as it was (@exists 0: no file). */
+static void put_back(const char *path, int exists, const char *buf,
+		     size_t len)
+{
+	int fd;
+
+	if (!exists) {
+		unlink(path);
+		return;
+	}
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	if (fd < 0 || pwrite(fd, buf, len, 0) != (ssize_t)len ||
+	    ftruncate(fd, len) || fsync(fd)) {
+		perror(path);
+		exit(100);
+	}
+	close(fd);
+}
+
+/* The cowfile is as it was before a refused activation. */
+static int unchanged(const char *path, int exists, const char *buf,
+		     size_t len)
+{
+	char *now;
+	size_t nlen;
+	int r = read_file(path, &now, &nlen);
+
+	if (!exists)	/* a new cowfile stays new: absent or empty */
+		r = r == -ENOENT || (!r && nlen == 0);
+	else
+		r = !r && nlen == len && !memcmp(now, buf, len);
+	free(now);
+	return r;
+}
+
+/* Header flags (COW_F_*), or -1 when unreadable. */
+static int cow_flags(const char *path)
+{
+	unsigned char h[8];
+	int fd = open(path, O_RDONLY);
+	int r = -1;
+
+	if (fd >= 0 && pread(fd, h, sizeof(h), 0) == sizeof(h))
+		r = h[6] | h[7] << 8;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static int active_count(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < COW_MAXCOWS_LIMIT; i++)
+		n += is_active(i);
+	return n;
+}
+
+static void fill(char *b, unsigned int blk)
+{
+	unsigned int i;
+
+	for (i = 0; i < SWEEP_BLK; i += 8)
+		snprintf(b + i, 9, "%07x", blk * SWEEP_BLK + i);
+}
+
+/* Write and fsync (or check) block @blk of cowdevice @devno, O_DIRECT. */
+static int dev_block(unsigned int devno, unsigned int blk, int write)
+{
+	char path[64], *b, *want;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/dev/cow/%u", devno);
+	for (r = 0; r < 50 && access(path, F_OK); r++)
+		usleep(100000);
+	fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_DIRECT);
+	if (fd < 0)
+		return -errno;
+	if (posix_memalign((void **)&b, SWEEP_BLK, SWEEP_BLK) ||
+	    posix_memalign((void **)&want, SWEEP_BLK, SWEEP_BLK))
+		exit(100);
+	fill(want, blk);
+	if (write) {	/* acknowledged, durable: it must read back */
+		r = pwrite(fd, want, SWEEP_BLK, (off_t)blk * SWEEP_BLK);
+		if (r == SWEEP_BLK && fsync(fd))
+			r = -1;
+	} else {
+		r = pread(fd, b, SWEEP_BLK, (off_t)blk * SWEEP_BLK);
+	}
+	r = r == SWEEP_BLK ? 0 : r < 0 ? -errno : -EIO;
+	if (!r && !write && memcmp(b, want, SWEEP_BLK))
+		r = -EILSEQ;
+	close(fd);
+	free(b);
+	free(want);
+	return r;
+}
+
+static int activate_plain(int fd, const char *rdo, const char *cow,
+			  unsigned int flags)
+{
+	struct cow_ioc_dev *d = req_new(COW_DEV_ANY, rdo, cow);
+	int r;
+
+	d->flags = flags;
+	r = ioc(fd, COW_IOC_ACTIVATE, d);
+	check(r == 0, "activation without fault: %s", ename(r));
+	r = r ? -1 : (int)d->devno;
+	free(d);
+	return r;
+}
+
+/*
+ * failsweep MODE RDO COW MAX: for n = 1, 2, ... make the n-th fault
+ * point (see should_fail_ex(): every slab or page allocation failslab or
+ * fail_page_alloc may fail, every function registered in fail_function)
+ * of one ioctl fail, until the ioctl completes without reaching it.
+ *   act:   activation of COW (as it is on entry: absent, new or with
+ *          data); refused: no device left, the cowfile as it was;
+ *          activated: deactivates cleanly.  The cowfile is put back
+ *          after each.
+ *   sync:  COW_IOC_SYNC after a new block was written; the device
+ *          stays active.
+ *   deact: COW_IOC_DEACTIVATE after a new block was written; refused:
+ *          still active; done: gone, the cowfile clean or, when the final
+ *          write failed, dirty and repaired by the next activation.
+ * sync and deact then read back every block written.  Prints one line
+ * per result kind and "faults injected and survived: N".
+ */
+static int failsweep(const char *mode, const char *rdo, const char *cow,
+		     unsigned int max)
+{
+	int is_act = !strcmp(mode, "act"), is_deact = !strcmp(mode, "deact");
+	int fd = ctl_fd(O_RDWR), exists, reached = 0, r, devno = -1;
+	unsigned int n, refused = 0, absorbed = 0, dirty = 0, blk;
+	unsigned int errs[200] = { 0 };
+	size_t len;
+	char *orig;
+
+	failnth_fd = open("/proc/self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (failnth_fd < 0) {
+		perror("/proc/self/fail-nth");
+		return 1;
+	}
+	if (!is_act && !is_deact && strcmp(mode, "sync"))
+		return 2;
+	exists = read_file(cow, &orig, &len) == 0;
+	if (!is_act && (devno = activate_plain(fd, rdo, cow, 0)) < 0)
+		return 1;
+	for (n = 1; n <= max; n++) {
+		struct cow_ioc_dev *d;
+
+		if (is_act) {
+			d = req_new(COW_DEV_ANY, rdo, cow);
+			r = ioc_nth(fd, COW_IOC_ACTIVATE, d, n, &reached);
+		} else {
+			r = dev_block(devno, n, 1);
+			check(r == 0, "%s %u: write of block %u: %s", mode,
+			      n, n, ename(r));
+			d = req_new(devno, NULL, NULL);
+			r = ioc_nth(fd, is_deact ? COW_IOC_DEACTIVATE :
+				    COW_IOC_SYNC, d, n, &reached);
+		}
+		if (r) {
+			refused++;
+			errs[-r < 200 ? -r : 0]++;
+			check(reached, "%s %u: failed (%s) without a fault",
+			      mode, n, ename(r));
+		} else if (reached) {
+			absorbed++;
+		}
+		if (is_act && r) {
+			if (!unchanged(cow, exists, orig, len) ||
+			    active_count())
+				check(0, "act %u: refused (%s): cowfile %s, %d devices active",
+				      n, ename(r), unchanged(cow, exists, orig, len) ?
+				      "as it was" : "CHANGED", active_count());
+		} else if (is_act) {
+			check(deact(fd, d->devno) == 0,
+			      "act %u: deactivation after it", n);
+			check(cow_flags(cow) == 0,
+			      "act %u: cowfile clean after deactivation", n);
+			put_back(cow, exists, orig, len);
+		} else if (is_deact && r) {
+			check(is_active(devno), "deact %u: refused (%s), still active",
+			      n, ename(r));
+			check(deact(fd, devno) == 0, "deact %u: deactivation again", n);
+		} else if (!is_deact) {
+			check(is_active(devno), "sync %u: still active", n);
+		}
+		if (is_deact) {
+			check(!is_active(devno), "deact %u: device gone", n);
+			r = cow_flags(cow);
+			if (r & COW_F_DIRTY)
+				dirty++;
+			check(r == 0 || r == COW_F_DIRTY,
+			      "deact %u: cowfile flags %d", n, r);
+			devno = activate_plain(fd, rdo, cow,
+					       r ? COW_ACT_REPAIR : 0);
+			if (devno < 0)
+				break;
+		}
+		free(d);
+		if (!reached)
+			break;
+	}
+	check(!reached, "%s: ran without a fault after %u fault points (at most %u)",
+	      mode, n - 1, max);
+	if (!is_act && devno >= 0) {
+		for (blk = 1; blk <= n && blk <= max; blk++) {
+			r = dev_block(devno, blk, 0);
+			check(r == 0, "%s: block %u reads back: %s", mode, blk,
+			      ename(r));
+		}
+		check(deact(fd, devno) == 0, "%s: final deactivation", mode);
+		check(cow_flags(cow) == 0, "%s: cowfile clean at the end", mode);
+	}
+	printf("%s: %u fault points: %u refused, %u absorbed (the ioctl worked)",
+	       mode, n - 1, refused, absorbed);
+	for (r = 0; r < 200; r++)
+		if (errs[r])
+			printf(", %u %s", errs[r], r ? strerror(r) : "other");
+	if (is_deact)
+		printf(", %u left the cowfile dirty (repaired)", dirty);
+	printf("\nfaults injected and survived: %u\n", n - 1);
+	free(orig);
+	close(fd);
+	return failures;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -547,6 +849,9 @@ int main(int argc, char **argv)
 			    strtoul(argv[5], NULL, 0)) ? 1 : 0;
 	if (argc == 3 && !strcmp(argv[1], "unpriv"))
 		return unpriv(strtoul(argv[2], NULL, 0)) ? 1 : 0;
-	fprintf(stderr, "usage: cowioctl garbage RDO COW | race RDO COW DEVNO SECONDS | unpriv DEVNO\n");
+	if (argc == 6 && !strcmp(argv[1], "failsweep"))
+		return failsweep(argv[2], argv[3], argv[4],
+				 strtoul(argv[5], NULL, 0)) ? 1 : 0;
+	fprintf(stderr, "usage: cowioctl garbage RDO COW | race RDO COW DEVNO SECONDS | unpriv DEVNO | failsweep act|sync|deact RDO COW MAX\n");
 	return 2;
 }
