@@ -184,10 +184,10 @@ one() {
 
 one $SCRATCH ext4
 one $XFS_SCRATCH xfs
-mkdir -p /tmp/ramfs
-mount -t ramfs ramfs /tmp/ramfs
-one /tmp/ramfs ramfs
-umount /tmp/ramfs
+mkdir -p /tmp/cowdisc.ramfs
+mount -t ramfs ramfs /tmp/cowdisc.ramfs
+one /tmp/cowdisc.ramfs ramfs
+umount /tmp/cowdisc.ramfs
 
 # fstrim of a file system on the cowdevice gives the space back
 trimtest() {	# trimtest DIR TOPFS
@@ -198,20 +198,20 @@ trimtest() {	# trimtest DIR TOPFS
 	ext4) mkfs.ext4 -q $dev ;;	# mke2fs discards the device first
 	xfs) mkfs.xfs -q -f -K $dev ;;
 	esac
-	mkdir -p /tmp/trim
-	mount $dev /tmp/trim
-	head -c $((16 * M)) /dev/urandom >/tmp/trim/big
+	mkdir -p /tmp/cowdisc.mnt
+	mount $dev /tmp/cowdisc.mnt
+	head -c $((16 * M)) /dev/urandom >/tmp/cowdisc.mnt/big
 	sync
 	full=$(allocated $cow)
-	rm /tmp/trim/big
+	rm /tmp/cowdisc.mnt/big
 	sync	# the blocks are free once the journal has committed
-	fstrim /tmp/trim || fail "fstrim of $2 on $dev failed"
+	fstrim /tmp/cowdisc.mnt || fail "fstrim of $2 on $dev failed"
 	sync
 	trimmed=$(allocated $cow)
 	note "$2 on $dev: cowfile $full KiB with a 16 MiB file, $trimmed KiB after rm and fstrim"
 	[ $((full - trimmed)) -ge $((14 * K)) ] ||
 		fail "$2 on $dev: fstrim gave back only $((full - trimmed)) KiB"
-	umount /tmp/trim
+	umount /tmp/cowdisc.mnt
 	deactivate $dev
 	cowrepair -n $cow >/dev/null || fail "cowrepair -n $cow: not clean"
 	rm -f $rdo $cow

@@ -25,10 +25,10 @@ printf 'label: dos\nstart=2048, size=32768, type=83\nstart=34816, size=49152, ty
 lo=$(losetup -f --show -P $img)
 mkfs.ext4 -q ${lo}p1
 mkfs.ext4 -q ${lo}p2
-mkdir -p /tmp/p
-mount ${lo}p1 /tmp/p
-pattern /tmp/p/orig 64
-umount /tmp/p
+mkdir -p /tmp/cowpart
+mount ${lo}p1 /tmp/cowpart
+pattern /tmp/cowpart/orig 64
+umount /tmp/cowpart
 losetup -d $lo
 sum=$(md5 $img)
 table=$(table_of $img)
@@ -49,31 +49,31 @@ wait_for /dev/cow${c}p2 20
 [ -d /sys/block/cow$c/cow${c}p1 ] || fail "no /sys/block/cow$c/cow${c}p1"
 check_eq "partitions" 2 "$(ls -d /sys/block/cow$c/cow${c}p* | wc -l)"
 check_eq "p2 size (sectors)" 49152 "$(cat /sys/block/cow$c/cow${c}p2/size)"
-mkdir -p /tmp/p1 /tmp/p2
-mount /dev/cow${c}p1 /tmp/p1
-mount /dev/cow${c}p2 /tmp/p2
-pattern /tmp/p1/new 200
-pattern /tmp/p2/new2 300
-[ -e /tmp/p1/orig ] || fail "the rdofile's file is not on cow${c}p1"
-p1new=$(md5 /tmp/p1/new) p2new=$(md5 /tmp/p2/new2)
+mkdir -p /tmp/cowpart1 /tmp/cowpart2
+mount /dev/cow${c}p1 /tmp/cowpart1
+mount /dev/cow${c}p2 /tmp/cowpart2
+pattern /tmp/cowpart1/new 200
+pattern /tmp/cowpart2/new2 300
+[ -e /tmp/cowpart1/orig ] || fail "the rdofile's file is not on cow${c}p1"
+p1new=$(md5 /tmp/cowpart1/new) p2new=$(md5 /tmp/cowpart2/new2)
 sync
 refused "in use" cowdev -d $dev
 # a partition is open: the table is not read again
 refused "Device or resource busy" blockdev --rereadpt $dev
-umount /tmp/p2
+umount /tmp/cowpart2
 
 # a third partition, through the cowdevice; BLKRRPART shows it
 printf 'start=83968, size=40960, type=83\n' | sfdisk -q -N 3 --no-reread $dev ||
 	fail "sfdisk on $dev failed"
-umount /tmp/p1
+umount /tmp/cowpart1
 blockdev --rereadpt $dev || fail "BLKRRPART on $dev failed"
 wait_for /dev/cow${c}p3 20
 check_eq "p3 size (sectors)" 40960 "$(cat /sys/block/cow$c/cow${c}p3/size)"
 mkfs.ext4 -q /dev/cow${c}p3
-mount /dev/cow${c}p3 /tmp/p2
-pattern /tmp/p2/third 50
-p3new=$(md5 /tmp/p2/third)
-umount /tmp/p2
+mount /dev/cow${c}p3 /tmp/cowpart2
+pattern /tmp/cowpart2/third 50
+p3new=$(md5 /tmp/cowpart2/third)
+umount /tmp/cowpart2
 newtable=$(table_of $dev)
 check_eq "three partitions in the table" 3 "$(echo "$newtable" | grep -c start=)"
 check_eq "rdofile while active" "$sum" "$(md5 $img)"
@@ -85,9 +85,9 @@ check_eq "rdofile's table" "$table" "$(table_of $img)"
 # the session again: its partitions and data are back
 dev=$(cowdev -a -P $img $cow)
 wait_for /dev/cow${c}p3 20
-mount -o ro /dev/cow${c}p1 /tmp/p1
-check_eq "p1 after reactivation" "$p1new" "$(md5 /tmp/p1/new)"
-umount /tmp/p1
+mount -o ro /dev/cow${c}p1 /tmp/cowpart1
+check_eq "p1 after reactivation" "$p1new" "$(md5 /tmp/cowpart1/new)"
+umount /tmp/cowpart1
 deactivate $dev
 
 # cowmerge carries the new table and the data into (a copy of) the rdofile
@@ -96,10 +96,10 @@ cowmerge -y $SCRATCH/merged.img $cow >/dev/null || fail "cowmerge failed"
 check_eq "merged table" "$newtable" "$(table_of $SCRATCH/merged.img)"
 lo=$(losetup -f --show -P $SCRATCH/merged.img)
 for p in 1:new:$p1new 2:new2:$p2new 3:third:$p3new; do
-	mount -o ro ${lo}p${p%%:*} /tmp/p1
+	mount -o ro ${lo}p${p%%:*} /tmp/cowpart1
 	f=${p#*:}
-	check_eq "merged p${p%%:*}" "${f#*:}" "$(md5 /tmp/p1/${f%%:*})"
-	umount /tmp/p1
+	check_eq "merged p${p%%:*}" "${f#*:}" "$(md5 /tmp/cowpart1/${f%%:*})"
+	umount /tmp/cowpart1
 done
 losetup -d $lo
 check_eq "rdofile at the end" "$sum" "$(md5 $img)"

@@ -36,12 +36,12 @@ deactivate $dev
 
 # a session to look at later
 dev=$(activate $rdo $cow)
-mkdir -p /tmp/m
-mount $dev /tmp/m
-pattern /tmp/m/session 40
-echo changed >>/tmp/m/adjtime
-want=$(md5 /tmp/m/session) adj=$(md5 /tmp/m/adjtime)
-umount /tmp/m
+mkdir -p /tmp/cowro.mnt
+mount $dev /tmp/cowro.mnt
+pattern /tmp/cowro.mnt/session 40
+echo changed >>/tmp/cowro.mnt/adjtime
+want=$(md5 /tmp/cowro.mnt/session) adj=$(md5 /tmp/cowro.mnt/adjtime)
+umount /tmp/cowro.mnt
 deactivate $dev
 check_eq "rdofile" "$sum" "$(md5 $rdo)"
 
@@ -67,12 +67,12 @@ echo "$out" | grep -q "Operation not permitted" ||
 	fail "write to a read-only activation: '$out'"
 refused "Read-only file system" blockdev --setrw $dev
 check_eq "still ro" 1 "$(blockdev --getro $dev)"
-refused "read-only|write-protected" mount -w $dev /tmp/m
-mount -o ro $dev /tmp/m
-check_eq "session file" "$want" "$(md5 /tmp/m/session)"
-check_eq "changed file" "$adj" "$(md5 /tmp/m/adjtime)"
-find /tmp/m -type f -exec cat {} + >/dev/null
-umount /tmp/m
+refused "read-only|write-protected" mount -w $dev /tmp/cowro.mnt
+mount -o ro $dev /tmp/cowro.mnt
+check_eq "session file" "$want" "$(md5 /tmp/cowro.mnt/session)"
+check_eq "changed file" "$adj" "$(md5 /tmp/cowro.mnt/adjtime)"
+find /tmp/cowro.mnt -type f -exec cat {} + >/dev/null
+umount /tmp/cowro.mnt
 cowsync || fail "cowsync with a read-only cowdevice failed"
 deactivate $dev
 check_eq "cowfile after a read-only session" "$csum" "$(md5 $cow)"
@@ -81,21 +81,21 @@ check_eq "cowfile's times and size" "$stamp" "$(stat -c '%Y %Z %s' $cow)"
 # --- from a read-only file system --------------------------------------
 truncate -s 64M $SCRATCH/ro.fs
 mkfs.ext4 -q $SCRATCH/ro.fs
-mkdir -p /tmp/rofs
-mount $SCRATCH/ro.fs /tmp/rofs
-cp $cow /tmp/rofs/s.cow
-umount /tmp/rofs
-mount -o ro $SCRATCH/ro.fs /tmp/rofs
-dev=$(cowdev -a -r $rdo /tmp/rofs/s.cow) ||
+mkdir -p /tmp/cowro.fs
+mount $SCRATCH/ro.fs /tmp/cowro.fs
+cp $cow /tmp/cowro.fs/s.cow
+umount /tmp/cowro.fs
+mount -o ro $SCRATCH/ro.fs /tmp/cowro.fs
+dev=$(cowdev -a -r $rdo /tmp/cowro.fs/s.cow) ||
 	fail "cowdev -a -r of a cowfile on a read-only file system failed"
 wait_for $dev
-mount -o ro $dev /tmp/m
-check_eq "session from a read-only fs" "$want" "$(md5 /tmp/m/session)"
-umount /tmp/m
+mount -o ro $dev /tmp/cowro.mnt
+check_eq "session from a read-only fs" "$want" "$(md5 /tmp/cowro.mnt/session)"
+umount /tmp/cowro.mnt
 deactivate $dev
 # and writable activation is refused there, with the reason
-refused "Read-only file system" cowdev -a $rdo /tmp/rofs/s.cow
-umount /tmp/rofs
+refused "Read-only file system" cowdev -a $rdo /tmp/cowro.fs/s.cow
+umount /tmp/cowro.fs
 
 # --- a dirty cowfile is refused read-only (no repair possible) ---------
 poke $cow 6 '\001' '\000'
