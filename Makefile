@@ -5,7 +5,11 @@
 #   make                 tools, and the module when kernel headers exist
 #   make tools           userland tools into build/bin/
 #   make module [KERNELRELEASE=r]   build/<r>/cowloop.ko
-#   make install [DESTDIR=] [PREFIX=/usr]
+#   make install [DESTDIR=] [PREFIX=/usr]   tools, man pages, completion,
+#                        systemd/udev files (install-system), the module
+#   make dkms-install    the module's source into /usr/src, built by DKMS
+#                        for every kernel with headers (dkms-source: copy)
+#   make deb             cowloop-dkms and cowloop-utils .debs in build/deb/
 #   make check           host tests, then the guest suite on both kernels
 #   make check-debug     the guest suite on a KASAN/lockdep/kmemleak/fault-
 #                        injection kernel and on PREEMPT_RT, and coccicheck
@@ -13,18 +17,27 @@
 #   make vm-shell KERNELRELEASE=r   interactive guest
 #   make bench           benchmark against loop, dm-snapshot, qcow2
 #   make bench-tools     the offline tools on an 8 TiB sparse rdofile
+#   make check-system    the .debs on a Debian 12 system booted in QEMU
 
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 COMPDIR	?= $(PREFIX)/share/bash-completion/completions
+# systemd and udev look here on Debian 12 (not moved by PREFIX)
+UNITDIR	?= /lib/systemd/system
+GENDIR	?= /lib/systemd/system-generators
+UDEVDIR	?= /lib/udev/rules.d
+SYSCONFDIR ?= /etc
+DKMSDIR	?= /usr/src/cowloop-$(VERSION)
 CC	?= cc
 CFLAGS	?= -O2 -g
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Isrc/include -Isrc/lib -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 CPPFLAGS += -DCOWLOOP_GIT='"$(shell git describe --always --dirty 2>/dev/null)"'
 
+VERSION	:= $(shell sed -n 's/^\#define COWLOOP_VERSION[^"]*"\(.*\)"/\1/p' src/include/cowloop.h)
 TOOLS	:= cowdev cowsync cowlist cowrepair cowmerge
+GENERATOR := cowtab-generator
 BIN	:= build/bin
 OBJ	:= build/obj
 LIBSRC	:= src/common/cowfmt.c $(wildcard src/lib/*.c)
@@ -50,7 +63,7 @@ KSRC	:= $(wildcard src/module/*.c src/module/*.h) src/module/Kbuild
 MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-module \
-	install-completion \
+	install-completion install-system dkms-source dkms-install deb check-system \
 	check check-host check-guest check-debug demo vm-shell bench bench-tools fuzz \
 	deps clean
 
@@ -62,7 +75,9 @@ all: tools
 		echo "cowloop: install them with: apt-get install linux-headers-$(running)"; \
 	fi
 
-tools: $(addprefix $(BIN)/,$(TOOLS))
+tools: $(addprefix $(BIN)/,$(TOOLS) $(GENERATOR))
+
+$(OBJ)/src/tools/$(GENERATOR).o: CPPFLAGS += -DCOW_UNITDIR='"$(UNITDIR)"'
 
 $(OBJ)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -85,7 +100,7 @@ module:
 	@ln -sf $(CURDIR)/src/common/cowfmt.c $(KOUT)/cowfmt.c
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(KOUT) COWLOOP_INC=$(CURDIR)/src/include modules
 
-install: install-tools install-man install-completion
+install: install-tools install-man install-completion install-system
 	@if [ -e $(KOUT)/cowloop.ko ]; then $(MAKE) --no-print-directory install-module; \
 	else echo "cowloop: module not built for $(KERNELRELEASE): not installed"; fi
 
@@ -94,9 +109,24 @@ install-tools: tools
 	install -m 0755 $(addprefix $(BIN)/,$(TOOLS)) $(DESTDIR)$(SBINDIR)
 
 install-man:
-	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man4
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man4
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 man/*.4 $(DESTDIR)$(MANDIR)/man4
+
+# udev rule, systemd units and generator (boot-time activation of
+# /etc/cowtab); an existing /etc/cowtab is kept.
+install-system: tools
+	install -d $(DESTDIR)$(UDEVDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(GENDIR) \
+		$(DESTDIR)$(SYSCONFDIR)
+	install -m 0644 system/60-cowloop.rules $(DESTDIR)$(UDEVDIR)
+	sed 's|/usr/sbin/|$(SBINDIR)/|' system/cowdev@.service > $(DESTDIR)$(UNITDIR)/cowdev@.service
+	install -m 0644 system/cowdev.target $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BIN)/$(GENERATOR) $(DESTDIR)$(GENDIR)
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/cowtab ]; then \
+		echo "cowloop: $(DESTDIR)$(SYSCONFDIR)/cowtab exists: kept"; \
+	else install -m 0644 system/cowtab $(DESTDIR)$(SYSCONFDIR)/cowtab; fi
 
 # bash-completion loads completions/<command>: one copy per tool
 install-completion:
@@ -110,6 +140,29 @@ install-module:
 	install -m 0644 $(KOUT)/cowloop.ko $(DESTDIR)/lib/modules/$(KERNELRELEASE)/updates
 	@if [ -z "$(DESTDIR)" ]; then depmod -a $(KERNELRELEASE); \
 	else depmod -a -b $(DESTDIR) $(KERNELRELEASE) 2>/dev/null || true; fi
+
+# The DKMS source tree: what src/module/Kbuild needs, and dkms.conf.
+dkms-source:
+	install -d $(DESTDIR)$(DKMSDIR)/include
+	install -m 0644 dkms.conf $(KSRC) src/common/cowfmt.c $(DESTDIR)$(DKMSDIR)
+	install -m 0644 src/include/*.h $(DESTDIR)$(DKMSDIR)/include
+
+# Registered with DKMS, then built and installed for every kernel whose
+# headers are installed; DKMS rebuilds it for kernels installed later.
+dkms-install: dkms-source
+	@if [ -n "$(DESTDIR)" ]; then echo "cowloop: DESTDIR set: source copied, dkms not run"; exit 0; fi; \
+	dkms status -m cowloop -v $(VERSION) | grep -q . || dkms add -m cowloop -v $(VERSION); \
+	n=0; for k in $$(ls /lib/modules); do \
+		[ -e /lib/modules/$$k/build/Makefile ] || continue; \
+		dkms install -m cowloop -v $(VERSION) -k $$k || exit 1; n=$$((n + 1)); \
+	done; [ $$n -gt 0 ] || echo "cowloop: no kernel headers installed: dkms builds the module once they are"
+
+# Debian packages, built from a copy of the tree in build/deb/.
+deb:
+	@tests/system/mkdeb.sh
+
+check-system:
+	@tests/system/run.sh
 
 # Installs what the tests need (packages, kernels, headers), then runs all.
 check:

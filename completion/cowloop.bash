@@ -27,8 +27,8 @@ _cowloop() {
 	case $cmd in
 	cowdev)
 		opts="-a --activate -r --read-only -P --partscan -d --deactivate
-		      -D --deactivate-all -l --list -J --json -n --noheadings
-		      -O --output -h --help -V --version"
+		      -A --activate-cowtab -D --deactivate-all -l --list
+		      -J --json -n --noheadings -O --output -h --help -V --version"
 		if [ "$prev" = -O ] || [ "$prev" = --output ]; then
 			local pre=${cur%"${cur##*,}"}
 			COMPREPLY=($(compgen -P "$pre" -W "NAME RDOFILE COWFILE STATE SIZE" \
@@ -40,6 +40,7 @@ _cowloop() {
 			case $w in
 			-d|--deactivate) mode=d ;;
 			-a|--activate) mode=a ;;
+			-A|--activate-cowtab) mode=A ;;
 			esac
 		done
 		;;
@@ -64,6 +65,9 @@ _cowloop() {
 			_cowloop_devices
 		elif [ "$mode" = a ]; then
 			_cowloop_files
+		elif [ "$mode" = A ]; then	# the cowdevices of cowtab
+			COMPREPLY+=($(compgen -W "$(sed -n 's|^[ \t]*/[^ \t]*[ \t][ \t]*/[^ \t]*[ \t][ \t]*\(/dev/cow/\)\{0,1\}\([0-9][0-9]*\).*|/dev/cow/\2|p' \
+				"${COWLOOP_COWTAB:-/etc/cowtab}" 2>/dev/null)" -- "$cur"))
 		fi
 		;;
 	*) _cowloop_files ;;

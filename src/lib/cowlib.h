@@ -7,6 +7,7 @@
  *   cowfile.c  open a cowfile (header + bitmap), rewrite it; open an
  *              rdofile and compute its fingerprint
  *   ctl.c      the driver's control device /dev/cow/ctl
+ *   cowtab.c   /etc/cowtab, the cowdevices activated at boot
  *
  * Functions that can fail print "<tool>: <file>: <reason>" themselves and
  * return -1, so that a tool only decides whether to go on.
@@ -174,5 +175,36 @@ struct cow_active {
 const char *cow_sysfs(void);
 int cow_active_list(struct cow_active **v, size_t *n);
 int cow_refuse_active(const char *what, const char *path);
+
+/* ---- cowtab.c --------------------------------------------------- */
+
+#define COWTAB_PATH	"/etc/cowtab"
+
+/* A valid line of cowtab. */
+struct cowtab_entry {
+	unsigned int line;		/* line number in the file */
+	char rdofile[COW_PATH_MAX];
+	char cowfile[COW_PATH_MAX];
+	unsigned int devno;		/* /dev/cow/N */
+	bool repair;			/* repair=yes: repair a dirty cowfile */
+	bool noauto;			/* not at boot, nor by cowdev -A */
+	bool readonly;			/* ro: as cowdev -a -r */
+	bool partscan;			/* partscan: as cowdev -a -P */
+};
+
+struct cowtab {
+	const char *path;
+	struct cowtab_entry *e;		/* the valid lines, in file order */
+	size_t n, cap;
+};
+
+const char *cowtab_path(void);
+int cowtab_parse_line(const char *line, struct cowtab_entry *e, char *why,
+		      size_t len);
+int cowtab_read(struct cowtab *t, const char *path,
+		void (*bad)(void *ctx, const char *path, unsigned int line,
+			    const char *why),
+		void *ctx);
+void cowtab_free(struct cowtab *t);
 
 #endif /* _COWLIB_H */

@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "cowlib.h"
 
 static const struct cow_tool tool = {
 	.name = "cowdev",
-	.synopsis = "-l [-n] [-J] [-O columns]\n-a [-r] [-P] rdofile cowfile [cowdevice]\n-d cowdevice...\n-D",
+	.synopsis = "-l [-n] [-J] [-O columns]\n-a [-r] [-P] rdofile cowfile [cowdevice]\n-d cowdevice...\n-A [cowdevice...]\n-D",
 	.summary = "Activate, deactivate or list cowdevices (/dev/cow/N).",
 	.options = "  -a, --activate    activate a cowdevice for rdofile and cowfile\n"
 		   "                    (a new cowfile is created when it does not\n"
@@ -28,7 +30,10 @@ static const struct cow_tool tool = {
 		   "                    must exist and is not written at all\n"
 		   "  -P, --partscan    with -a: show the partitions (/dev/cowNpM)\n"
 		   "  -d, --deactivate  deactivate cowdevices (/dev/cow/N or N)\n"
+		   "  -A, --activate-cowtab  activate the cowdevices of /etc/cowtab\n"
+		   "                    (all but noauto ones, or those named)\n"
 		   "  -D, --deactivate-all  deactivate every active cowdevice\n"
+		   "                    (those of cowtab and the others)\n"
 		   "  -l, --list        list the active cowdevices\n"
 		   "  -J, --json        with -l: in JSON (see cowdev(8))\n"
 		   "  -n, --noheadings  with -l: no heading line\n"
@@ -41,6 +46,7 @@ static const struct option longopts[] = {
 	{ "activate", no_argument, NULL, 'a' },
 	{ "deactivate", no_argument, NULL, 'd' },
 	{ "deactivate-all", no_argument, NULL, 'D' },
+	{ "activate-cowtab", no_argument, NULL, 'A' },
 	{ "list", no_argument, NULL, 'l' },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "partscan", no_argument, NULL, 'P' },
@@ -182,7 +188,10 @@ static bool module_loaded(void)
 	return false;
 }
 
-/* -D: every active cowdevice. */
+/*
+ * -D: every active cowdevice, cowtab's and the others (as umount -a and
+ * swapoff -a act on what is active, not on fstab).
+ */
 static int deactivate_all(int nargs)
 {
 	struct cow_active *v;
@@ -197,6 +206,201 @@ static int deactivate_all(int nargs)
 		if (deactivate_one(v[i].devno) != COW_EXIT_OK)
 			ret = COW_EXIT_FAIL;
 	free(v);
+	return ret;
+}
+
+/* ---- -A: the cowdevices of cowtab ---------------------------------- */
+
+/* A bad cowtab line, not reported (cowdev -A with names). */
+static void tab_bad_quiet(void *ctx, const char *path, unsigned int line,
+			  const char *why)
+{
+	(void)ctx;
+	(void)path;
+	(void)line;
+	(void)why;
+}
+
+struct tabrun {
+	const char *path;	/* of cowtab */
+	char **names;		/* cowdevices named on the command line */
+	int nnames;
+	bool *found;		/* per name: it has an entry */
+	bool ctl_gone;		/* the control device could not be opened */
+	struct cow_active *act;	/* what is active now */
+	size_t nact;
+};
+
+static bool same_file(const char *a, const char *b)
+{
+	struct stat x, y;
+
+	if (!strcmp(a, b))
+		return true;
+	return !stat(a, &x) && !stat(b, &y) && x.st_dev == y.st_dev &&
+	       x.st_ino == y.st_ino && x.st_rdev == y.st_rdev;
+}
+
+/* "<cowtab>:<line>: " then the message, on stderr (the journal at boot). */
+static void __attribute__((format(printf, 2, 3)))
+tab_err(const struct cowtab_entry *e, const char *fmt, ...)
+{
+	char msg[3 * COW_PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cow_err(NULL, "%s:%u: %s", cowtab_path(), e->line, msg);
+}
+
+/*
+ * Is the cowfile @path dirty (not closed properly)?  Only a header that
+ * decodes says so; a new, short or bad cowfile is for the driver to
+ * judge.
+ */
+static bool cowfile_dirty(const char *path)
+{
+	uint8_t blk[COW_HDRSIZE];
+	struct cow_hdr h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool dirty;
+
+	if (fd < 0)
+		return false;
+	dirty = cow_pread_full(fd, blk, sizeof(blk), 0) == (ssize_t)sizeof(blk) &&
+		!cow_hdr_decode(&h, blk) && (h.flags & COW_F_DIRTY);
+	close(fd);
+	return dirty;
+}
+
+/* Activate one cowtab entry; COW_EXIT_OK also when already active. */
+static int tab_activate(struct tabrun *r, const struct cowtab_entry *e)
+{
+	static struct cow_ioc_dev d;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < r->nact; i++) {
+		const struct cow_active *a = &r->act[i];
+
+		if (a->devno != e->devno)
+			continue;
+		if (same_file(a->rdofile, e->rdofile) &&
+		    same_file(a->cowfile, e->cowfile))
+			return COW_EXIT_OK;
+		tab_err(e, DEV_PREFIX "%u is already active with rdofile %s "
+			"and cowfile %s: not activated for rdofile %s, "
+			"cowfile %s", e->devno, a->rdofile, a->cowfile,
+			e->rdofile, e->cowfile);
+		return COW_EXIT_FAIL;
+	}
+	if (stat(e->rdofile, &st) < 0) {
+		tab_err(e, "rdofile %s: %s: " DEV_PREFIX "%u not activated",
+			e->rdofile, strerror(errno), e->devno);
+		return COW_EXIT_FAIL;
+	}
+	memset(&d, 0, sizeof(d));
+	if (cowfile_dirty(e->cowfile)) {
+		if (!e->repair) {
+			tab_err(e, "cowfile %s is dirty (not closed properly): "
+				DEV_PREFIX "%u not activated (cowtab says "
+				"repair=no; run cowrepair %s, or set "
+				"repair=yes)", e->cowfile, e->devno,
+				e->cowfile);
+			return COW_EXIT_FAIL;
+		}
+		tab_err(e, "cowfile %s is dirty (not closed properly): "
+			"repairing it as cowtab says (repair=yes)", e->cowfile);
+		d.flags = COW_ACT_REPAIR;
+	}
+	if (r->ctl_gone)
+		return COW_EXIT_FAIL;
+	d.flags |= (e->readonly ? COW_ACT_READONLY : 0) |
+		   (e->partscan ? COW_ACT_PARTSCAN : 0);
+	d.devno = e->devno;
+	snprintf(d.rdofile, sizeof(d.rdofile), "%s", e->rdofile);
+	snprintf(d.cowfile, sizeof(d.cowfile), "%s", e->cowfile);
+	switch (cow_ctl_ioctl(COW_IOC_ACTIVATE, &d)) {
+	case 0:
+		printf(DEV_PREFIX "%u\n", d.devno);
+		return COW_EXIT_OK;
+	case -1:
+		tab_err(e, "cannot activate rdofile %s with cowfile %s: %s",
+			e->rdofile, e->cowfile, cow_ctl_strerror(&d, errno));
+		break;
+	default:		/* no control device: said once */
+		r->ctl_gone = true;
+	}
+	return COW_EXIT_FAIL;
+}
+
+/* Is @e wanted: named on the command line, or any but noauto ones? */
+static bool tab_wanted(struct tabrun *r, const struct cowtab_entry *e)
+{
+	bool want = false;
+	int i;
+
+	if (!r->nnames)
+		return !e->noauto;
+	for (i = 0; i < r->nnames; i++) {
+		if (parse_devno(r->names[i]) == e->devno) {
+			r->found[i] = true;
+			want = true;
+		}
+	}
+	return want;
+}
+
+/*
+ * -A [cowdevice...]: activate the entries of cowtab, in file order; ones
+ * already active with their files are left as they are.  Bad lines and
+ * failed activations are reported with their cowtab line and do not stop
+ * the others.  With cowdevices named, only their entries (noauto or
+ * not), and bad lines only when a name has no entry.
+ */
+static int activate_cowtab(char **args, int nargs)
+{
+	struct tabrun r = { .path = cowtab_path(), .names = args,
+			    .nnames = nargs };
+	int ret = COW_EXIT_OK, i, nbad;
+	struct cowtab t;
+	size_t k;
+
+	for (i = 0; i < nargs; i++)
+		parse_devno(args[i]);		/* usage errors first */
+	r.found = calloc((size_t)nargs + 1, sizeof(*r.found));
+	if (!r.found) {
+		cow_err_errno(NULL, "-A");
+		return COW_EXIT_FAIL;
+	}
+	nbad = cowtab_read(&t, r.path, nargs ? tab_bad_quiet : NULL, NULL);
+	if (nbad < 0 || cow_active_list(&r.act, &r.nact) < 0) {
+		cowtab_free(&t);
+		free(r.found);
+		return COW_EXIT_FAIL;
+	}
+	if (nbad && !nargs)
+		ret = COW_EXIT_FAIL;
+	for (k = 0; k < t.n; k++)
+		if (tab_wanted(&r, &t.e[k]) &&
+		    tab_activate(&r, &t.e[k]) != COW_EXIT_OK)
+			ret = COW_EXIT_FAIL;
+	for (i = 0; i < nargs; i++) {
+		if (r.found[i])
+			continue;
+		if (nbad) {	/* perhaps the entry meant */
+			cowtab_free(&t);
+			cowtab_read(&t, r.path, NULL, NULL);
+			nbad = 0;
+		}
+		cow_err(NULL, "%s: no entry for " DEV_PREFIX "%u", r.path,
+			parse_devno(args[i]));
+		ret = COW_EXIT_FAIL;
+	}
+	cowtab_free(&t);
+	free(r.act);
+	free(r.found);
 	return ret;
 }
 
@@ -385,14 +589,15 @@ int main(int argc, char **argv)
 	int c, mode = 0;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "adDlJnO:rP" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "adADlJnO:rP" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 		case 'd':
+		case 'A':
 		case 'D':
 		case 'l':
 			if (mode && mode != c)
-				cow_usage_error("only one of -a, -d, -D, -l");
+				cow_usage_error("only one of -a, -d, -A, -D, -l");
 			mode = c;
 			break;
 		case 'J':
@@ -428,10 +633,12 @@ int main(int argc, char **argv)
 		return activate(argv + optind, argc - optind, flags);
 	case 'd':
 		return deactivate(argv + optind, argc - optind);
+	case 'A':
+		return activate_cowtab(argv + optind, argc - optind);
 	case 'D':
 		return deactivate_all(argc - optind);
 	case 'l':
 		return list(argc - optind, &lo);
 	}
-	cow_usage_error("one of -a, -d, -D or -l is required");
+	cow_usage_error("one of -a, -d, -A, -D or -l is required");
 }

@@ -36,6 +36,21 @@ COW_TEST_TIMEOUT=${COW_TEST_TIMEOUT:-300}
 msg() { printf '%s\n' "guest: $*" >&2; }
 die() { msg "error: $*"; exit 1; }
 
+# cow_need_pkgs PKG...: install those of the Debian packages that are
+# missing (root needed then), waiting for another apt's lock.
+cow_need_pkgs() {
+	local p missing=()
+	for p in "$@"; do
+		[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	[ "$(id -u)" = 0 ] || die "run as root to install: ${missing[*]}"
+	msg "installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q \
+		install -y --no-install-recommends "${missing[@]}" >&2
+}
+
 # All installed kernels that have both an image in /boot and headers,
 # oldest first, filtered by $KVERS (space or comma separated substrings).
 # Without KVERS, the kernels of "make check-debug" (the debug build
@@ -209,7 +224,9 @@ cow_drive() {
 }
 
 # cow_qemu KVER CMDLINE CONSOLE RESULTS [qemu args...]
-# Boots kernel KVER with its initramfs and the scratch disks.  CONSOLE is
+# Boots kernel KVER with its initramfs and the scratch disks
+# (COW_KERNEL and COW_INITRD replace /boot/vmlinuz-KVER and the test
+# bed's initramfs: make check-system boots a Debian system's own).  CONSOLE is
 # a file for the first serial port, or "stdio" for an interactive console
 # (Ctrl-A x quits); RESULTS is a file for the second serial port.  With
 # COW_TIMEOUT=seconds set, QEMU is killed after that long (exit 124).
@@ -223,8 +240,8 @@ cow_qemu() {
 	[ -n "${COW_TIMEOUT:-}" ] && wrap=(timeout -k 5 "$COW_TIMEOUT")
 	"${wrap[@]}" qemu-system-x86_64 -nodefaults -display none -no-reboot \
 		-accel tcg -cpu max -smp "$COW_SMP" -m "$COW_MEM" \
-		-kernel "/boot/vmlinuz-$r" \
-		-initrd "$COW_OUT/initramfs-$r.cpio.gz" \
+		-kernel "${COW_KERNEL:-/boot/vmlinuz-$r}" \
+		-initrd "${COW_INITRD:-$COW_OUT/initramfs-$r.cpio.gz}" \
 		-append "console=ttyS0 panic=-1 loglevel=5 slab_nomerge $append${COW_APPEND:+ $COW_APPEND}" \
 		"${serial0[@]}" -serial "file:$results" \
 		-drive "$(cow_drive "$COW_DISK1")" \

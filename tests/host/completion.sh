@@ -25,3 +25,6 @@ make -s install-completion DESTDIR="$T/inst" PREFIX=/usr >/dev/null
 result completion-installed [ "$(ls "$T/inst/usr/share/bash-completion/completions" | tr '\n' ' ')" = \
 	"cowdev cowlist cowmerge cowrepair cowsync " ]
 rm -rf "$T/inst"
+printf '# x\n/r /a.cow 3\n/r /b.cow /dev/cow/12 noauto\n' > "$T/comp-cowtab"
+result completion-cowtab-devices [ "$(COWLOOP_COWTAB="$T/comp-cowtab" comp cowdev -A /dev/cow/ | tr '\n' ' ')" = "/dev/cow/12 /dev/cow/3 " ]
+rm -f "$T/comp-cowtab"

@@ -25,6 +25,7 @@ build/tests/unit "$T" || fails=$((fails + 1))
 . tests/host/repair-ordered.sh
 . tests/host/merge.sh
 . tests/host/completion.sh
+. tests/host/cowtab.sh
 
 # libFuzzer over the header/bitmap validation (tests/fuzz/): a short run.
 tests/fuzz/run.sh "${FUZZ_CHECK_SECONDS:-20}" || fails=$((fails + 1))

@@ -11,7 +11,7 @@ for t in cowlist cowrepair cowmerge cowdev cowsync; do
 	cowlist) opts="-v --verbose -J --json" ;;
 	cowrepair) opts="-f --force -n --dry-run --scan-data -p --progress --no-progress -v --verbose" ;;
 	cowmerge) opts="-y --yes -n --dry-run -p --progress --no-progress" ;;
-	cowdev) opts="-a --activate -r --read-only -P --partscan -d --deactivate -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
+	cowdev) opts="-a --activate -r --read-only -P --partscan -d --deactivate -A --activate-cowtab -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
 	cowsync) opts="" ;;
 	esac
 	for o in $opts -h --help -V --version; do

@@ -339,6 +339,145 @@ static void test_io(void)
 	report("io-helpers", ok);
 }
 
+/* Bad cowtab lines seen by cowtab_read: "3:reason;" each, in @ctx. */
+static void cowtab_bad(void *ctx, const char *path, unsigned int line,
+		       const char *why)
+{
+	char *seen = ctx;
+
+	(void)path;
+	snprintf(seen + strlen(seen), 512 - strlen(seen), "%u:%s;", line, why);
+}
+
+/* cowtab(5) lines: fields, escapes, device forms, options, bad lines. */
+static void test_cowtab(void)
+{
+	static const struct {
+		const char *line;
+		int ret;
+		const char *rdo, *cow;
+		unsigned int devno;
+		bool repair, noauto;
+		const char *why;
+	} t[] = {
+		{ "", 0, NULL, NULL, 0, false, false, NULL },
+		{ "   \t\n", 0, NULL, NULL, 0, false, false, NULL },
+		{ "  # /a /b 0", 0, NULL, NULL, 0, false, false, NULL },
+		{ "/dev/sdb2 /var/c.cow 0\n", 1, "/dev/sdb2", "/var/c.cow", 0,
+		  false, false, NULL },
+		{ "\t/r  /c\t/dev/cow/17   repair=yes,noauto", 1, "/r", "/c",
+		  17, true, true, NULL },
+		{ "/r /c 3 defaults", 1, "/r", "/c", 3, false, false, NULL },
+		{ "/r /c 3 -", 1, "/r", "/c", 3, false, false, NULL },
+		{ "/r /c 3 repair,repair=no", 1, "/r", "/c", 3, false, false,
+		  NULL },
+		{ "/my\\040images/a.img /c\\134d 1023", 1, "/my images/a.img",
+		  "/c\\d", 1023, false, false, NULL },
+		{ "/r /c", -1, NULL, NULL, 0, false, false,
+		  "too few fields: expected rdofile cowfile cowdevice [options]" },
+		{ "/r /c 1 repair=yes extra", -1, NULL, NULL, 0, false, false,
+		  "too many fields: expected rdofile cowfile cowdevice [options]" },
+		{ "r.img /c 1", -1, NULL, NULL, 0, false, false,
+		  "rdofile r.img is not an absolute path" },
+		{ "/r c.cow 1", -1, NULL, NULL, 0, false, false,
+		  "cowfile c.cow is not an absolute path" },
+		{ "/r /r 1", -1, NULL, NULL, 0, false, false,
+		  "rdofile and cowfile are the same file /r" },
+		{ "/dev/cow/3 /c 1", -1, NULL, NULL, 0, false, false,
+		  "rdofile /dev/cow/3 is a cowdevice (stacking is not supported)" },
+		{ "/r /c 1024", -1, NULL, NULL, 0, false, false,
+		  "invalid cowdevice '1024' (expected /dev/cow/N or N, N below 1024)" },
+		{ "/r /c /dev/sda", -1, NULL, NULL, 0, false, false,
+		  "invalid cowdevice '/dev/sda' (expected /dev/cow/N or N, N below 1024)" },
+		{ "/r /c 1x", -1, NULL, NULL, 0, false, false,
+		  "invalid cowdevice '1x' (expected /dev/cow/N or N, N below 1024)" },
+		{ "/r /c 1 repair=maybe", -1, NULL, NULL, 0, false, false,
+		  "unknown option 'repair=maybe' (known: repair=yes, repair=no, noauto, ro, partscan)" },
+		{ "/r /c 1 ro,partscan", 1, "/r", "/c", 1, false, false, NULL },
+		{ "/r /c 1 ro,repair=yes", -1, NULL, NULL, 0, false, false,
+		  "options ro and repair=yes exclude each other (a read-only cowdevice writes nothing)" },
+		{ "/a\\x /c 1", -1, NULL, NULL, 0, false, false,
+		  "a backslash must start an octal escape such as \\040 (a blank)" },
+		{ "/a\\000 /c 1", -1, NULL, NULL, 0, false, false,
+		  "\\000 is not allowed in a path" },
+	};
+	struct cowtab_entry *e = malloc(sizeof(*e));
+	char why[256], path[512], seen[512] = "", *big;
+	struct cowtab tab;
+	bool ok = true;
+	size_t i;
+	FILE *f;
+
+	if (e) {
+		CHECK(cowtab_parse_line("/r /c 1 ro,partscan", e, why,
+					sizeof(why)) == 1);
+		CHECK(e->readonly && e->partscan && !e->repair && !e->noauto);
+		CHECK(cowtab_parse_line("/r /c 1", e, why, sizeof(why)) == 1);
+		CHECK(!e->readonly && !e->partscan);
+	}
+
+	for (i = 0; e && i < sizeof(t) / sizeof(t[0]); i++) {
+		int r;
+
+		why[0] = '\0';
+		r = cowtab_parse_line(t[i].line, e, why, sizeof(why));
+		if (r != t[i].ret) {
+			fprintf(stderr, "  line '%s': %d, want %d (%s)\n",
+				t[i].line, r, t[i].ret, why);
+			ok = false;
+			continue;
+		}
+		if (r > 0) {
+			CHECK(!strcmp(e->rdofile, t[i].rdo));
+			CHECK(!strcmp(e->cowfile, t[i].cow));
+			CHECK(e->devno == t[i].devno);
+			CHECK(e->repair == t[i].repair);
+			CHECK(e->noauto == t[i].noauto);
+		}
+		if (r < 0 && strcmp(why, t[i].why)) {
+			fprintf(stderr, "  line '%s': '%s'\n  want '%s'\n",
+				t[i].line, why, t[i].why);
+			ok = false;
+		}
+	}
+	/* a path longer than COW_PATH_MAX is refused, not cut */
+	big = malloc(COW_PATH_MAX + 16);
+	CHECK(big && e);
+	if (big && e) {
+		big[0] = '/';
+		memset(big + 1, 'a', COW_PATH_MAX);
+		strcpy(big + 1 + COW_PATH_MAX, " /c 1");
+		CHECK(cowtab_parse_line(big, e, why, sizeof(why)) == -1);
+		CHECK(!strcmp(why, "field too long"));
+	}
+	free(big);
+	free(e);
+
+	/* a file: bad and duplicate lines skipped, the others kept */
+	snprintf(path, sizeof(path), "%s/unit-cowtab", tmpdir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("# test\n/r /a.cow 0\nbad line\n/r /b.cow 0\n/r /a.cow 1\n"
+		      "\n/r2 /c.cow /dev/cow/2 noauto\n", f);
+		fclose(f);
+		CHECK(cowtab_read(&tab, path, cowtab_bad, seen) == 3);
+		CHECK(!strcmp(seen, "3:too few fields: expected rdofile cowfile "
+			      "cowdevice [options];4:/dev/cow/0 is already on "
+			      "line 2;5:cowfile /a.cow is already on line 2;"));
+		CHECK(tab.n == 2);
+		if (tab.n == 2) {
+			CHECK(tab.e[0].line == 2 && tab.e[0].devno == 0);
+			CHECK(tab.e[1].line == 7 && tab.e[1].devno == 2 &&
+			      tab.e[1].noauto);
+		}
+		cowtab_free(&tab);
+		unlink(path);
+	}
+	CHECK(cowtab_read(&tab, path, NULL, NULL) == 0 && tab.n == 0);
+	report("cowtab-parse", ok);
+}
+
 int main(int argc, char **argv)
 {
 	tmpdir = argc > 1 ? argv[1] : "/tmp";
@@ -348,5 +487,6 @@ int main(int argc, char **argv)
 	test_decode_reasons();
 	test_bitmap();
 	test_io();
+	test_cowtab();
 	return failures ? 1 : 0;
 }

@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0
+# cowdev -A over a cowtab (the driver absent, sysfs faked with
+# COWLOOP_SYSFS), cowtab-generator's units, the DKMS version.  Sourced by
+# run.sh ($T, $BIN, helpers of lib.sh).
+
+ctl="cowdev: /dev/cow/ctl: No such file or directory (is the cowloop module loaded? try: modprobe cowloop)"
+S=$T/tabsys
+rm -rf "$S"; mkdir -p "$S/module/cowloop" "$S/block/cow4/cowloop"
+truncate -s 1M "$T/tab-rdo.img"
+echo "$T/tab-rdo.img" > "$S/block/cow4/cowloop/rdofile"
+echo "$T/active.cow" > "$S/block/cow4/cowloop/cowfile"
+mkcow "$T/dirty.cow" 64 1024 1 0	# DIRTY, rdofile of 1 MiB
+tab=$T/cowtab
+cat > "$tab" <<EOT
+# rdofile cowfile cowdevice options
+$T/tab-rdo.img $T/active.cow 4
+$T/tab-rdo.img $T/dirty.cow /dev/cow/1
+not-a-cowtab-line
+$T/missing.img $T/m.cow 2 repair=yes
+$T/tab-rdo.img $T/dirty.cow 3
+$T/tab-rdo.img $T/other.cow 4
+$T/tab-rdo.img $T/noauto.cow 5 noauto
+EOT
+A() { env COWLOOP_SYSFS="$S" COWLOOP_COWTAB="$tab" "$BIN/cowdev" -A "$@"; }
+# line 2 is active with its files: left alone; line 3: a dirty cowfile,
+# refused (repair=no, the default); 4 and 7 bad lines; 5 a missing
+# rdofile; 6 a second line for the cowfile of line 3; 8 noauto.
+expect cowdev-A-cowtab 1 "cowdev: $tab:4: too few fields: expected rdofile cowfile cowdevice [options]
+cowdev: $tab:6: cowfile $T/dirty.cow is already on line 3
+cowdev: $tab:7: /dev/cow/4 is already on line 2
+cowdev: $tab:3: cowfile $T/dirty.cow is dirty (not closed properly): /dev/cow/1 not activated (cowtab says repair=no; run cowrepair $T/dirty.cow, or set repair=yes)
+cowdev: $tab:5: rdofile $T/missing.img: No such file or directory: /dev/cow/2 not activated" A
+# named: noauto lines too; bad lines only when a name has no entry
+if [ ! -e /dev/cow/ctl ]; then
+	expect cowdev-A-named-noauto 1 "$ctl" A /dev/cow/5
+	expect cowdev-A-named-active 0 "" A 4
+	sed -i "3s/\$/ repair=yes/" "$tab"
+	expect cowdev-A-repair 1 "cowdev: $tab:3: cowfile $T/dirty.cow is dirty (not closed properly): repairing it as cowtab says (repair=yes)
+$ctl" A 1
+	# the cowfile is left for the driver to repair: unchanged here
+	result cowdev-A-repair-unchanged [ "$(get "$T/dirty.cow" 6 2)" = 1 ]
+fi
+expect cowdev-A-no-entry 1 "cowdev: $tab:4: too few fields: expected rdofile cowfile cowdevice [options]
+cowdev: $tab:6: cowfile $T/dirty.cow is already on line 3
+cowdev: $tab:7: /dev/cow/4 is already on line 2
+cowdev: $tab: no entry for /dev/cow/9" A 4 9
+"$BIN/cowdev" -A /dev/sda >/dev/null 2>&1; result cowdev-A-bad-device-exit-2 [ $? = 2 ]
+# line 2's cowdevice active with other files
+echo "$T/tab-rdo.img $T/new.cow 4" > "$tab"
+expect cowdev-A-other-files 1 "cowdev: $tab:1: /dev/cow/4 is already active with rdofile $T/tab-rdo.img and cowfile $T/active.cow: not activated for rdofile $T/tab-rdo.img, cowfile $T/new.cow" A
+# no cowtab, or only comments: nothing to do
+expect cowdev-A-no-cowtab 0 "" env COWLOOP_SYSFS="$S" COWLOOP_COWTAB="$T/none" "$BIN/cowdev" -A
+chmod 000 "$tab"
+if ! [ -r "$tab" ]; then	# root reads it anyway
+	expect cowdev-A-unreadable 1 "cowdev: $tab: Permission denied" A
+fi
+chmod 644 "$tab"
+
+# ---- cowtab-generator -----------------------------------------------
+G=$T/gen
+rm -rf "$G"; mkdir -p "$G"
+cat > "$tab" <<EOT
+/dev/disk/by-label/ro-fs /var/lib/cow/a%b.cow 0 repair=yes
+/srv/my\\040images/b.img /var/lib/cow/b.cow 1 noauto
+/srv/c.img /var/lib/cow/c.cow 2
+/srv/x.img /var/lib/cow/d.cow 1024
+/dev/cow/0 /var/lib/cow/e.cow 3
+EOT
+expect generator-bad-line 0 "cowtab-generator: $tab:4: invalid cowdevice '1024' (expected /dev/cow/N or N, N below 1024): line ignored, its cowdevice is not activated
+cowtab-generator: $tab:5: rdofile /dev/cow/0 is a cowdevice (stacking is not supported): line ignored, its cowdevice is not activated" \
+	env COWLOOP_COWTAB="$tab" "$BIN/cowtab-generator" "$G" "$G" "$G"
+result generator-files [ "$(cd "$G" && find . | sort | tr '\n' ' ')" = ". ./cowdev.target.wants ./cowdev.target.wants/cowdev@0.service ./cowdev.target.wants/cowdev@2.service ./cowdev@0.service.d ./cowdev@0.service.d/cowtab.conf ./cowdev@1.service.d ./cowdev@1.service.d/cowtab.conf ./cowdev@2.service.d ./cowdev@2.service.d/cowtab.conf ./dev-cow-0.device.requires ./dev-cow-0.device.requires/cowdev@0.service ./dev-cow-1.device.requires ./dev-cow-1.device.requires/cowdev@1.service ./dev-cow-2.device.requires ./dev-cow-2.device.requires/cowdev@2.service " ]
+result generator-link [ "$(readlink "$G/dev-cow-1.device.requires/cowdev@1.service")" = /lib/systemd/system/cowdev@.service ]
+result generator-device-dep [ "$(cat "$G/cowdev@0.service.d/cowtab.conf")" = "# Made by cowtab-generator from $tab line 1
+[Unit]
+SourcePath=$tab
+BindsTo=dev-disk-by\\x2dlabel-ro\\x2dfs.device
+After=dev-disk-by\\x2dlabel-ro\\x2dfs.device
+RequiresMountsFor=\"/var/lib/cow/a%%b.cow\"" ]
+result generator-blank-path [ "$(sed -n 4p "$G/cowdev@1.service.d/cowtab.conf")" = 'RequiresMountsFor="/srv/my images/b.img"' ]
+result generator-file-deps [ "$(sed -n 4,5p "$G/cowdev@2.service.d/cowtab.conf")" = 'RequiresMountsFor="/srv/c.img"
+RequiresMountsFor="/var/lib/cow/c.cow"' ]
+if command -v systemd-escape >/dev/null; then
+	result generator-escape-as-systemd [ "$(systemd-escape --path /dev/disk/by-label/ro-fs)" = 'dev-disk-by\x2dlabel-ro\x2dfs' ]
+fi
+rm -rf "$G"; mkdir "$G"
+expect generator-no-cowtab 0 "" env COWLOOP_COWTAB="$T/none" "$BIN/cowtab-generator" "$G"
+result generator-no-cowtab-empty [ -z "$(ls "$G")" ]
+"$BIN/cowtab-generator" >/dev/null 2>&1; result generator-usage-exit-2 [ $? = 2 ]
+
+# ---- DKMS and the packages carry the version of cowloop.h -----------
+v=$(sed -n 's/^#define COWLOOP_VERSION[^"]*"\(.*\)"/\1/p' src/include/cowloop.h)
+result dkms-version [ "$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)" = "$v" ]
+if [ -e debian/changelog ]; then
+	result deb-version [ "$(sed -n '1s/^cowloop (\([^-)]*\).*/\1/p' debian/changelog)" = "$v" ]
+fi
+rm -rf "$T/dk"
+make -s dkms-source DESTDIR="$T/dk" >/dev/null
+result dkms-source-tree [ "$(cd "$T/dk/usr/src/cowloop-$v" && find . -type f | sort | tr '\n' ' ')" = \
+	"./Kbuild ./bitmap.c ./compat.h ./cow.h ./cowfmt.c ./dev.c ./dkms.conf ./include/cowfmt.h ./include/cowloop.h ./io.c ./main.c " ]
+rm -rf "$T/dk"

@@ -1,0 +1,180 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check-system, guest side: one phase per boot of the Debian 12
+# system (cowcheck.service runs it from the disk labelled cowctl, which
+# also holds the .debs).  "PASS name" / "FAIL name" lines, then
+# "BOOT <release>" (the kernel of the next boot; the host extracts it
+# from /boot) or "DONE", go to the second serial port; then the system
+# reboots or powers off (QEMU runs with -no-reboot: each boot is one run).
+set -u
+R=/dev/ttyS1
+stty -F $R raw -echo 2>/dev/null
+phase=$(sed -n 's/.*cowcheck\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
+ctl=/media/cowctl
+kver=$(uname -r)
+log() { echo "cowcheck: $*"; }
+out() { echo "$*" > $R; log "$*"; }
+pass() { out "PASS $1 ($kver)"; }
+fail() { out "FAIL $1 ($kver)"; }
+# check name command...: PASS when the command succeeds
+check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; fi; }
+# same name want got
+same() {
+	if [ "$2" = "$3" ]; then pass "$1"; else
+		fail "$1"; out "  want: $2"; out "  got:  $3"; fi
+}
+# journal lines of this boot matching an extended regexp
+jcount() { journalctl -b -o cat "${@:2}" | grep -cE -- "$1"; }
+next() { out "BOOT $1"; sync; systemctl reboot; exit 0; }
+dkms_built() { dkms status -m cowloop -k "$1" | grep -q "^cowloop/.*, $1, .*: installed"; }
+# after unit dependency: systemctl show -p After unit | has dependency
+after() { systemctl show -p After "$1" | grep -qw -- "$2"; }
+
+# The system came up with systemd and udev: every phase.  (This unit is
+# part of the start-up: wait for the other jobs, not for the state.)
+for i in $(seq 300); do
+	[ -z "$(systemctl list-jobs --no-legend | grep -v cowcheck)" ] && break
+	sleep 1
+done
+failed=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | sort | tr '\n' ' ')
+log "failed units: ${failed:-none}"
+check systemd-udevd-active systemctl -q is-active systemd-udevd.service
+
+[ "$phase" = 4 ] || same no-failed-units "" "$failed"
+case $phase in
+1)	# ---- install both .debs with apt; dkms builds the module --------
+	t0=$(date +%s)
+	check apt-install-debs env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y "$ctl"/cowloop-dkms_*.deb \
+		"$ctl"/cowloop-utils_*.deb
+	log "apt-get install of the .debs: $(( $(date +%s) - t0 )) s"
+	dkms status
+	check dkms-built-$kver dkms_built "$kver"
+	same module-from-dkms "/lib/modules/$kver/updates/dkms" \
+		"$(dirname "$(modinfo -k "$kver" -F filename cowloop 2>&1)")"
+	check cowtab-target-enabled systemctl -q is-enabled cowdev.target
+	check modprobe modprobe cowloop
+	udevadm settle
+	same ctl-node-root-only "root:root 600" "$(stat -c '%U:%G %a' /dev/cow/ctl)"
+
+	# rdofile and cowfile on their own file system (/srv, in fstab)
+	echo "LABEL=cowdata /srv ext4 defaults 0 2" >> /etc/fstab
+	mkdir -p /srv /mnt/cow && mount /srv
+	mkdir -p /tmp/seed && echo original > /tmp/seed/orig.txt
+	mkfs.ext4 -q -L cowfs -d /tmp/seed /srv/rdo.img 64M
+	chmod 444 /srv/rdo.img
+	cat >> /etc/cowtab <<-EOF
+	/srv/rdo.img /srv/rdo.cow 0
+	EOF
+	echo "/dev/cow/0 /mnt/cow ext4 defaults 0 2" >> /etc/fstab
+	# by hand first: cowdev -A, the block node's owner, cowdev -D
+	same cowdev-A-by-hand /dev/cow/0 "$(cowdev -A 2>&1)"
+	udevadm settle
+	same cow-node-group-disk "root:disk 660" "$(stat -c '%U:%G %a' /dev/cow/0)"
+	same cowdev-A-again "" "$(cowdev -A 2>&1)"
+	# a disk image with a partition table (cowdev -a -P): the udev
+	# rule's /dev/cow/1p1 beside the kernel's /dev/cow1p1
+	truncate -s 16M /srv/part.img
+	echo ',8M' | sfdisk -q /srv/part.img
+	same partscan-activate /dev/cow/1 \
+		"$(cowdev -a -P /srv/part.img /srv/part.cow 1 2>&1)"
+	udevadm settle
+	check partition-node test -b /dev/cow1p1
+	same partition-symlink /dev/cow1p1 "$(readlink -f /dev/cow/1p1)"
+	check cowdev-D cowdev -D
+	check partition-symlink-gone test ! -e /dev/cow/1p1
+	same cowfile-clean-after-D "clean" \
+		"$(cowlist /srv/rdo.cow | sed -n 's/ *state cowfile: *//p')"
+	# Before cowdev@0 starts at boot: the cowfile's state, for phase 3.
+	cat > /etc/systemd/system/cowcheck-state.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	RequiresMountsFor=/srv/rdo.cow
+	Before=cowdev@0.service
+	[Service]
+	Type=oneshot
+	ExecStart=/bin/sh -c 'cowlist /srv/rdo.cow > /run/cowcheck-state 2>&1'
+	[Install]
+	WantedBy=cowdev@0.service
+	EOF
+	systemctl enable cowcheck-state.service
+	next "$kver"
+	;;
+2)	# ---- cowtab activated at boot, its fstab mount there ------------
+	check cowdev0-active systemctl -q is-active cowdev@0.service
+	same cowdev0-listed "/dev/cow/0 /srv/rdo.img /srv/rdo.cow" \
+		"$(cowdev -l -n | tr -s ' ' | sed 's/ $//')"
+	same cow-node-at-boot "root:disk 660" "$(stat -c '%U:%G %a' /dev/cow/0)"
+	same fstab-mount "/dev/cow/0" "$(findmnt -n -o SOURCE /mnt/cow)"
+	same rdofile-data "original" "$(cat /mnt/cow/orig.txt 2>&1)"
+	check after-srv after cowdev@0.service srv.mount
+	check mount-after-blockdev after mnt-cow.mount blockdev@dev-cow-0.target
+	dd if=/dev/urandom of=/mnt/cow/data bs=1M count=8 status=none
+	sync
+	md5sum < /mnt/cow/data > /srv/data.md5
+	next "$kver"
+	;;
+3)	# ---- data kept, cowfile clean without repair; the other kernel --
+	same data-after-reboot "$(cat /srv/data.md5)" "$(md5sum < /mnt/cow/data)"
+	same cowfile-clean-at-boot "clean" \
+		"$(sed -n 's/ *state cowfile: *//p' /run/cowcheck-state)"
+	same no-repair-at-boot 0 "$(jcount 'dirty|repair' -t cowdev)"
+	# the last shutdown: /mnt/cow unmounted, then /dev/cow/0
+	# deactivated, then /srv unmounted
+	order=$(journalctl -b -1 -o cat _PID=1 | grep -oE '^(Unmounted mnt-cow\.mount|Stopped cowdev@0\.service|Unmounted srv\.mount)' |
+		tr '\n' '|')
+	same shutdown-order "Unmounted mnt-cow.mount|Stopped cowdev@0.service|Unmounted srv.mount|" "$order"
+	t0=$(date +%s)
+	check apt-install-other-kernel env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-download --no-install-recommends \
+		linux-image-6.12-cloud-amd64 \
+		linux-headers-6.12-cloud-amd64
+	log "apt-get install of the 6.12 kernel: $(( $(date +%s) - t0 )) s"
+	new=$(cd /lib/modules && ls -d 6.12* | sort -V | tail -1)
+	dkms status
+	check dkms-built-$new dkms_built "$new"
+	check module-file-$new test -e "/lib/modules/$new/updates/dkms/cowloop.ko" -o \
+		-e "/lib/modules/$new/updates/dkms/cowloop.ko.xz"
+	# Bad input for the next boot: a malformed line, a missing
+	# rdofile (its fstab mount nofail), dirty cowfiles (copies of the
+	# active one) with repair=yes and with the default repair=no.
+	cp --sparse=always /srv/rdo.cow /srv/dirty-yes.cow
+	cp --sparse=always /srv/rdo.cow /srv/dirty-no.cow
+	same copy-is-dirty "dirty" \
+		"$(cowlist /srv/dirty-no.cow | sed -n 's/ *state cowfile: *//p')"
+	cat >> /etc/cowtab <<-EOF
+	garbage-line
+	/srv/missing.img /srv/missing.cow 2
+	/srv/rdo.img /srv/dirty-yes.cow 3 repair=yes
+	/srv/rdo.img /srv/dirty-no.cow 4
+	EOF
+	mkdir -p /mnt/cow2
+	echo "/dev/cow/2 /mnt/cow2 ext4 nofail 0 0" >> /etc/fstab
+	next "$new"
+	;;
+4)	# ---- booted the other kernel: bad lines did not stop the boot ---
+	case $kver in 6.12*) pass booted-6.12 ;; *) fail booted-6.12 ;; esac
+	same module-from-dkms "/lib/modules/$kver/updates/dkms" \
+		"$(dirname "$(modinfo -F filename cowloop 2>&1)")"
+	check cowdev0-active systemctl -q is-active cowdev@0.service
+	same fstab-mount "/dev/cow/0" "$(findmnt -n -o SOURCE /mnt/cow)"
+	same data-on-other-kernel "$(cat /srv/data.md5)" "$(md5sum < /mnt/cow/data)"
+	same failed-units "cowdev@2.service cowdev@4.service " "$failed"
+	line=$(grep -n '^garbage-line' /etc/cowtab | cut -d: -f1)
+	same malformed-line-journal 1 "$(jcount "^/etc/cowtab:$line: too few fields" -t cowtab-generator)"
+	same missing-rdofile-journal 1 "$(jcount "^cowdev: /etc/cowtab:$((line + 1)): rdofile /srv/missing.img: No such file or directory: /dev/cow/2 not activated" -t cowdev)"
+	check missing-rdofile-unit-failed systemctl -q is-failed cowdev@2.service
+	check nofail-mount-absent sh -c '! findmnt -n /mnt/cow2'
+	same dirty-repaired-journal 1 "$(jcount "^cowdev: /etc/cowtab:$((line + 2)): cowfile /srv/dirty-yes.cow is dirty \(not closed properly\): repairing it as cowtab says \(repair=yes\)" -t cowdev)"
+	check dirty-repaired-active systemctl -q is-active cowdev@3.service
+	same dirty-refused-journal 1 "$(jcount "^cowdev: /etc/cowtab:$((line + 3)): cowfile /srv/dirty-no.cow is dirty \(not closed properly\): /dev/cow/4 not activated" -t cowdev)"
+	check dirty-refused-unit-failed systemctl -q is-failed cowdev@4.service
+	same active-after-bad-input "0 3" "$(cowdev -l -n -O NAME | sed 's|/dev/cow/||' | awk '{print $1}' | paste -sd' ')"
+	journalctl -b -o cat -t cowdev -t cowtab-generator
+	out DONE
+	sync
+	systemctl poweroff
+	;;
+*)	fail "phase-$phase-unknown"; out DONE; systemctl poweroff ;;
+esac
