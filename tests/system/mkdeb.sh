@@ -30,7 +30,7 @@ mv "$out"/src/*.deb "$out"/src/*.changes "$out"/src/*.buildinfo "$out"/
 changes=$(ls "$out"/*.changes)
 echo "deb: lintian $(basename "$changes")"
 # Every tag lintian knows, pedantic ones included; the remaining ones are
-# explained in debian/README.lintian.
+# explained where they are overridden (debian/*.lintian-overrides).
 nice lintian --info --display-info --pedantic "$changes" >"$out/lintian.log" 2>&1 || true
 cat "$out/lintian.log"
 ls -l "$out"/*.deb | awk '{print "deb: " $NF " (" $5 " bytes)"}'
