@@ -4,7 +4,9 @@
 # selftest.sh: check the harness itself on one kernel (KVERS, default 6.1):
 # a hung test, a stalled guest, a kernel warning/oops, a panic must each be
 # reported as FAIL (with the tests after them still run), and a test that
-# reboots the guest (cleanly and by a reset) must PASS.  Takes ~2 minutes.
+# reboots the guest (cleanly and by a reset) must PASS, and what a failed
+# test left behind (mounts, cowdevices, loop and dm devices) is gone for
+# the next one.  Takes ~2 minutes.
 #   tests/guest/selftest.sh
 . "$(dirname "$0")/lib.sh"
 export KVERS=${KVERS:-6.1} COW_NO_SUMMARY=1
@@ -23,7 +25,7 @@ have_logs() {
 # The stall is only noticed at the boot timeout: keep that one short.
 COW_BOOT_MARGIN=40 TESTS=xfail-stall "$COW_GUEST_SRC/run.sh" | tee "$out" || true
 have_logs xfail-stall
-TESTS=xfail-hang,xfail-warn,xfail-panic,reboot,selftest-loop \
+TESTS=xfail-hang,xfail-warn,xfail-panic,reboot,selftest-loop,xfail-leftovers,leftovers-gone \
 	"$COW_GUEST_SRC/run.sh" | tee -a "$out" || true
 have_logs xfail-hang xfail-warn xfail-panic kernel-log
 expect() {	# expect PASS|FAIL NAME
@@ -38,6 +40,8 @@ expect FAIL xfail-warn
 expect FAIL xfail-panic
 expect PASS reboot
 expect PASS selftest-loop
+expect FAIL xfail-leftovers
+expect PASS leftovers-gone
 expect FAIL kernel-log
 [ $bad = 0 ] && echo "selftest: harness OK"
 exit $bad
