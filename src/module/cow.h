@@ -89,6 +89,7 @@ struct cow_dev {
 	bool			partscan;	/* partitions are scanned */
 	bool			can_punch;	/* cowfile takes PUNCH_HOLE */
 	enum cow_reason		reason;		/* why activation was refused */
+	const char		*err_file;	/* "rdofile"/"cowfile": open failed */
 
 	atomic64_t		rdoreads;
 	atomic64_t		cowreads;
@@ -112,6 +113,7 @@ int cow_io_init(void);
 void cow_io_exit(void);
 void cow_submit_bio(struct bio *bio);
 int cow_thread(void *data);
+extern const char *const cow_file_names[COW_NR_FILES];
 void cow_log_error(struct cow_dev *cd, enum cow_file_id id, long err);
 
 /* bitmap.c */

@@ -317,6 +317,13 @@ static bool cow_file_in_use(struct cow_dev *cd, enum cow_file_id mine,
 	return false;
 }
 
+/* Opening file @id failed with @err: the activation's message names it. */
+static int cow_open_failed(struct cow_dev *cd, enum cow_file_id id, int err)
+{
+	cd->err_file = cow_file_names[id];
+	return err;
+}
+
 static int cow_open_rdofile(struct cow_dev *cd)
 {
 	const char *path = cd->path[COW_RDO];
@@ -325,15 +332,15 @@ static int cow_open_rdofile(struct cow_dev *cd)
 	int ret;
 
 	ret = cow_path_type(path, &type);
+	if (!ret && !type)
+		ret = -ENOENT;
 	if (ret)
-		return ret;
-	if (!type)
-		return -ENOENT;
+		return cow_open_failed(cd, COW_RDO, ret);
 	if (type != S_IFREG && type != S_IFBLK)
 		return cow_refuse(cd, COW_E_RDOTYPE);
 	file = filp_open(path, O_RDONLY | O_LARGEFILE, 0);
 	if (IS_ERR(file))
-		return PTR_ERR(file);
+		return cow_open_failed(cd, COW_RDO, PTR_ERR(file));
 	cd->file[COW_RDO] = file;
 	if (S_ISBLK(file_inode(file)->i_mode) &&
 	    I_BDEV(file->f_mapping->host)->bd_disk->fops == &cow_fops)
@@ -359,7 +366,7 @@ static int cow_open_cowfile(struct cow_dev *cd)
 	/* Never open (with side effects) what cannot be a cowfile. */
 	ret = cow_path_type(path, &type);
 	if (ret)
-		return ret;
+		return cow_open_failed(cd, COW_COW, ret);
 	if (type && type != S_IFREG)
 		return cow_refuse(cd, COW_E_COWTYPE);
 	if (!type && cd->readonly)
@@ -367,7 +374,7 @@ static int cow_open_cowfile(struct cow_dev *cd)
 	file = filp_open(path, cd->readonly ? O_RDONLY | O_LARGEFILE :
 			 O_RDWR | O_CREAT | O_LARGEFILE, 0600);
 	if (IS_ERR(file))
-		return PTR_ERR(file);
+		return cow_open_failed(cd, COW_COW, PTR_ERR(file));
 	cd->file[COW_COW] = file;
 	inode = file_inode(file);
 	if (!S_ISREG(inode->i_mode))
@@ -855,9 +862,12 @@ out_close:
 	if (cd->reason)
 		pr_err("cannot activate rdofile %s with cowfile %s: %s\n",
 		       req->rdofile, req->cowfile, cow_strerror(cd->reason));
+	else if (cd->err_file)
+		pr_err("cannot activate rdofile %s with cowfile %s: cannot open the %s: %pe\n",
+		       req->rdofile, req->cowfile, cd->err_file, ERR_PTR(ret));
 	else
-		pr_err("cannot activate rdofile %s with cowfile %s: error %d\n",
-		       req->rdofile, req->cowfile, ret);
+		pr_err("cannot activate rdofile %s with cowfile %s: %pe\n",
+		       req->rdofile, req->cowfile, ERR_PTR(ret));
 	req->reason = cd->reason;
 	cow_close_files(cd);
 	cow_dev_free(cd);

@@ -61,7 +61,7 @@ struct cow_rq {
 static struct kmem_cache *cow_io_cache, *cow_rq_cache;
 static mempool_t *cow_io_pool, *cow_rq_pool;
 
-static const char *const cow_file_names[COW_NR_FILES] = {
+const char *const cow_file_names[COW_NR_FILES] = {
 	[COW_RDO] = "rdofile",
 	[COW_COW] = "cowfile",
 };

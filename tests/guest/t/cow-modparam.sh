@@ -21,6 +21,9 @@ for bad in "maxcows=0" "maxcows=100000" "option=x rdofile=$img cowfile=$cow" \
 	note "modprobe cowloop $bad refused: $(dmesg | tail -1)"
 done
 [ ! -e "$SCRATCH/none" ] || fail "refused load created a file"
+# the kernel's line names the file that could not be opened, and why
+dmesg | tail -1 | grep -q "cowfile $cow: cannot open the rdofile: -ENOENT" ||
+	fail "missing rdofile: the kernel said: $(dmesg | tail -1)"
 [ ! -e "$cow" ] || rm -f "$cow"
 
 modprobe cowloop maxcows=1022
