@@ -17,6 +17,7 @@
 #   COW_DISK_SIZE=4G   size of the sparse ext4 scratch disk (xfs one: half)
 #   KEEP_DISKS=1       keep the scratch disks after the run (path printed)
 #   COW_APPEND="..."   more kernel command line
+#   COW_OUT=dir        logs, initramfs images, disks (default build/guest)
 #   COW_DEBUG_BOOT=0   the test suite boots without its memory checks
 #                      (see cow_debug_append)
 
@@ -24,7 +25,7 @@ set -euo pipefail
 
 COW_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 COW_GUEST_SRC=$COW_TOP/tests/guest
-COW_OUT=$COW_TOP/build/guest
+COW_OUT=${COW_OUT:-$COW_TOP/build/guest}
 COW_MEM=${COW_MEM:-1G}
 COW_SMP=${COW_SMP:-2}
 COW_DISK_SIZE=${COW_DISK_SIZE:-4G}
