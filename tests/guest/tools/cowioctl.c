@@ -11,6 +11,10 @@
  *                                       DEVNO, a third opens it, in a loop
  *   cowioctl unpriv DEVNO               as nobody: EPERM for every ioctl,
  *                                       sysfs attributes still readable
+ *   cowioctl churn RDOFILE DIR ROUND N  N activations with new cowfiles
+ *                                       in DIR on cowdevices all over
+ *                                       0..1020, a write read back on each
+ *                                       (cow-churn.sh; see churn())
  *   cowioctl failsweep act|sync|deact RDOFILE COWFILE MAX
  *                                       each fault point of an activation,
  *                                       a sync or a deactivation fails in
@@ -839,6 +843,76 @@ static int failsweep(const char *mode, const char *rdo, const char *cow,
 	return failures;
 }
 
+/*
+ * churn RDO DIR ROUND N: cow-churn's round ROUND in one process.  N
+ * activations of RDO, each with a new cowfile DIR/cD.cow on cowdevice D
+ * spread over 0..1020 (the first on 0, the second on 1020); on each a
+ * 3 KiB direct write at I KiB (three 1 KiB units, not 4 KiB aligned),
+ * fsync'd and read back, then deactivation and unlink.  A shell loop of
+ * cowdev, dd and rm spent most of its time starting processes: 25 s a
+ * cycle on the debug kernel of make check-debug.
+ */
+#define CHURN_LEN	3072
+static int churn(const char *rdo, const char *dir, unsigned int round,
+		 unsigned int n)
+{
+	int fd = ctl_fd(O_RDWR), r, dfd;
+	char cow[COW_PATH_MAX], dev[64];
+	unsigned int i, d, ok = 0;
+	char *b, *want;
+
+	if (posix_memalign((void **)&b, 4096, CHURN_LEN) ||
+	    posix_memalign((void **)&want, 4096, CHURN_LEN))
+		exit(100);
+	for (i = 0; i < n; i++) {
+		struct cow_ioc_dev *req;
+		off_t off = (off_t)i * 1024;
+
+		d = i == 0 ? 0 : i == 1 ? 1020 : (i * 17 + round * 5) % 1021;
+		snprintf(cow, sizeof(cow), "%s/c%u.cow", dir, d);
+		snprintf(dev, sizeof(dev), "/dev/cow/%u", d);
+		req = req_new(d, rdo, cow);
+		r = ioc(fd, COW_IOC_ACTIVATE, req);
+		free(req);
+		if (r) {
+			check(0, "churn %u.%u: activation on %s: %s", round, i,
+			      dev, ename(r));
+			continue;
+		}
+		for (r = 0; r < 50 && access(dev, F_OK); r++)
+			usleep(100000);
+		memset(want, 'a' + (i + round) % 26, CHURN_LEN);
+		dfd = open(dev, O_RDWR | O_DIRECT);
+		r = dfd < 0 ? -errno : 0;
+		if (!r && (pwrite(dfd, want, CHURN_LEN, off) != CHURN_LEN ||
+			   fsync(dfd)))
+			r = -errno ? -errno : -EIO;
+		if (!r && pread(dfd, b, CHURN_LEN, off) != CHURN_LEN)
+			r = -errno ? -errno : -EIO;
+		if (!r && memcmp(b, want, CHURN_LEN))
+			r = -EILSEQ;
+		if (dfd >= 0)
+			close(dfd);
+		if (r)
+			check(0, "churn %u.%u: write and read back on %s: %s",
+			      round, i, dev, ename(r));
+		r = deact(fd, d);
+		if (r)
+			check(0, "churn %u.%u: deactivation of %s: %s", round,
+			      i, dev, ename(r));
+		else if (unlink(cow))
+			check(0, "churn %u.%u: unlink %s: %s", round, i, cow,
+			      strerror(errno));
+		else
+			ok++;
+	}
+	printf("churn round %u: %u of %u cycles done\n", round, ok, n);
+	free(b);
+	free(want);
+	close(fd);
+	return failures;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -849,9 +923,12 @@ int main(int argc, char **argv)
 			    strtoul(argv[5], NULL, 0)) ? 1 : 0;
 	if (argc == 3 && !strcmp(argv[1], "unpriv"))
 		return unpriv(strtoul(argv[2], NULL, 0)) ? 1 : 0;
+	if (argc == 6 && !strcmp(argv[1], "churn"))
+		return churn(argv[2], argv[3], strtoul(argv[4], NULL, 0),
+			     strtoul(argv[5], NULL, 0)) ? 1 : 0;
 	if (argc == 6 && !strcmp(argv[1], "failsweep"))
 		return failsweep(argv[2], argv[3], argv[4],
 				 strtoul(argv[5], NULL, 0)) ? 1 : 0;
-	fprintf(stderr, "usage: cowioctl garbage RDO COW | race RDO COW DEVNO SECONDS | unpriv DEVNO | failsweep act|sync|deact RDO COW MAX\n");
+	fprintf(stderr, "usage: cowioctl garbage RDO COW | race RDO COW DEVNO SECONDS | unpriv DEVNO | churn RDO DIR ROUND N | failsweep act|sync|deact RDO COW MAX\n");
 	return 2;
 }
