@@ -679,10 +679,16 @@ static void fill(char *b, unsigned int blk)
 		snprintf(b + i, 9, "%07x", blk * SWEEP_BLK + i);
 }
 
-/* Write and fsync (or check) block @blk of cowdevice @devno, O_DIRECT. */
-static int dev_block(unsigned int devno, unsigned int blk, int write)
+/*
+ * Write @want (@len bytes, a multiple of 512) at @off of cowdevice
+ * @devno and fsync it, or read it there and compare, O_DIRECT; waits for
+ * the device node first.  0 or -errno (-EILSEQ: read back other data).
+ */
+static int dev_io(unsigned int devno, off_t off, const char *want,
+		  size_t len, int write)
 {
-	char path[64], *b, *want;
+	char path[64], *b;
+	ssize_t n;
 	int fd, r;
 
 	snprintf(path, sizeof(path), "/dev/cow/%u", devno);
@@ -691,24 +697,31 @@ static int dev_block(unsigned int devno, unsigned int blk, int write)
 	fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_DIRECT);
 	if (fd < 0)
 		return -errno;
-	if (posix_memalign((void **)&b, SWEEP_BLK, SWEEP_BLK) ||
-	    posix_memalign((void **)&want, SWEEP_BLK, SWEEP_BLK))
+	if (posix_memalign((void **)&b, 4096, len))
 		exit(100);
-	fill(want, blk);
 	if (write) {	/* acknowledged, durable: it must read back */
-		r = pwrite(fd, want, SWEEP_BLK, (off_t)blk * SWEEP_BLK);
-		if (r == SWEEP_BLK && fsync(fd))
-			r = -1;
+		memcpy(b, want, len);
+		n = pwrite(fd, b, len, off);
+		if (n == (ssize_t)len && fsync(fd))
+			n = -1;
 	} else {
-		r = pread(fd, b, SWEEP_BLK, (off_t)blk * SWEEP_BLK);
+		n = pread(fd, b, len, off);
 	}
-	r = r == SWEEP_BLK ? 0 : r < 0 ? -errno : -EIO;
-	if (!r && !write && memcmp(b, want, SWEEP_BLK))
+	r = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+	if (!r && !write && memcmp(b, want, len))
 		r = -EILSEQ;
 	close(fd);
 	free(b);
-	free(want);
 	return r;
+}
+
+/* Write and fsync (or check) block @blk of cowdevice @devno. */
+static int dev_block(unsigned int devno, unsigned int blk, int write)
+{
+	char want[SWEEP_BLK];
+
+	fill(want, blk);
+	return dev_io(devno, (off_t)blk * SWEEP_BLK, want, SWEEP_BLK, write);
 }
 
 static int activate_plain(int fd, const char *rdo, const char *cow,
@@ -856,14 +869,10 @@ static int failsweep(const char *mode, const char *rdo, const char *cow,
 static int churn(const char *rdo, const char *dir, unsigned int round,
 		 unsigned int n)
 {
-	int fd = ctl_fd(O_RDWR), r, dfd;
-	char cow[COW_PATH_MAX], dev[64];
+	int fd = ctl_fd(O_RDWR), r;
+	char cow[COW_PATH_MAX], dev[64], want[CHURN_LEN];
 	unsigned int i, d, ok = 0;
-	char *b, *want;
 
-	if (posix_memalign((void **)&b, 4096, CHURN_LEN) ||
-	    posix_memalign((void **)&want, 4096, CHURN_LEN))
-		exit(100);
 	for (i = 0; i < n; i++) {
 		struct cow_ioc_dev *req;
 		off_t off = (off_t)i * 1024;
@@ -879,20 +888,10 @@ static int churn(const char *rdo, const char *dir, unsigned int round,
 			      dev, ename(r));
 			continue;
 		}
-		for (r = 0; r < 50 && access(dev, F_OK); r++)
-			usleep(100000);
 		memset(want, 'a' + (i + round) % 26, CHURN_LEN);
-		dfd = open(dev, O_RDWR | O_DIRECT);
-		r = dfd < 0 ? -errno : 0;
-		if (!r && (pwrite(dfd, want, CHURN_LEN, off) != CHURN_LEN ||
-			   fsync(dfd)))
-			r = -errno ? -errno : -EIO;
-		if (!r && pread(dfd, b, CHURN_LEN, off) != CHURN_LEN)
-			r = -errno ? -errno : -EIO;
-		if (!r && memcmp(b, want, CHURN_LEN))
-			r = -EILSEQ;
-		if (dfd >= 0)
-			close(dfd);
+		r = dev_io(d, off, want, CHURN_LEN, 1);
+		if (!r)
+			r = dev_io(d, off, want, CHURN_LEN, 0);
 		if (r)
 			check(0, "churn %u.%u: write and read back on %s: %s",
 			      round, i, dev, ename(r));
@@ -907,8 +906,6 @@ static int churn(const char *rdo, const char *dir, unsigned int round,
 			ok++;
 	}
 	printf("churn round %u: %u of %u cycles done\n", round, ok, n);
-	free(b);
-	free(want);
 	close(fd);
 	return failures;
 }
