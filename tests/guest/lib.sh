@@ -54,28 +54,32 @@ cow_need_pkgs() {
 
 # All installed kernels that have both an image in /boot and headers,
 # oldest first, filtered by $KVERS (space or comma separated substrings).
-# Without KVERS, the kernels of "make check-debug" (the debug build
-# "-cowdebug" and Debian's PREEMPT_RT "-rt-") are left out.
+# The kernels of "make check-debug" (the debug build "-cowdebug" and
+# Debian's PREEMPT_RT "-rt-") are only there when KVERS names them by
+# more than a version: "6.12" is the stock 6.12, "cowdebug" the debug one.
+# COW_SYSROOT (tests only) is where /boot and /lib/modules are.
 cow_kernels() {
-	local img r want
-	for img in /boot/vmlinuz-*; do
+	local img r want special root=${COW_SYSROOT:-}
+	for img in "$root"/boot/vmlinuz-*; do
 		[ -e "$img" ] || continue
-		r=${img#/boot/vmlinuz-}
-		[ -e "/lib/modules/$r/build/Makefile" ] || continue
+		r=${img#"$root"/boot/vmlinuz-}
+		[ -e "$root/lib/modules/$r/build/Makefile" ] || continue
+		case $r in
+		*-cowdebug*|*-rt-*) special=1 ;;
+		*) special= ;;
+		esac
 		if [ -z "${KVERS:-}" ]; then
-			case $r in *-cowdebug*|*-rt-*) continue ;; esac
-		fi
-		if [ -n "${KVERS:-}" ]; then
+			[ -n "$special" ] || echo "$r"
+		else
 			# "6.1" matches 6.1.0-56-cloud-amd64 but not 6.12.x.
 			for want in ${KVERS//,/ }; do
-				if [[ $r == "$want"* && ${r:${#want}:1} != [0-9] ]] ||
+				if [[ -z $special && $r == "$want"* &&
+				      ${r:${#want}:1} != [0-9] ]] ||
 				   [[ $want == *[!0-9.]* && $r == *"$want"* ]]; then
 					echo "$r"
 					break
 				fi
 			done
-		else
-			echo "$r"
 		fi
 	done | sort -V
 }

@@ -26,6 +26,7 @@ build/tests/unit "$T" || fails=$((fails + 1))
 . tests/host/merge.sh
 . tests/host/completion.sh
 . tests/host/cowtab.sh
+. tests/host/kernels.sh
 
 # libFuzzer over the header/bitmap validation (tests/fuzz/): a short run.
 tests/fuzz/run.sh "${FUZZ_CHECK_SECONDS:-20}" || fails=$((fails + 1))
