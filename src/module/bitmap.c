@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cowloop: the cowfile's header and bitmap.
+ * cowloop: the cowfile's bitmap, in memory and on disk.
  *
  * In memory the bitmap is sparse: an xarray of pages, one page per
  * PAGE_SIZE bytes of the on-disk bitmap, allocated when a unit it covers
@@ -96,55 +96,6 @@ static u64 cow_bm_page_unit(u64 p)
 {
 	return (cow_bm_page_pos(p) - COW_HDRSIZE) * BITS_PER_BYTE;
 }
-
-/* Read or write exactly @len bytes at @pos: a short transfer is -EIO. */
-noinline int cow_file_rw(struct cow_dev *cd, enum cow_file_id id,
-			 bool write, void *buf, size_t len, loff_t pos)
-{
-	struct file *file = cd->file[id];
-	ssize_t n;
-
-	while (len) {
-		if (write)
-			n = kernel_write(file, buf, len, &pos);
-		else
-			n = kernel_read(file, buf, len, &pos);
-		if (n < 0)
-			return n;
-		if (n == 0)
-			return -EIO;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-ALLOW_ERROR_INJECTION(cow_file_rw, ERRNO);
-
-/* Write the header with @flags and @used, and make it durable. */
-static int cow_hdr_store(struct cow_dev *cd, u16 flags, u64 used)
-{
-	int ret;
-
-	cd->hdr.flags = flags;
-	cd->hdr.cowused = used;
-	cow_hdr_encode(cd->hdr_buf, &cd->hdr);
-	ret = cow_file_rw(cd, COW_COW, true, cd->hdr_buf, COW_HDRSIZE, 0);
-	if (!ret)
-		ret = vfs_fsync(cd->file[COW_COW], 1);
-	if (!ret)
-		cd->disk_dirty = flags & COW_F_DIRTY;
-	return ret;
-}
-
-/* Mark the cowfile in use (DIRTY) on disk; called with meta_mutex. */
-noinline int cow_hdr_mark_dirty(struct cow_dev *cd)
-{
-	if (cd->disk_dirty)
-		return 0;
-	return cow_hdr_store(cd, cd->hdr.flags | COW_F_DIRTY,
-			     atomic64_read(&cd->cowused));
-}
-ALLOW_ERROR_INJECTION(cow_hdr_mark_dirty, ERRNO);
 
 bool cow_bm_test(struct cow_dev *cd, u64 unit)
 {

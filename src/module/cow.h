@@ -103,7 +103,6 @@ extern bool cow_direct_io;
 int cow_activate(struct cow_ioc_dev *req);
 int cow_deactivate(unsigned int devno);
 int cow_sync(unsigned int devno);
-int cow_refuse(struct cow_dev *cd, enum cow_reason reason);
 void cow_deactivate_all(void);
 int cow_dev_init(void);
 void cow_dev_exit(void);
@@ -127,8 +126,19 @@ void cow_bm_set(struct cow_dev *cd, u64 unit, u64 count);
 int cow_bm_flush(struct cow_dev *cd);
 int cow_bm_sync(struct cow_dev *cd, bool clean);
 void cow_bm_free(struct cow_dev *cd);
-int cow_hdr_mark_dirty(struct cow_dev *cd);
+
+/* meta.c */
+int cow_refuse(struct cow_dev *cd, enum cow_reason reason);
 int cow_file_rw(struct cow_dev *cd, enum cow_file_id id, bool write,
 		void *buf, size_t len, loff_t pos);
+int cow_hdr_store(struct cow_dev *cd, u16 flags, u64 used);
+int cow_hdr_mark_dirty(struct cow_dev *cd);
+
+/* status.c */
+extern const struct attribute_group *cow_attr_groups[];
+void cow_status_add(struct cow_dev *cd);
+void cow_status_remove(struct cow_dev *cd);
+void cow_status_init(void);
+void cow_status_exit(void);
 
 #endif /* _COW_H */

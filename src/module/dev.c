@@ -12,13 +12,11 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/debugfs.h>
 #include <linux/error-injection.h>
 #include <linux/falloc.h>
 #include <linux/kthread.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
-#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include "compat.h"
@@ -29,7 +27,6 @@ bool cow_direct_io = true;
 static DEFINE_MUTEX(cow_ctl_mutex);
 static DEFINE_XARRAY(cow_devs);		/* devno -> struct cow_dev */
 static int cow_major;
-static struct dentry *cow_debugfs_root;
 
 /* ---------------------------------------------------------------- */
 /* block device operations                                          */
@@ -86,123 +83,6 @@ static const struct block_device_operations cow_fops = {
 };
 
 /* ---------------------------------------------------------------- */
-/* sysfs (/sys/block/cowN/cowloop/) and debugfs                     */
-/* ---------------------------------------------------------------- */
-
-static struct cow_dev *cow_dev_of(struct device *dev)
-{
-	return dev_to_disk(dev)->private_data;
-}
-
-static ssize_t rdofile_show(struct device *dev, struct device_attribute *a,
-			    char *buf)
-{
-	return sysfs_emit(buf, "%s\n", cow_dev_of(dev)->path[COW_RDO]);
-}
-
-static ssize_t cowfile_show(struct device *dev, struct device_attribute *a,
-			    char *buf)
-{
-	return sysfs_emit(buf, "%s\n", cow_dev_of(dev)->path[COW_COW]);
-}
-
-/*
- * "dirty" while the cowfile on disk is marked in use or the bitmap in
- * memory has bits it lacks; "clean" after cowsync until the next change.
- */
-static const char *cow_state_name(struct cow_dev *cd)
-{
-	return READ_ONCE(cd->disk_dirty) || READ_ONCE(cd->mem_dirty) ?
-		"dirty" : "clean";
-}
-
-static ssize_t state_show(struct device *dev, struct device_attribute *a,
-			  char *buf)
-{
-	return sysfs_emit(buf, "%s\n", cow_state_name(cow_dev_of(dev)));
-}
-
-/* Bytes of kernel memory the device holds: bitmap pages and buffers. */
-static ssize_t memory_show(struct device *dev, struct device_attribute *a,
-			   char *buf)
-{
-	struct cow_dev *cd = cow_dev_of(dev);
-
-	return sysfs_emit(buf, "%lu\n",
-			  atomic_long_read(&cd->bm_pages) * PAGE_SIZE +
-			  sizeof(*cd) + COW_FLUSH_BATCH * PAGE_SIZE +
-			  COW_MAPUNIT + COW_HDRSIZE);
-}
-
-/*
- * How discards are done: "punch" (holes in the cowfile), or "none" when
- * the cowfile's file system cannot punch holes or the device is
- * read-only (its activation does not try).  Decided at activation.
- */
-static ssize_t discard_show(struct device *dev, struct device_attribute *a,
-			    char *buf)
-{
-	return sysfs_emit(buf, "%s\n",
-			  cow_dev_of(dev)->can_punch ? "punch" : "none");
-}
-
-static DEVICE_ATTR_RO(rdofile);
-static DEVICE_ATTR_RO(cowfile);
-static DEVICE_ATTR_RO(state);
-static DEVICE_ATTR_RO(memory);
-static DEVICE_ATTR_RO(discard);
-
-static struct attribute *cow_attrs[] = {
-	&dev_attr_rdofile.attr,
-	&dev_attr_cowfile.attr,
-	&dev_attr_state.attr,
-	&dev_attr_memory.attr,
-	&dev_attr_discard.attr,
-	NULL,
-};
-
-static const struct attribute_group cow_attr_group = {
-	.name	= "cowloop",
-	.attrs	= cow_attrs,
-};
-
-static const struct attribute_group *cow_attr_groups[] = {
-	&cow_attr_group,
-	NULL,
-};
-
-/* The status report of the original /proc/cow/N, field for field. */
-static int cow_status_show(struct seq_file *m, void *v)
-{
-	struct cow_dev *cd = m->private;
-	int opens;
-
-	spin_lock_irq(&cd->lock);
-	opens = cd->opens;
-	spin_unlock_irq(&cd->lock);
-
-	seq_printf(m, "%18s:%10s\n\n", "cowloop version", COWLOOP_VERSION);
-	seq_printf(m, "%18s:%10d\n", "number of opens", opens);
-	seq_printf(m, "%18s:%10d\n\n", "pid of thread",
-		   task_pid_nr(cd->thread));
-	seq_printf(m, "%18s: %s\n", "read-only file", cd->path[COW_RDO]);
-	seq_printf(m, "%18s:%10lld\n\n", "rdoreads",
-		   atomic64_read(&cd->rdoreads));
-	seq_printf(m, "%18s: %s\n", "copy-on-write file", cd->path[COW_COW]);
-	seq_printf(m, "%18s:%10s\n", "state cowfile", cow_state_name(cd));
-	seq_printf(m, "%18s:%10llu (of %u bytes)\n", "bitmap-blocks",
-		   cd->hdr.mapsize / COW_MAPUNIT, COW_MAPUNIT);
-	seq_printf(m, "%18s:%10lld (of %u bytes)\n", "cowblocks in use",
-		   atomic64_read(&cd->cowused), COW_MAPUNIT);
-	seq_printf(m, "%18s:%10lld\n", "cowreads",
-		   atomic64_read(&cd->cowreads));
-	seq_printf(m, "%18s:%10lld\n", "cowwrites",
-		   atomic64_read(&cd->cowwrites));
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(cow_status);
-
-/* ---------------------------------------------------------------- */
 /* backing files                                                    */
 /* ---------------------------------------------------------------- */
 
@@ -222,38 +102,6 @@ static int cow_path_type(const char *path, umode_t *type)
 	*type = d_inode(p.dentry)->i_mode & S_IFMT;
 	path_put(&p);
 	return 0;
-}
-
-static int cow_reason_errno(int reason)
-{
-	switch (reason) {
-	case COW_E_INUSE:
-	case COW_E_RDOBUSY:
-	case COW_E_COWBUSY:
-	case COW_E_DEVBUSY:
-		return -EBUSY;
-	case COW_E_DEVRANGE:
-		return -ENXIO;
-	case COW_E_NOFREE:
-		return -ENOSPC;
-	case COW_E_IO:
-		return -EIO;
-	case COW_E_NOCOWFILE:
-		return -ENOENT;
-	default:
-		return -EINVAL;
-	}
-}
-
-/*
- * Refuse the activation for @reason: it is kept for the caller
- * (cow_ioc_dev.reason), the return value is the matching -errno.  So
- * every function of the activation returns 0 or a negative errno only.
- */
-int cow_refuse(struct cow_dev *cd, enum cow_reason reason)
-{
-	cd->reason = reason;
-	return cow_reason_errno(reason);
 }
 
 static loff_t cow_file_size(struct file *file)
@@ -731,7 +579,7 @@ static void cow_dev_destroy(struct cow_dev *cd)
 {
 	int ret;
 
-	debugfs_remove(cd->debugfs);
+	cow_status_remove(cd);
 	del_gendisk(cd->disk);
 	kthread_stop(cd->thread);	/* returns when all I/O has ended */
 	ret = cow_bm_sync(cd, true);
@@ -838,9 +686,7 @@ static int cow_activate_dev(struct cow_ioc_dev *req)
 		cow_restore(cd);
 		goto out_close;
 	}
-	cd->debugfs = debugfs_create_file(cd->disk->disk_name + 3, 0444,
-					  cow_debugfs_root, cd,
-					  &cow_status_fops);
+	cow_status_add(cd);
 	kfree(cd->orig_hdr);
 	cd->orig_hdr = NULL;
 	spin_lock_irq(&cd->lock);
@@ -960,12 +806,12 @@ int cow_dev_init(void)
 	cow_major = register_blkdev(0, KBUILD_MODNAME);
 	if (cow_major < 0)
 		return cow_major;
-	cow_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	cow_status_init();
 	return 0;
 }
 
 void cow_dev_exit(void)
 {
-	debugfs_remove_recursive(cow_debugfs_root);
+	cow_status_exit();
 	unregister_blkdev(cow_major, KBUILD_MODNAME);
 }

@@ -97,5 +97,5 @@ fi
 rm -rf "$T/dk"
 make -s dkms-source DESTDIR="$T/dk" >/dev/null
 result dkms-source-tree [ "$(cd "$T/dk/usr/src/cowloop-$v" && find . -type f | sort | tr '\n' ' ')" = \
-	"./Kbuild ./bitmap.c ./compat.h ./cow.h ./cowfmt.c ./dev.c ./dkms.conf ./include/cowfmt.h ./include/cowloop.h ./io.c ./main.c " ]
+	"./Kbuild ./bitmap.c ./compat.h ./cow.h ./cowfmt.c ./dev.c ./dkms.conf ./include/cowfmt.h ./include/cowloop.h ./io.c ./main.c ./meta.c ./status.c " ]
 rm -rf "$T/dk"
