@@ -30,6 +30,40 @@ static ssize_t cowfile_show(struct device *dev, struct device_attribute *a,
 }
 
 /*
+ * Which file is file @id, whatever its path has become: "MAJ:MIN INO
+ * MAJ:MIN", the st_dev, st_ino and st_rdev stat(2) gives for it.  The
+ * tools compare a file they are asked to change with these (a path can
+ * be renamed or reached by another name; the file cannot).
+ */
+static ssize_t cow_file_id_show(struct device *dev, enum cow_file_id id,
+				char *buf)
+{
+	struct file *file = cow_dev_of(dev)->file[id];
+	struct kstat st;
+	int ret;
+
+	ret = vfs_getattr(&file->f_path, &st, STATX_INO,
+			  AT_STATX_SYNC_AS_STAT);
+	if (ret)
+		return ret;
+	return sysfs_emit(buf, "%u:%u %llu %u:%u\n", MAJOR(st.dev),
+			  MINOR(st.dev), st.ino, MAJOR(st.rdev),
+			  MINOR(st.rdev));
+}
+
+static ssize_t rdofile_id_show(struct device *dev, struct device_attribute *a,
+			       char *buf)
+{
+	return cow_file_id_show(dev, COW_RDO, buf);
+}
+
+static ssize_t cowfile_id_show(struct device *dev, struct device_attribute *a,
+			       char *buf)
+{
+	return cow_file_id_show(dev, COW_COW, buf);
+}
+
+/*
  * "dirty" while the cowfile on disk is marked in use or the bitmap in
  * memory has bits it lacks; "clean" after cowsync until the next change.
  */
@@ -71,6 +105,8 @@ static ssize_t discard_show(struct device *dev, struct device_attribute *a,
 
 static DEVICE_ATTR_RO(rdofile);
 static DEVICE_ATTR_RO(cowfile);
+static DEVICE_ATTR_RO(rdofile_id);
+static DEVICE_ATTR_RO(cowfile_id);
 static DEVICE_ATTR_RO(state);
 static DEVICE_ATTR_RO(memory);
 static DEVICE_ATTR_RO(discard);
@@ -78,6 +114,8 @@ static DEVICE_ATTR_RO(discard);
 static struct attribute *cow_attrs[] = {
 	&dev_attr_rdofile.attr,
 	&dev_attr_cowfile.attr,
+	&dev_attr_rdofile_id.attr,
+	&dev_attr_cowfile_id.attr,
 	&dev_attr_state.attr,
 	&dev_attr_memory.attr,
 	&dev_attr_discard.attr,
