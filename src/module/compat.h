@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * cowloop: the few kernel API differences between the kernels we build
- * for (6.1 and 6.12), each behind a feature probe made by Kbuild from the
- * kernel's own headers.
+ * for (6.1 to 7.3), each behind a feature probe made by Kbuild from the
+ * kernel's own headers (never a version number: distributions backport).
+ * Where it can, the source uses the newest kernel's name and this file
+ * gives it to the older kernels.  doc/design.md has the table.
  */
 #ifndef _COW_COMPAT_H
 #define _COW_COMPAT_H
@@ -80,6 +82,30 @@ static inline struct gendisk *cow_alloc_disk(const struct cow_limits *l)
 		blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 #endif
 	return disk;
+}
+
+/*
+ * 7.2 asks whether a disk is rotational (bdev_rot), where older kernels
+ * asked whether it is not (bdev_nonrot).
+ */
+#ifndef COW_HAVE_BDEV_ROT
+static inline bool bdev_rot(struct block_device *bdev)
+{
+	return !bdev_nonrot(bdev);
+}
+#endif
+
+/*
+ * The bytes of the current bvec a bvec_iter has consumed: bi_bvec_done
+ * until 7.3, bi_offset since.
+ */
+static inline unsigned int cow_bvec_iter_offset(const struct bvec_iter *it)
+{
+#ifdef COW_HAVE_BVEC_OFFSET
+	return it->bi_offset;
+#else
+	return it->bi_bvec_done;
+#endif
 }
 
 /* 6.5: a slab cache can ask not to be merged with others (slabinfo). */

@@ -500,7 +500,7 @@ static bool cow_rotational(struct cow_dev *cd)
 
 	for (id = 0; id < COW_NR_FILES; id++) {
 		bdev = cow_backing_bdev(cd->file[id]);
-		if (bdev && !bdev_nonrot(bdev))
+		if (bdev && bdev_rot(bdev))
 			return true;
 	}
 	return false;

@@ -21,6 +21,7 @@
 #include <linux/slab.h>
 #include <linux/statfs.h>
 #include <linux/uio.h>
+#include "compat.h"
 #include "cow.h"
 
 #define COW_POOL_MIN	64
@@ -146,7 +147,8 @@ static void cow_io_put(struct cow_io *io)
 static struct cow_io *cow_io_start(struct cow_dev *cd, struct bio *bio)
 {
 	struct cow_io *io = mempool_alloc(cow_io_pool, GFP_NOIO);
-	struct bio_vec *bvec, tmp;
+	const struct bio_vec *bvec;
+	struct bio_vec tmp;
 	struct bvec_iter it;
 	unsigned int nr = 0;
 
@@ -164,7 +166,7 @@ static struct cow_io *cow_io_start(struct cow_dev *cd, struct bio *bio)
 	bvec = __bvec_iter_bvec(bio->bi_io_vec, bio->bi_iter);
 	iov_iter_bvec(&io->iter, op_is_write(bio_op(bio)) ? ITER_SOURCE :
 		      ITER_DEST, bvec, nr, bio->bi_iter.bi_size);
-	io->iter.iov_offset = bio->bi_iter.bi_bvec_done;
+	io->iter.iov_offset = cow_bvec_iter_offset(&bio->bi_iter);
 	return io;
 }
 
@@ -234,7 +236,7 @@ static struct cow_rq *cow_rq_alloc(struct cow_io *io, struct file *file,
 	rq->iocb.ki_pos = pos;
 	rq->iocb.ki_complete = cow_rq_done;
 	rq->iocb.ki_flags = (file->f_flags & O_DIRECT) ? IOCB_DIRECT : 0;
-	rq->iocb.ki_ioprio = bio_prio(io->bio);
+	rq->iocb.ki_ioprio = io->bio->bi_ioprio;
 	refcount_set(&rq->ref, 2);
 	atomic_inc(&io->pending);
 	return rq;
