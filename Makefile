@@ -10,7 +10,13 @@
 #   make dkms-install    the module's source into /usr/src, built by DKMS
 #                        for every kernel with headers (dkms-source: copy)
 #   make deb             cowloop-dkms and cowloop-utils .debs in build/deb/
-#   make check           host tests, then the guest suite on both kernels
+#   make check           checkpatch, host tests, then the guest suite on the
+#                        kernels of tests/kernels.conf's "check" set
+#   make check-kernels   the guest suite on the other kernels it names
+#                        (Debian 13's 6.12, PREEMPT_RT, sid, and what the
+#                        meta packages point to today)
+#   make kernels [KSET=all]   the build roots and kernels of that set
+#   make lint            checkpatch --strict over the kernel sources
 #   make check-debug     the guest suite on a KASAN/lockdep/kmemleak/fault-
 #                        injection kernel and on PREEMPT_RT, and coccicheck
 #   make demo            the product page's Example 1 in a guest
@@ -64,8 +70,8 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
-	check check-host check-guest check-debug demo vm-shell bench bench-tools fuzz \
-	deps clean
+	check check-host check-guest check-debug check-kernels kernels lint demo \
+	vm-shell bench bench-tools fuzz deps clean
 
 all: tools
 	@if [ -n "$(KERNELRELEASE)" ] && [ -e "$(KDIR)/Makefile" ]; then \
@@ -90,15 +96,28 @@ $(BIN)/%: $(OBJ)/src/tools/%.o $(LIBA)
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+# A kernel whose headers are only in a build root (make kernels; the
+# kbuild of a newer Debian's kernels needs that Debian's libc) is built
+# for inside that root (tests/guest/buildroot.sh).
+KROOT	:= $(if $(wildcard $(KDIR)/Makefile),,$(firstword \
+	   $(wildcard build/roots/*/boot/vmlinuz-$(KERNELRELEASE))))
+
+ifneq ($(KROOT),)
+module:
+	@tests/guest/buildroot.sh make $(KERNELRELEASE) --no-print-directory \
+		module KERNELRELEASE=$(KERNELRELEASE) $(filter W=% C=%,$(MAKEOVERRIDES))
+else
 module:
 	@if [ -z "$(KERNELRELEASE)" ] || [ ! -e "$(KDIR)/Makefile" ]; then \
 		echo "cowloop: no headers for kernel '$(KERNELRELEASE)' in $(KDIR)"; \
 		echo "cowloop: install them with: apt-get install linux-headers-$(or $(KERNELRELEASE),$(running))"; \
+		echo "cowloop: or, for a kernel of tests/kernels.conf: make kernels (HOWTO.install)"; \
 		exit 1; fi
 	@mkdir -p $(KOUT)
 	@for f in $(KSRC); do ln -sf $(CURDIR)/$$f $(KOUT)/; done
 	@ln -sf $(CURDIR)/src/common/cowfmt.c $(KOUT)/cowfmt.c
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(KOUT) COWLOOP_INC=$(CURDIR)/src/include modules
+endif
 
 install: install-tools install-man install-completion install-system
 	@if [ -e $(KOUT)/cowloop.ko ]; then $(MAKE) --no-print-directory install-module; \
@@ -167,6 +186,15 @@ check-system:
 # Installs what the tests need (packages, kernels, headers), then runs all.
 check:
 	@tests/check.sh
+
+check-kernels:
+	@COW_KSET=kernels tests/check.sh
+
+kernels:
+	@tests/guest/buildroot.sh prepare $(or $(KSET),all)
+
+lint:
+	@tests/lint.sh
 
 check-host: tools
 	@tests/host/run.sh

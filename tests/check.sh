@@ -1,15 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make check: install missing dependencies, run the host tests
-# (tests/host/run.sh, when present) and the guest suite on every kernel
-# (tests/guest/run.sh; KVERS= and TESTS= narrow it down).  The last line
-# is "N passed, N failed"; the exit status is non-zero if anything failed.
+# make check: install missing dependencies, make the build roots and
+# install the kernels of tests/kernels.conf's "check" set, run checkpatch
+# (tests/lint.sh), the host tests (tests/host/run.sh) and the guest suite
+# on every kernel of the set (tests/guest/run.sh; KVERS= and TESTS= narrow
+# it down).  make check-kernels (COW_KSET=kernels): the same guest suite on
+# the kernels of the "kernels" set instead, after looking up what Debian's
+# meta packages point to now.  The last line is "N passed, N failed"; the
+# exit status is non-zero if anything failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+export COW_KSET=${COW_KSET:-check}
 
 tests/guest/deps.sh
 # Every "PASS name" / "FAIL name" line, host or guest, counts; a suite
@@ -22,10 +27,12 @@ suite() {
 		echo "FAIL $* (exit $rc)" | tee -a "$out"
 	fi
 }
-if [ -x tests/host/run.sh ]; then
+if [ "$COW_KSET" = check ]; then
+	suite tests/guest/buildroot.sh prepare check
+	suite tests/lint.sh
 	suite make --no-print-directory check-host
 else
-	echo "check: tests/host/run.sh not present: host tests skipped"
+	suite tests/guest/buildroot.sh prepare all
 fi
 COW_NO_SUMMARY=1 suite tests/guest/run.sh
 

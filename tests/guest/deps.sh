@@ -1,16 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install what the test bed needs, and only what is missing: QEMU, the two
-# Debian cloud kernels (6.1 and 6.12) with their headers, busybox and the
-# userland the guest tests call.  A second run installs nothing.
+# Install what the test bed needs, and only what is missing: QEMU, this
+# machine's kernels of tests/kernels.conf (Debian 12's 6.1 and 6.12) with
+# their headers, busybox, the userland the guest tests call, mmdebstrap
+# for the build roots of the other kernels (tests/guest/kernels.sh),
+# sparse and checkpatch (linux-source-6.12).  A second run installs
+# nothing.
 set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+
+# The "host" lines of kernels.conf: each image package and its headers.
+kpkgs=()
+while read -r _ _ root _ pkg; do
+	if [ "$root" = host ]; then
+		kpkgs+=("$pkg" "${pkg/linux-image-/linux-headers-}")
+	fi
+done < <(grep -v -E '^[[:space:]]*(#|$)' "$top/tests/kernels.conf")
 
 PKGS=(
 	gcc make libc6-dev			# tools and module
 	qemu-system-x86 busybox-static		# the guest
-	linux-image-cloud-amd64 linux-headers-cloud-amd64
-	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
+	"${kpkgs[@]}"
+	sparse linux-source-6.12		# make lint: sparse, checkpatch
+	mmdebstrap				# build roots (Debian 13, sid)
 	e2fsprogs xfsprogs fio dmsetup util-linux fdisk diffutils coreutils
 	qemu-utils				# qemu-nbd, qemu-img (make bench)
 	kmod cpio gzip xz-utils zstd		# initramfs builder

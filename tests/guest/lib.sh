@@ -52,36 +52,45 @@ cow_need_pkgs() {
 		install -y --no-install-recommends "${missing[@]}" >&2
 }
 
-# All installed kernels that have both an image in /boot and headers,
-# oldest first, filtered by $KVERS (space or comma separated substrings).
-# The kernels of "make check-debug" (the debug build "-cowdebug" and
-# Debian's PREEMPT_RT "-rt-") are only there when KVERS names them by
-# more than a version: "6.12" is the stock 6.12, "cowdebug" the debug one.
-# COW_SYSROOT (tests only) is where /boot and /lib/modules are.
+. "$COW_GUEST_SRC/kernels.sh"
+
+# cow_kernels: the kernels to test, oldest first.  Without KVERS: those
+# of tests/kernels.conf's set $COW_KSET (check: make check; all: make
+# check-kernels) that are installed (make deps, cow_kernels_prepare).
+# KVERS (space or comma separated) picks among every installed kernel
+# with headers, here and in the build roots: a kernels.conf NAME
+# ("bpo"), a version ("6.1" is 6.1.0-57-cloud-amd64, not 6.12.x; "6.12"
+# is every stock 6.12), or any other part of a release ("deb13").  The
+# kernels of "make check-debug" (the debug build "-cowdebug" and the
+# PREEMPT_RT "-rt-" ones) are only picked by their NAME or by more than
+# a version: "cowdebug", "rt-amd64".  COW_SYSROOT (tests only) is where
+# this machine's /boot and /lib/modules are.
 cow_kernels() {
-	local img r want special root=${COW_SYSROOT:-}
-	for img in "$root"/boot/vmlinuz-*; do
+	local img r want special root
+	if [ -z "${KVERS:-}" ]; then
+		cow_kset_releases "${COW_KSET:-check}" | sort -V
+		return
+	fi
+	for img in "${COW_SYSROOT:-}"/boot/vmlinuz-* "$COW_ROOTS"/*/boot/vmlinuz-*; do
 		[ -e "$img" ] || continue
-		r=${img#"$root"/boot/vmlinuz-}
-		[ -e "$root/lib/modules/$r/build/Makefile" ] || continue
+		r=${img##*/boot/vmlinuz-}
+		root=${img%/boot/vmlinuz-*}
+		cow_kheaders "$root" "$r" || continue
 		case $r in
 		*-cowdebug*|*-rt-*) special=1 ;;
 		*) special= ;;
 		esac
-		if [ -z "${KVERS:-}" ]; then
-			[ -n "$special" ] || echo "$r"
-		else
-			# "6.1" matches 6.1.0-56-cloud-amd64 but not 6.12.x.
-			for want in ${KVERS//,/ }; do
-				if [[ -z $special && $r == "$want"* &&
-				      ${r:${#want}:1} != [0-9] ]] ||
-				   [[ $want == *[!0-9.]* && $r == *"$want"* ]]; then
-					echo "$r"
-					break
-				fi
-			done
-		fi
-	done | sort -V
+		for want in ${KVERS//,/ }; do
+			# "6.1" matches 6.1.0-57-cloud-amd64 but not 6.12.x.
+			if [[ -z $special && $r == "$want"* &&
+			      ${r:${#want}:1} != [0-9] ]] ||
+			   [[ $want == *[!0-9.]* && $r == *"$want"* ]] ||
+			   [ "$(cow_kresolved "$want" 2>/dev/null)" = "$r" ]; then
+				echo "$r"
+				break
+			fi
+		done
+	done | sort -uV
 }
 
 # cow_tests [KVER]: test names to run: $TESTS (comma or space separated)
@@ -101,7 +110,7 @@ cow_tests() {
 		*lib.sh) ;;
 		debug-*)
 			[ "${COW_DEBUG_TESTS:-0}" = 1 ] &&
-			grep -qs '^CONFIG_FAIL_MAKE_REQUEST=y' "/boot/config-${1:-}" &&
+			grep -qs '^CONFIG_FAIL_MAKE_REQUEST=y' "$(cow_kfile "${1:-}" "/boot/config-${1:-}")" &&
 			echo "${f%.sh}"
 			;;
 		*) echo "${f%.sh}" ;;
@@ -132,12 +141,30 @@ cow_test_timeout() {
 	echo $(( ${t:-$COW_TEST_TIMEOUT} * ${COW_TIMEOUT_SCALE:-1} ))
 }
 
+# cow_api_broke LOG: what a failed module build says of the kernel API,
+# one phrase per symbol: "bdev_nonrot() is gone (dev.c:655); struct
+# bvec_iter has no member bi_bvec_done (io.c:167)".
+cow_api_broke() {
+	sed -n -E 's/^(.*\/)?([^/:]+\.[ch]):([0-9]+):[0-9]+: error: (.*)$/\2:\3 \4/p' "$1" |
+	sed -E \
+	 -e "s/^([^ ]+) implicit declaration of function ‘([^’]+)’.*/\2() is gone (\1)/;t" \
+	 -e "s/^([^ ]+) ‘struct ([^’]+)’ has no member named ‘([^’]+)’.*/struct \2 has no member \3 (\1)/;t" \
+	 -e "s/^([^ ]+) too (many|few) arguments to function ‘([^’]+)’.*/\3() takes other arguments (\1)/;t" \
+	 -e "s/^([^ ]+) ‘([^’]+)’ undeclared.*/\2 is gone (\1)/;t" \
+	 -e "s/^([^ ]+) unknown type name ‘([^’]+)’.*/type \2 is gone (\1)/;t" \
+	 -e "s/^([^ ]+) (.*)/\2 (\1)/" |
+	sort -u -t'(' -k1,1 | head -n 8 | paste -sd';' | sed 's/;/; /g'
+}
+
 # Build the tools once, and the module and the initramfs for kernel $1.
-# Build failures are not fatal: the guest tests that need the missing
-# piece fail with a message saying so.  Prints "FAIL build-... (kver)"
-# lines for failed builds, with the log kept under build/guest/logs/.
+# The module is built with W=1 and sparse (C=2): any warning of either
+# fails build-module-clean.  Build failures are not fatal: the guest
+# tests that need the missing piece fail with a message saying so.
+# Prints "FAIL build-... (kver)" lines for failed builds (a failed module
+# build names the kernel API that broke), with the log kept under
+# build/guest/logs/.
 cow_build() {
-	local r=$1 log=$COW_OUT/logs/$1
+	local r=$1 log=$COW_OUT/logs/$1 why n
 	mkdir -p "$log"
 	if [ -z "${COW_TOOLS_BUILT:-}" ]; then
 		COW_TOOLS_BUILT=1
@@ -147,11 +174,19 @@ cow_build() {
 			msg "tools did not build: see build/guest/logs/build-tools.log"
 		fi
 	fi
-	rm -f "$COW_TOP/build/$r/cowloop.ko"
+	rm -f "$COW_TOP/build/$r/cowloop.ko" "$COW_TOP/build/$r"/*.o
 	if ! make -C "$COW_TOP" --no-print-directory module KERNELRELEASE="$r" \
-			>"$log/build-module.log" 2>&1; then
-		echo "FAIL build-module ($r)"
+			W=1 C=2 >"$log/build-module.log" 2>&1; then
+		why=$(cow_api_broke "$log/build-module.log")
+		echo "FAIL build-module ($r)${why:+: the kernel API changed: $why}"
 		msg "module did not build for $r: see build/guest/logs/$r/build-module.log"
+	else
+		n=$(grep -c -E '(warning|error):' "$log/build-module.log" || true)
+		if [ "$n" -gt 0 ]; then
+			echo "FAIL build-module-clean ($r): $n warnings (W=1, sparse): $(grep -m1 -E '(warning|error):' "$log/build-module.log")"
+		else
+			echo "PASS build-module-clean ($r)"
+		fi
 	fi
 	"$COW_GUEST_SRC/mkinitramfs.sh" "$r" "$COW_OUT/initramfs-$r.cpio.gz" >&2
 }
@@ -204,15 +239,17 @@ cow_remove_disks() {
 # allocation failures) must not push a test's earlier lines out before
 # init reads them.
 cow_debug_append() {
+	local config
+	config=$(cow_kfile "$1" "/boot/config-$1")
 	printf '%s' "oops=panic hung_task_panic=1 softlockup_panic=1"
-	grep -qs '^CONFIG_KASAN=y' "/boot/config-$1" &&
+	grep -qs '^CONFIG_KASAN=y' "$config" &&
 		printf ' %s' "no5lvl log_buf_len=16M"
 	[ "${COW_DEBUG_BOOT:-1}" = 1 ] || return 0
 	# KASAN (the debug kernel) does the slab checks better, and faster.
-	grep -qs '^CONFIG_KASAN=y' "/boot/config-$1" ||
+	grep -qs '^CONFIG_KASAN=y' "$config" ||
 		printf ' %s' "slub_debug=FZPU"
 	printf ' %s' "init_on_free=1"
-	if grep -qs '^CONFIG_KFENCE=y' "/boot/config-$1"; then
+	if grep -qs '^CONFIG_KFENCE=y' "$config"; then
 		printf ' %s' "kfence.sample_interval=1"
 	fi
 }
@@ -245,7 +282,7 @@ cow_qemu() {
 	[ -n "${COW_TIMEOUT:-}" ] && wrap=(timeout -k 5 "$COW_TIMEOUT")
 	"${wrap[@]}" qemu-system-x86_64 -nodefaults -display none -no-reboot \
 		-accel tcg -cpu max -smp "$COW_SMP" -m "$COW_MEM" \
-		-kernel "${COW_KERNEL:-/boot/vmlinuz-$r}" \
+		-kernel "${COW_KERNEL:-$(cow_kfile "$r" "/boot/vmlinuz-$r")}" \
 		-initrd "${COW_INITRD:-$COW_OUT/initramfs-$r.cpio.gz}" \
 		-append "console=ttyS0 panic=-1 loglevel=5 slab_nomerge $append${COW_APPEND:+ $COW_APPEND}" \
 		"${serial0[@]}" -serial "file:$results" \

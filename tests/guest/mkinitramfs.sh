@@ -20,7 +20,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 r=$1 out=$2
-mods=/lib/modules/$r
+# the kernel's modules, here or in its build root; /lib/modules/$r in the image
+# The kernel's modules: here, or in its build root (tests/guest/kernels.sh).
+mods=$(cow_kfile "$r" "/lib/modules/$r")
 ko=$COW_TOP/build/$r/cowloop.ko
 
 # Kernel modules init loads at boot; the rest of MODULES are there for
@@ -28,12 +30,12 @@ ko=$COW_TOP/build/$r/cowloop.ko
 BOOT_MODULES="virtio_pci virtio_blk xfs loop dm_mod"
 # Kernel modules the tests may use (by name; dependencies are added).
 MODULES="virtio_pci virtio_blk loop brd null_blk nbd dm_mod dm_snapshot
-	dm_log_writes dm_flakey dm_delay dm_zero ext4 xfs crc32c_generic
-	crc32c_intel libcrc32c"
+	dm_log_writes dm_flakey dm_delay dm_zero ext4 xfs"
 # Modules that only some kernels have, not missed elsewhere: ext2 where
 # ext4 does not serve ext2 (make check-debug's kernel; Debian's kernels
-# have EXT4_USE_FOR_EXT2).  mount loads it by its alias fs-ext2.
-OPT_MODULES="ext2"
+# have EXT4_USE_FOR_EXT2), mount loads it by its alias fs-ext2; the
+# crc32c modules of kernels before 7.x (later ones have crc32c in lib/).
+OPT_MODULES="ext2 crc32c_generic crc32c_intel libcrc32c"
 
 # Host binaries the tests call.  Missing ones are skipped with a note.
 TOOLS="mkfs.ext2 mkfs.ext4 mke2fs e2fsck fsck.ext2 fsck.ext4 debugfs
@@ -141,7 +143,7 @@ add_module() {	# add_module RELPATH (as in modules.dep)
 	local rel=$1 dep dst
 	[ -n "${seen[$rel]:-}" ] && return 0
 	seen[$rel]=1
-	dst=$root$mods/${rel%.xz}
+	dst=$root/lib/modules/$r/${rel%.xz}
 	dst=${dst%.zst}
 	mkdir -p "$(dirname "$dst")"
 	case $rel in
@@ -165,10 +167,10 @@ for m in $MODULES $OPT_MODULES; do
 	fi
 done
 if [ -e "$ko" ]; then
-	mkdir -p "$root$mods/extra"
-	cp "$ko" "$root$mods/extra/"
+	mkdir -p "$root/lib/modules/$r/extra"
+	cp "$ko" "$root/lib/modules/$r/extra/"
 fi
-cp "$mods"/modules.{order,builtin,builtin.modinfo} "$root$mods/" 2>/dev/null || true
+cp "$mods"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$r/" 2>/dev/null || true
 depmod -b "$root" "$r"
 echo $BOOT_MODULES >"$root/etc/cowtest/modules"
 

@@ -96,6 +96,7 @@ run_kernel() {
 	[ -n "${COW_PREBUILT:-}" ] || [ "$k" != 1 ] || prebuild "$r"
 	if [ "$k" = 1 ]; then
 		cat "$logs/build-failures"
+		npass=$((npass + $(grep -c '^PASS' "$logs/build-failures" || true)))
 		nfail=$((nfail + $(grep -c '^FAIL' "$logs/build-failures" || true)))
 	fi
 	[ -e "$COW_OUT/initramfs-$r.cpio.gz" ] || die "no initramfs for $r"

@@ -3,6 +3,9 @@
 # cowfile as it was: a new one is not left behind with a zero header (it
 # is empty again, "a new cowfile"), a clean one stays clean.
 # timeout: 240
+# ext4 on the failing disk says so at KERN_EMERG when the error hits the
+# conversion of unwritten extents (seen on 7.3): the test's own fault.
+# klog-allow: EXT4-fs \(dm-[0-9]+\): failed to convert unwritten extents to written extents -- potential data loss!
 . /cowloop/t/lib.sh
 . /cowloop/t/cowlib.sh
 
