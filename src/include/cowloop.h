@@ -143,6 +143,7 @@ enum cow_reason {
 	COW_E_TRUNCATED,	/* file ends before units its bitmap lists */
 	COW_E_NOCOWFILE,	/* read-only: cowfile missing or empty */
 	COW_E_ROREPAIR,		/* read-only activation cannot repair */
+	COW_E_FSLIMIT,		/* its file system cannot hold it (detail) */
 	COW_E_MAX
 };
 
@@ -168,7 +169,8 @@ struct cow_ioc_dev {
 	__u32	flags;			/* in: COW_ACT_* */
 	__u32	reason;			/* out: enum cow_reason on failure */
 	__u32	reserved0;		/* zero */
-	__u64	reserved[6];		/* zero */
+	__u64	detail;			/* out: see COW_E_FSLIMIT; in: zero */
+	__u64	reserved[5];		/* zero */
 	char	rdofile[COW_PATH_MAX];	/* in: absolute path, NUL-terminated */
 	char	cowfile[COW_PATH_MAX];	/* in: absolute path, NUL-terminated */
 };

@@ -79,16 +79,20 @@ static ssize_t state_show(struct device *dev, struct device_attribute *a,
 	return sysfs_emit(buf, "%s\n", cow_state_name(cow_dev_of(dev)));
 }
 
-/* Bytes of kernel memory the device holds: bitmap pages and buffers. */
+/*
+ * Bytes of kernel memory the device holds: bitmap pages (bounded: see
+ * bitmap.c) and zero markers, the reserves of bitmap pages, requests
+ * and pieces, and its buffers.
+ */
 static ssize_t memory_show(struct device *dev, struct device_attribute *a,
 			   char *buf)
 {
 	struct cow_dev *cd = cow_dev_of(dev);
 
 	return sysfs_emit(buf, "%lu\n",
-			  atomic_long_read(&cd->bm_pages) * PAGE_SIZE +
-			  sizeof(*cd) + COW_FLUSH_BATCH * PAGE_SIZE +
-			  COW_MAPUNIT + COW_HDRSIZE);
+			  cow_bm_memory(cd) + cow_io_memory() + sizeof(*cd) +
+			  COW_FLUSH_BATCH * PAGE_SIZE + COW_MAPUNIT +
+			  COW_HDRSIZE);
 }
 
 /*

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,6 +479,25 @@ static void test_cowtab(void)
 	report("cowtab-parse", ok);
 }
 
+/* The ioctl structure's layout, as doc/ioctl.md gives it. */
+static void test_ioctl_abi(void)
+{
+	bool ok = true;
+
+	CHECK(sizeof(struct cow_ioc_dev) == 8256);
+	CHECK(offsetof(struct cow_ioc_dev, devno) == 0);
+	CHECK(offsetof(struct cow_ioc_dev, flags) == 4);
+	CHECK(offsetof(struct cow_ioc_dev, reason) == 8);
+	CHECK(offsetof(struct cow_ioc_dev, reserved0) == 12);
+	CHECK(offsetof(struct cow_ioc_dev, detail) == 16);
+	CHECK(offsetof(struct cow_ioc_dev, reserved) == 24);
+	CHECK(offsetof(struct cow_ioc_dev, rdofile) == 64);
+	CHECK(offsetof(struct cow_ioc_dev, cowfile) == 4160);
+	CHECK(COW_IOC_ACTIVATE == 0xe040c001UL);
+	CHECK(COW_E_FSLIMIT == 37);
+	report("ioctl-abi", ok);
+}
+
 int main(int argc, char **argv)
 {
 	tmpdir = argc > 1 ? argv[1] : "/tmp";
@@ -488,5 +508,6 @@ int main(int argc, char **argv)
 	test_bitmap();
 	test_io();
 	test_cowtab();
+	test_ioctl_abi();
 	return failures ? 1 : 0;
 }

@@ -325,7 +325,11 @@ static int garbage(const char *rdo, const char *cow)
 		d->reserved0 = 1;
 		snprintf(w, sizeof(w), "%s with reserved0=1", names[i]);
 		expect(fd, cmds[i], d, -EINVAL, w);
-		for (k = 0; k < 6; k++) {
+		d = req_new(COW_DEV_ANY, rdo, cow);
+		d->detail = 1;
+		snprintf(w, sizeof(w), "%s with detail set on input", names[i]);
+		expect(fd, cmds[i], d, -EINVAL, w);
+		for (k = 0; k < 5; k++) {
 			d = req_new(COW_DEV_ANY, rdo, cow);
 			d->reserved[k] = 1ULL << 63;
 			snprintf(w, sizeof(w), "%s with reserved[%u] set", names[i], k);
