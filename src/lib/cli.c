@@ -82,19 +82,31 @@ void cow_usage_error(const char *fmt, ...)
 	cow_try_help();
 }
 
+void (*cow_err_hook)(const char *msg);
+
 void cow_err(const char *file, const char *fmt, ...)
 {
+	char msg[3 * COW_PATH_MAX + 256];
+	size_t k = 0;
 	va_list ap;
 
 	fflush(stdout);		/* keep the order of what the user reads */
 	if (file)
-		fprintf(stderr, "%s: %s: ", cow_progname, file);
-	else
-		fprintf(stderr, "%s: ", cow_progname);
+		k = (size_t)snprintf(msg, sizeof(msg), "%s: ", file);
+	if (k >= sizeof(msg))
+		k = sizeof(msg) - 1;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg + k, sizeof(msg) - k, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (cow_err_hook) {
+		void (*hook)(const char *msg) = cow_err_hook;
+
+		cow_err_hook = NULL;	/* the hook may call cow_err */
+		hook(msg);
+		cow_err_hook = hook;
+	} else {
+		fprintf(stderr, "%s: %s\n", cow_progname, msg);
+	}
 }
 
 /* "<tool>: <file>: [<what>: ]<strerror(errno)>" */

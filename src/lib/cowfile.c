@@ -12,24 +12,70 @@
 #include <sys/stat.h>
 #include "cowlib.h"
 
-/* Name @path "<what> <path>" in @label and open it, or say why not. */
-static int open_labeled(char *label, size_t len, const char *what,
-			const char *path, bool writable)
-{
-	int fd;
-
-	snprintf(label, len, "%s %s", what, path);
-	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0 && errno == EISDIR)	/* as when opened read-only */
-		cow_err(label, "%s", cow_strerror(COW_E_COWTYPE));
-	else if (fd < 0)
-		cow_err_errno(label, NULL);
-	return fd;
-}
-
 static int cow_fail_reason(const char *label, int reason)
 {
 	cow_err(label, "%s", cow_strerror(reason));
+	return -1;
+}
+
+/* Is @st a file of the kind @type refuses: COW_E_COWTYPE or COW_E_RDOTYPE? */
+static bool cow_wrong_type(const struct stat *st, int type)
+{
+	if (S_ISREG(st->st_mode))
+		return false;
+	return type == COW_E_COWTYPE || !S_ISBLK(st->st_mode);
+}
+
+/*
+ * Open @path, the file @label names ("cowfile <path>"), as every tool
+ * must: without ever waiting (the open of a FIFO, or of a device, can
+ * block), refusing with reason @type what is not a regular file or, for
+ * COW_E_RDOTYPE, a block device.  @flags is O_RDONLY or O_RDWR; for
+ * writing, a block device is opened O_EXCL as mkfs and fsck do, so that
+ * the kernel refuses it while it is mounted or held by another program
+ * (Linux ignores O_EXCL without O_CREAT for any other file).  Returns the
+ * descriptor, with *@st filled in, or -1 (said).
+ */
+int cow_open_file(const char *label, const char *path, int flags, int type,
+		  struct stat *st)
+{
+	bool write = (flags & O_ACCMODE) == O_RDWR;
+	int fd, e;
+
+	fd = open(path, flags | (write ? O_EXCL : 0) | O_NONBLOCK | O_NOCTTY |
+		  O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (!stat(path, st) && cow_wrong_type(st, type))
+			return cow_fail_reason(label, type);
+		errno = e;
+		if (e == EBUSY && write)
+			cow_err(label, "block device in use (mounted, or held "
+				"open by another program): not opened for "
+				"writing");
+		else if (write && (e == EACCES || e == EROFS || e == EPERM ||
+				   e == ETXTBSY))
+			cow_err_errno(label, "cannot open for writing");
+		else
+			cow_err_errno(label, NULL);
+		return -1;
+	}
+	if (fstat(fd, st) < 0) {
+		cow_err_errno(label, NULL);
+		goto fail;
+	}
+	if (cow_wrong_type(st, type)) {
+		cow_fail_reason(label, type);
+		goto fail;
+	}
+	/* a regular file or a block device: blocking I/O from now on */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		cow_err_errno(label, NULL);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
 	return -1;
 }
 
@@ -48,18 +94,11 @@ int cow_open(struct cowfile *cf, const char *path, bool writable)
 	memset(cf, 0, sizeof(*cf));
 	cf->path = path;
 	cf->writable = writable;
-	cf->fd = open_labeled(cf->label, sizeof(cf->label), "cowfile", path,
-			      writable);
+	snprintf(cf->label, sizeof(cf->label), "cowfile %s", path);
+	cf->fd = cow_open_file(cf->label, path, writable ? O_RDWR : O_RDONLY,
+			       COW_E_COWTYPE, &st);
 	if (cf->fd < 0)
 		return -1;
-	if (fstat(cf->fd, &st) < 0) {
-		cow_err_errno(cf->label, NULL);
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		cow_fail_reason(cf->label, COW_E_COWTYPE);
-		goto fail;
-	}
 	cf->fsize = (uint64_t)st.st_size;
 	memset(blk, 0, sizeof(blk));
 	n = cow_pread_full(cf->fd, blk, sizeof(blk), 0);
@@ -392,34 +431,21 @@ void cow_close(struct cowfile *cf)
 
 /*
  * Open @path as an rdofile: a regular file or a block device of at least
- * one unit.  A trailing partial unit is not part of the cowdevice.  A
- * block device opened for writing is opened O_EXCL, as mkfs and fsck
- * do: the kernel then refuses it while mounted or held by another
- * program (a cowdevice, a device mapper target...).
+ * one unit (for writing, a block device exclusively: see
+ * cow_open_file()).  A trailing partial unit is not part of the cowdevice.
  */
 int rdo_open(struct rdofile *r, const char *path, bool writable)
 {
 	struct stat st;
-	int e, flags = O_RDONLY;
+	int e;
 
 	memset(r, 0, sizeof(*r));
 	r->path = path;
 	snprintf(r->label, sizeof(r->label), "rdofile %s", path);
-	if (writable) {
-		flags = O_RDWR;
-		if (!stat(path, &st) && S_ISBLK(st.st_mode))
-			flags |= O_EXCL;
-	}
-	r->fd = open(path, flags | O_CLOEXEC);
-	if (r->fd < 0) {
-		if (errno == EBUSY && (flags & O_EXCL))
-			cow_err(r->label, "block device in use (mounted, or "
-				"held open by another program): not opened "
-				"for writing");
-		else
-			cow_err_errno(r->label, NULL);
+	r->fd = cow_open_file(r->label, path, writable ? O_RDWR : O_RDONLY,
+			      COW_E_RDOTYPE, &st);
+	if (r->fd < 0)
 		return -1;
-	}
 	e = cow_fd_size(r->fd, &r->size, &r->blockdev);
 	if (e < 0)
 		cow_err_errno(r->label, "cannot get size");

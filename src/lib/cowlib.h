@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include "cowfmt.h"
 
@@ -55,6 +56,8 @@ void cow_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
 void cow_err(const char *file, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* When set, cow_err hands it "<file>: <reason>" instead of printing it. */
+extern void (*cow_err_hook)(const char *msg);
 void cow_err_errno(const char *file, const char *what);
 bool cow_ask(const char *question);
 void cow_human(uint64_t bytes, char *buf, size_t len);
@@ -130,6 +133,8 @@ struct rdofile {
 	uint64_t rdoblocks;	/* whole 1 KiB units */
 };
 
+int cow_open_file(const char *label, const char *path, int flags, int type,
+		  struct stat *st);
 int cow_open(struct cowfile *cf, const char *path, bool writable);
 int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf);
 int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit);

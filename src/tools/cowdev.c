@@ -112,6 +112,56 @@ fail:
 	return -1;
 }
 
+/*
+ * The files of an activation, held open by cowdev while the driver opens
+ * them.  Opened here first so that what the driver would refuse as not a
+ * regular file (or block device) is refused without waiting on it (the
+ * open of a FIFO blocks), and so that cowdev -A can read the cowfile's
+ * header.  A cowfile that does not exist yet is left to the driver,
+ * which creates it (not read-only: -r needs one).
+ */
+struct claim {
+	int rdo, cow;		/* -1 when not open */
+};
+
+static int claim_open(const char *what, const char *path, int flags,
+		      int type)
+{
+	char label[32 + COW_PATH_MAX];
+	struct stat st;
+
+	snprintf(label, sizeof(label), "%s %s", what, path);
+	return cow_open_file(label, path, flags, type, &st);
+}
+
+static void unclaim(struct claim *c)
+{
+	if (c->rdo >= 0)
+		close(c->rdo);
+	if (c->cow >= 0)
+		close(c->cow);
+	c->rdo = c->cow = -1;
+}
+
+static int claim(struct claim *c, const char *rdofile, const char *cowfile,
+		 bool readonly)
+{
+	struct stat st;
+
+	c->cow = -1;
+	c->rdo = claim_open("rdofile", rdofile, O_RDONLY, COW_E_RDOTYPE);
+	if (c->rdo < 0)
+		return -1;
+	if (!readonly && stat(cowfile, &st) < 0 && errno == ENOENT)
+		return 0;		/* the driver creates it */
+	c->cow = claim_open("cowfile", cowfile, readonly ? O_RDONLY : O_RDWR,
+			    COW_E_COWTYPE);
+	if (c->cow >= 0)
+		return 0;
+	unclaim(c);
+	return -1;
+}
+
 static void activate_failed(const struct cow_ioc_dev *d, const char *why)
 {
 	cow_err(NULL, "cannot activate rdofile %s with cowfile %s: %s",
@@ -121,6 +171,8 @@ static void activate_failed(const struct cow_ioc_dev *d, const char *why)
 static int activate(char **args, int nargs, __u32 flags)
 {
 	static struct cow_ioc_dev d;
+	struct claim c;
+	int r;
 
 	if (nargs < 2 || nargs > 3)
 		cow_usage_error("-a needs rdofile cowfile [cowdevice]");
@@ -128,9 +180,12 @@ static int activate(char **args, int nargs, __u32 flags)
 	d.flags = flags;
 	if (abs_path("rdofile", args[0], d.rdofile, false) < 0 ||
 	    abs_path("cowfile", args[1], d.cowfile,
-		     !(flags & COW_ACT_READONLY)) < 0)
+		     !(flags & COW_ACT_READONLY)) < 0 ||
+	    claim(&c, d.rdofile, d.cowfile, flags & COW_ACT_READONLY) < 0)
 		return COW_EXIT_FAIL;
-	switch (cow_ctl_ioctl(COW_IOC_ACTIVATE, &d)) {
+	r = cow_ctl_ioctl(COW_IOC_ACTIVATE, &d);
+	unclaim(&c);
+	switch (r) {
 	case 0:
 		printf(DEV_PREFIX "%u\n", d.devno);
 		return COW_EXIT_OK;
@@ -255,31 +310,37 @@ tab_err(const struct cowtab_entry *e, const char *fmt, ...)
 }
 
 /*
- * Is the cowfile @path dirty (not closed properly)?  Only a header that
- * decodes says so; a new, short or bad cowfile is for the driver to
- * judge.
+ * Is the cowfile open as @fd (-1: none yet) dirty (not closed properly)?
+ * Only a header that decodes says so; a new, short or bad cowfile is for
+ * the driver to judge.
  */
-static bool cowfile_dirty(const char *path)
+static bool cowfile_dirty(int fd)
 {
 	uint8_t blk[COW_HDRSIZE];
 	struct cow_hdr h;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool dirty;
 
-	if (fd < 0)
-		return false;
-	dirty = cow_pread_full(fd, blk, sizeof(blk), 0) == (ssize_t)sizeof(blk) &&
-		!cow_hdr_decode(&h, blk) && (h.flags & COW_F_DIRTY);
-	close(fd);
-	return dirty;
+	return fd >= 0 &&
+	       cow_pread_full(fd, blk, sizeof(blk), 0) == (ssize_t)sizeof(blk) &&
+	       !cow_hdr_decode(&h, blk) && (h.flags & COW_F_DIRTY);
+}
+
+/* The entry being activated, for tab_said(). */
+static const struct cowtab_entry *tab_entry;
+
+/* A library message about the entry's files, named with its line. */
+static void tab_said(const char *msg)
+{
+	tab_err(tab_entry, "%s: " DEV_PREFIX "%u not activated", msg,
+		tab_entry->devno);
 }
 
 /* Activate one cowtab entry; COW_EXIT_OK also when already active. */
 static int tab_activate(struct tabrun *r, const struct cowtab_entry *e)
 {
 	static struct cow_ioc_dev d;
-	struct stat st;
+	struct claim c;
 	size_t i;
+	int ret;
 
 	for (i = 0; i < r->nact; i++) {
 		const struct cow_active *a = &r->act[i];
@@ -295,33 +356,39 @@ static int tab_activate(struct tabrun *r, const struct cowtab_entry *e)
 			e->rdofile, e->cowfile);
 		return COW_EXIT_FAIL;
 	}
-	if (stat(e->rdofile, &st) < 0) {
-		tab_err(e, "rdofile %s: %s: " DEV_PREFIX "%u not activated",
-			e->rdofile, strerror(errno), e->devno);
+	tab_entry = e;
+	cow_err_hook = tab_said;
+	ret = claim(&c, e->rdofile, e->cowfile, e->readonly);
+	cow_err_hook = NULL;
+	if (ret)
 		return COW_EXIT_FAIL;
-	}
 	memset(&d, 0, sizeof(d));
-	if (cowfile_dirty(e->cowfile)) {
+	if (cowfile_dirty(c.cow)) {
 		if (!e->repair) {
 			tab_err(e, "cowfile %s is dirty (not closed properly): "
 				DEV_PREFIX "%u not activated (cowtab says "
 				"repair=no; run cowrepair %s, or set "
 				"repair=yes)", e->cowfile, e->devno,
 				e->cowfile);
+			unclaim(&c);
 			return COW_EXIT_FAIL;
 		}
 		tab_err(e, "cowfile %s is dirty (not closed properly): "
 			"repairing it as cowtab says (repair=yes)", e->cowfile);
 		d.flags = COW_ACT_REPAIR;
 	}
-	if (r->ctl_gone)
+	if (r->ctl_gone) {
+		unclaim(&c);
 		return COW_EXIT_FAIL;
+	}
 	d.flags |= (e->readonly ? COW_ACT_READONLY : 0) |
 		   (e->partscan ? COW_ACT_PARTSCAN : 0);
 	d.devno = e->devno;
 	snprintf(d.rdofile, sizeof(d.rdofile), "%s", e->rdofile);
 	snprintf(d.cowfile, sizeof(d.cowfile), "%s", e->cowfile);
-	switch (cow_ctl_ioctl(COW_IOC_ACTIVATE, &d)) {
+	ret = cow_ctl_ioctl(COW_IOC_ACTIVATE, &d);
+	unclaim(&c);
+	switch (ret) {
 	case 0:
 		printf(DEV_PREFIX "%u\n", d.devno);
 		return COW_EXIT_OK;

@@ -24,6 +24,7 @@ build/tests/unit "$T" || fails=$((fails + 1))
 . tests/host/tools.sh
 . tests/host/repair-ordered.sh
 . tests/host/merge.sh
+. tests/host/files.sh
 . tests/host/completion.sh
 . tests/host/cowtab.sh
 . tests/host/kernels.sh
