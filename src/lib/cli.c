@@ -5,6 +5,7 @@
  * "<tool> (cowloop) <version>"; exit 0 success, 1 failure, 2 usage error.
  */
 #include <errno.h>
+#include <stdio_ext.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +17,41 @@
 const char *cow_progname = "cowloop";
 static const struct cow_tool *cow_tool;
 
+static int cow_fail_status(void)
+{
+	return cow_tool && cow_tool->fail_status ? cow_tool->fail_status
+						 : COW_EXIT_FAIL;
+}
+
+/*
+ * At exit: whatever went to standard output must have been written, as
+ * coreutils' close_stdout() checks (a full disk, a closed pipe, a write
+ * error: "cowlist f >/dev/full" fails).  The exit status is then the
+ * tool's failure status.
+ */
+static void cow_close_stdout(void)
+{
+	bool pending = __fpending(stdout) != 0, failed = ferror(stdout);
+
+	errno = 0;
+	if (fclose(stdout) && (pending || errno != EBADF))
+		failed = true;
+	if (!failed)
+		return;
+	if (errno)
+		fprintf(stderr, "%s: write error on standard output: %s\n",
+			cow_progname, strerror(errno));
+	else
+		fprintf(stderr, "%s: write error on standard output\n",
+			cow_progname);
+	_exit(cow_fail_status());
+}
+
 void cow_tool_init(const struct cow_tool *t)
 {
 	cow_tool = t;
 	cow_progname = t->name;
+	atexit(cow_close_stdout);
 }
 
 void cow_help(void)

@@ -44,6 +44,7 @@ struct cow_tool {
 	const char *summary;	/* one sentence */
 	const char *options;	/* help lines for the tool's own options */
 	int usage_status;	/* exit status of a usage error, 0: 2 */
+	int fail_status;	/* of a failure (output lost...), 0: 1 */
 };
 
 extern const char *cow_progname;

@@ -50,6 +50,7 @@ static const struct cow_tool tool = {
 		   "      --no-progress never show it\n"
 		   "  -v, --verbose     list every correction\n",
 	.usage_status = EXIT_USAGE,
+	.fail_status = EXIT_ERROR,
 };
 
 #define OPT_SCAN_DATA	0x200
