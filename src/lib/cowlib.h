@@ -6,7 +6,9 @@
  *   io.c       whole-buffer pread/pwrite, file sizes, data extents (holes)
  *   cowfile.c  open a cowfile (header + bitmap), rewrite it; open an
  *              rdofile and compute its fingerprint
- *   ctl.c      the driver's control device /dev/cow/ctl
+ *   ctl.c      the driver's control device /dev/cow/ctl, the active
+ *              cowdevices in sysfs
+ *   inuse.c    locks between the tools; files of active cowdevices
  *   cowtab.c   /etc/cowtab, the cowdevices activated at boot
  *
  * Functions that can fail print "<tool>: <file>: <reason>" themselves and
@@ -169,18 +171,35 @@ int cow_ctl_open(void);
 int cow_ctl_ioctl(unsigned long cmd, struct cow_ioc_dev *d);
 const char *cow_ctl_strerror(const struct cow_ioc_dev *d, int err);
 
+/* Which file an active cowdevice uses (sysfs rdofile_id, cowfile_id). */
+struct cow_file_id {
+	bool known;		/* shown (drivers before 4.0: compare paths) */
+	unsigned int dev_major, dev_minor;	/* st_dev */
+	uint64_t ino;				/* st_ino */
+	unsigned int rdev_major, rdev_minor;	/* st_rdev: 0:0 but devices */
+};
+
 /* An active cowdevice, as sysfs shows it. */
 struct cow_active {
 	unsigned int devno;
 	char rdofile[COW_PATH_MAX];
 	char cowfile[COW_PATH_MAX];
+	struct cow_file_id rdo_id, cow_id;
 	char state[32];		/* cowloop/state, "" when not shown */
 	uint64_t size;		/* bytes, 0 when not shown */
 };
 
 const char *cow_sysfs(void);
 int cow_active_list(struct cow_active **v, size_t *n);
-int cow_refuse_active(const char *what, const char *path);
+
+/* ---- inuse.c ---------------------------------------------------- */
+
+int cow_lock(int fd, const char *label, bool write);
+int cow_file_id_parse(const char *s, struct cow_file_id *id);
+bool cow_active_is(const struct cow_file_id *id, const char *path,
+		   const struct stat *st);
+int cow_refuse_active(const char *label, const struct stat *st);
+int cow_claim(const char *label, int fd, bool write);
 
 /* ---- cowtab.c --------------------------------------------------- */
 

@@ -95,7 +95,8 @@ static int by_devno(const void *a, const void *b)
 
 /*
  * The active cowdevices, as the driver shows them in
- * /sys/block/cowN/cowloop/{rdofile,cowfile}, by device number.  *@v is
+ * /sys/block/cowN/cowloop/{rdofile,cowfile,rdofile_id,cowfile_id}, by
+ * device number.  *@v is
  * to be freed.  Returns 0 (no /sys/block: none), or -1 (said).
  */
 int cow_active_list(struct cow_active **v, size_t *n)
@@ -140,6 +141,12 @@ int cow_active_list(struct cow_active **v, size_t *n)
 			      sizeof(a[*n].cowfile)))
 			continue;	/* deactivated meanwhile */
 		/* optional: older drivers, tests */
+		if (!read_attr(de->d_name, "cowloop/rdofile_id", path,
+			       sizeof(path)))
+			cow_file_id_parse(path, &a[*n].rdo_id);
+		if (!read_attr(de->d_name, "cowloop/cowfile_id", path,
+			       sizeof(path)))
+			cow_file_id_parse(path, &a[*n].cow_id);
 		read_attr(de->d_name, "cowloop/state", a[*n].state,
 			  sizeof(a[*n].state));
 		if (!read_attr(de->d_name, "size", path, sizeof(path)))
@@ -151,51 +158,4 @@ int cow_active_list(struct cow_active **v, size_t *n)
 		qsort(a, *n, sizeof(*a), by_devno);
 	*v = a;
 	return 0;
-}
-
-static bool same_inode(const char *path, const struct stat *st)
-{
-	struct stat s;
-
-	return !stat(path, &s) && s.st_dev == st->st_dev &&
-	       s.st_ino == st->st_ino &&
-	       (S_ISBLK(s.st_mode) == S_ISBLK(st->st_mode)) &&
-	       (!S_ISBLK(s.st_mode) || s.st_rdev == st->st_rdev);
-}
-
-/*
- * Refuse @path (the @what: rdofile or cowfile) when an active cowdevice uses
- * it as its rdofile or cowfile: the driver publishes both paths in
- * sysfs, compared here by device and inode number (so that any name of
- * the file is recognised).  Returns 0 when not in use, -1 (said).
- */
-int cow_refuse_active(const char *what, const char *path)
-{
-	char label[32 + COW_PATH_MAX];
-	struct cow_active *v;
-	struct stat st;
-	size_t n, i;
-	int ret = 0;
-
-	if (stat(path, &st) < 0)
-		return 0;		/* the open that follows says why */
-	snprintf(label, sizeof(label), "%s %s", what, path);
-	if (cow_active_list(&v, &n) < 0)
-		return -1;
-	for (i = 0; i < n && !ret; i++) {
-		const char *as = NULL;
-
-		if (same_inode(v[i].cowfile, &st))
-			as = "cowfile";
-		else if (same_inode(v[i].rdofile, &st))
-			as = "rdofile";
-		if (!as)
-			continue;
-		cow_err(label, "in use by /dev/cow/%u (as its %s): deactivate "
-			"it first (cowdev -d /dev/cow/%u)", v[i].devno, as,
-			v[i].devno);
-		ret = -1;
-	}
-	free(v);
-	return ret;
 }

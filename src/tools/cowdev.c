@@ -116,23 +116,17 @@ fail:
  * The files of an activation, held open by cowdev while the driver opens
  * them.  Opened here first so that what the driver would refuse as not a
  * regular file (or block device) is refused without waiting on it (the
- * open of a FIFO blocks), and so that cowdev -A can read the cowfile's
- * header.  A cowfile that does not exist yet is left to the driver,
- * which creates it (not read-only: -r needs one).
+ * open of a FIFO blocks), so that cowdev -A can read the cowfile's
+ * header, and to lock them as the other tools do (the rdofile shared,
+ * the cowfile exclusive unless read-only): no activation while cowmerge
+ * or cowrepair works on them; they check for active cowdevices once
+ * they hold their locks.  A cowfile that does not exist yet is left to
+ * the driver, which creates it (not read-only: -r needs one).
  */
 struct claim {
 	int rdo, cow;		/* -1 when not open */
+	char rlabel[32 + COW_PATH_MAX], clabel[32 + COW_PATH_MAX];
 };
-
-static int claim_open(const char *what, const char *path, int flags,
-		      int type)
-{
-	char label[32 + COW_PATH_MAX];
-	struct stat st;
-
-	snprintf(label, sizeof(label), "%s %s", what, path);
-	return cow_open_file(label, path, flags, type, &st);
-}
 
 static void unclaim(struct claim *c)
 {
@@ -146,18 +140,29 @@ static void unclaim(struct claim *c)
 static int claim(struct claim *c, const char *rdofile, const char *cowfile,
 		 bool readonly)
 {
-	struct stat st;
+	struct stat rs, cs;
 
+	snprintf(c->rlabel, sizeof(c->rlabel), "rdofile %s", rdofile);
+	snprintf(c->clabel, sizeof(c->clabel), "cowfile %s", cowfile);
 	c->cow = -1;
-	c->rdo = claim_open("rdofile", rdofile, O_RDONLY, COW_E_RDOTYPE);
+	c->rdo = cow_open_file(c->rlabel, rdofile, O_RDONLY, COW_E_RDOTYPE,
+			       &rs);
 	if (c->rdo < 0)
 		return -1;
-	if (!readonly && stat(cowfile, &st) < 0 && errno == ENOENT)
-		return 0;		/* the driver creates it */
-	c->cow = claim_open("cowfile", cowfile, readonly ? O_RDONLY : O_RDWR,
-			    COW_E_COWTYPE);
-	if (c->cow >= 0)
+	if (readonly || stat(cowfile, &cs) == 0 || errno != ENOENT) {
+		c->cow = cow_open_file(c->clabel, cowfile, readonly ? O_RDONLY :
+				       O_RDWR, COW_E_COWTYPE, &cs);
+		if (c->cow < 0)
+			goto fail;
+		if (rs.st_dev == cs.st_dev && rs.st_ino == cs.st_ino) {
+			cow_err(c->rlabel, "%s", cow_strerror(COW_E_SAMEFILE));
+			goto fail;
+		}
+	}
+	if (!cow_lock(c->rdo, c->rlabel, false) &&
+	    (c->cow < 0 || !cow_lock(c->cow, c->clabel, !readonly)))
 		return 0;
+fail:
 	unclaim(c);
 	return -1;
 }
@@ -286,14 +291,15 @@ struct tabrun {
 	size_t nact;
 };
 
-static bool same_file(const char *a, const char *b)
+/* Is @path the file an active cowdevice shows as @id (or @apath)? */
+static bool is_active_file(const struct cow_file_id *id, const char *apath,
+			   const char *path)
 {
-	struct stat x, y;
+	struct stat st;
 
-	if (!strcmp(a, b))
+	if (!strcmp(apath, path))
 		return true;
-	return !stat(a, &x) && !stat(b, &y) && x.st_dev == y.st_dev &&
-	       x.st_ino == y.st_ino && x.st_rdev == y.st_rdev;
+	return !stat(path, &st) && cow_active_is(id, apath, &st);
 }
 
 /* "<cowtab>:<line>: " then the message, on stderr (the journal at boot). */
@@ -347,8 +353,8 @@ static int tab_activate(struct tabrun *r, const struct cowtab_entry *e)
 
 		if (a->devno != e->devno)
 			continue;
-		if (same_file(a->rdofile, e->rdofile) &&
-		    same_file(a->cowfile, e->cowfile))
+		if (is_active_file(&a->rdo_id, a->rdofile, e->rdofile) &&
+		    is_active_file(&a->cow_id, a->cowfile, e->cowfile))
 			return COW_EXIT_OK;
 		tab_err(e, DEV_PREFIX "%u is already active with rdofile %s "
 			"and cowfile %s: not activated for rdofile %s, "

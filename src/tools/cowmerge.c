@@ -263,9 +263,6 @@ int main(int argc, char **argv)
 	if (argc - optind != 2)
 		cow_usage_error(argc - optind < 2 ? "missing rdofile or cowfile"
 						  : "too many arguments");
-	if (cow_refuse_active("rdofile", argv[optind]) < 0 ||
-	    cow_refuse_active("cowfile", argv[optind + 1]) < 0)
-		return COW_EXIT_FAIL;
 	if (rdo_open(&r, argv[optind], !dry) < 0)
 		return COW_EXIT_FAIL;
 	if (same_file(argv[optind + 1], r.fd)) {
@@ -274,6 +271,10 @@ int main(int argc, char **argv)
 	}
 	if (cow_open(&cf, argv[optind + 1], !dry) < 0)
 		goto out_rdo;
+	/* locked against other tools, not a file of an active cowdevice */
+	if (cow_claim(r.label, r.fd, !dry) < 0 ||
+	    cow_claim(cf.label, cf.fd, !dry) < 0)
+		goto out;
 	resume = cf.hdr.ext_flags & COW_EXT_MERGING;
 	if (cf.hdr.ext_flags & COW_EXT_MERGED) {
 		if (check_merge_target(&cf, &r) < 0)

@@ -288,11 +288,11 @@ int main(int argc, char **argv)
 	if (argc - optind != 1)
 		cow_usage_error(optind < argc ? "too many arguments"
 					      : "missing cowfile");
-	if (cow_refuse_active("cowfile", argv[optind]) < 0)
-		return EXIT_ERROR;
 	if (cow_open(cf, argv[optind], !rp.dryrun) < 0)
 		return EXIT_ERROR;
-	if (cow_map_stat(cf, &st) < 0)
+	if (cow_claim(cf->label, cf->fd, !rp.dryrun) < 0)
+		ret = EXIT_ERROR;
+	else if (cow_map_stat(cf, &st) < 0)
 		ret = EXIT_ERROR;
 	else if (!(ret = refused(&rp, &st)))
 		ret = !(cf->hdr.flags & COW_F_DIRTY) && !rp.force &&

@@ -28,3 +28,94 @@ python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])'
 	expect socket-cowlist 1 "cowlist: cowfile $T/sock: cowfile is not a regular file" \
 		to "$BIN/cowlist" "$T/sock"
 rm -f "$F" "$T/sock" "$T/fifotab" "$T/new.cow"; rm -rf "$S"
+
+# ---- an active cowdevice's files, known by device and inode (item 12) --
+# The driver shows rdofile_id and cowfile_id ("MAJ:MIN INO MAJ:MIN", st_dev
+# st_ino st_rdev): a file renamed since its activation is still its file,
+# and another file now at its old path is not.
+mkrdo; mkmerge 64
+fid() { stat -c '%Hd:%Ld %i %Hr:%Lr' "$1"; }
+S=$T/sys-id; rm -rf "$S"; mkdir -p "$S/block/cow5/cowloop"
+echo "$T/old-name.img" > "$S/block/cow5/cowloop/rdofile"
+echo "$T/old-name.cow" > "$S/block/cow5/cowloop/cowfile"
+fid "$R" > "$S/block/cow5/cowloop/rdofile_id"
+fid "$C" > "$S/block/cow5/cowloop/cowfile_id"
+inuse() { echo "$1: in use by /dev/cow/5 (as its $2): deactivate it first (cowdev -d /dev/cow/5)"; }
+expect inuse-id-cowfile 8 "cowrepair: $(inuse "cowfile $C" cowfile)" \
+	env COWLOOP_SYSFS="$S" "$BIN/cowrepair" -n "$C"
+cp "$C" "$T/old-name.cow"	# another file at the path the driver shows
+expect inuse-id-rdofile 1 "cowmerge: $(inuse "rdofile $R" rdofile)" \
+	env COWLOOP_SYSFS="$S" "$BIN/cowmerge" -y "$R" "$T/old-name.cow"
+expect inuse-id-not-the-path 0 "cowfile $T/old-name.cow is not dirty
+cowfile $T/old-name.cow: consistent, no repair needed" \
+	env COWLOOP_SYSFS="$S" "$BIN/cowrepair" -n "$T/old-name.cow"
+if [ "$(id -u)" = 0 ] && loop=$(losetup -f --show "$R" 2>/dev/null); then
+	# a block device: any node of it (st_rdev), not only the one activated
+	mknod "$T/loopnode" b $(stat -c '%t %T' "$loop" | while read a b; do echo $((16#$a)) $((16#$b)); done)
+	fid "$loop" > "$S/block/cow5/cowloop/rdofile_id"
+	expect inuse-id-blockdev-other-node 1 "cowmerge: $(inuse "rdofile $T/loopnode" rdofile)" \
+		env COWLOOP_SYSFS="$S" "$BIN/cowmerge" -n "$T/loopnode" "$T/old-name.cow"
+	rm -f "$T/loopnode"; losetup -d "$loop"
+fi
+rm -rf "$S" "$T/old-name.cow"
+
+# ---- cowloop tools lock the files they use, as qemu-img (item 12) ------
+# OFD locks: exclusive for a tool that writes, shared for one that reads.
+# lockwait file: until a process holds an OFD lock on it (5 s at most)
+lockwait() {
+	local id i
+	id=$(printf '%02x:%02x:%s' $(stat -c '%Hd %Ld %i' "$1"))
+	for ((i = 0; i < 50; i++)); do
+		grep -q "OFDLCK .* $id " /proc/locks && return 0
+		sleep 0.1
+	done
+	return 1
+}
+locked() { echo "$1: in use by another cowloop tool (locked)"; }
+if command -v strace >/dev/null; then
+	# A repair that read the header before a merge must not write it back
+	# over MERGED: the merge is refused while the repair runs.
+	mkrdo; mkmerge 64; addext "$C" 1 $((units * 1024 + 500))
+	wunit "$C" "$doff" 100 7	# data without its bit: --scan-data adds it
+	rs=$(sum "$R")
+	# cowrepair waits 3 s as it opens sysfs, once it holds its lock
+	mkdir -p "$T/sysdelay/block"
+	COWLOOP_SYSFS="$T/sysdelay" strace -f -qq -o /dev/null -P "$T/sysdelay/block" \
+		-e trace=openat -e inject=openat:delay_enter=3000000 \
+		"$BIN/cowrepair" --scan-data "$C" >/dev/null 2>&1 &
+	pid=$!
+	lockwait "$C"
+	expect lock-merge-during-repair 1 "cowmerge: $(locked "cowfile $C")" \
+		"$BIN/cowmerge" -y "$R" "$C"
+	wait $pid
+	result lock-merge-during-repair-untouched [ "$rs" = "$(sum "$R")" ] \
+		&& "$BIN/cowlist" "$C" | grep -q "state cowfile: *clean"
+fi
+if command -v python3 >/dev/null; then
+	# hold file r|w: hold an OFD lock on file (read or write) until killed
+	hold() {
+		python3 -c '
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR if sys.argv[2] == "w" else os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x",
+	fcntl.F_WRLCK if sys.argv[2] == "w" else fcntl.F_RDLCK, 0, 0, 0, 0))
+time.sleep(60)' "$@" &
+		holder=$!
+		lockwait "$1"
+	}
+	mkrdo; mkmerge 64; rs=$(sum "$R")
+	hold "$C" r		# a reader: other readers go on, writers wait
+	expect lock-shared-reader 0 "cowfile $C is not dirty
+cowfile $C: consistent, no repair needed" "$BIN/cowrepair" -n "$C"
+	expect lock-shared-writer 8 "cowrepair: $(locked "cowfile $C")" "$BIN/cowrepair" -f "$C"
+	expect lock-shared-merge 1 "cowmerge: $(locked "cowfile $C")" "$BIN/cowmerge" -y "$R" "$C"
+	kill $holder; wait $holder 2>/dev/null
+	hold "$C" w		# a writer: nobody else
+	expect lock-excl-reader 8 "cowrepair: $(locked "cowfile $C")" "$BIN/cowrepair" -n "$C"
+	expect lock-excl-cowdev-a 1 "cowdev: $(locked "cowfile $C")" "$BIN/cowdev" -a "$R" "$C"
+	kill $holder; wait $holder 2>/dev/null
+	hold "$R" r		# the rdofile too
+	expect lock-rdofile-merge 1 "cowmerge: $(locked "rdofile $R")" "$BIN/cowmerge" -y "$R" "$C"
+	kill $holder; wait $holder 2>/dev/null
+	result lock-untouched [ "$(sum "$R")" = "$rs" ]
+fi

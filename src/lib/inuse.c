@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cowloop library: is a file a tool is about to use in use elsewhere?
+ *
+ * By another cowloop tool: every tool locks the files it opens, as
+ * qemu-img does its images, with open file description (OFD) locks over
+ * the whole file: exclusive for a tool that writes the file, shared for
+ * one that only reads it.  A conflict is refused at once, never waited
+ * for.  The locks are advisory and die with the tool (even on SIGKILL).
+ *
+ * By an active cowdevice: the driver shows each one's files in
+ * /sys/block/cowN/cowloop/ as rdofile_id and cowfile_id, "MAJ:MIN INO
+ * MAJ:MIN" (st_dev, st_ino, st_rdev), so a file renamed or linked since
+ * is still recognised; drivers without them are compared by path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include "cowlib.h"
+
+/*
+ * Lock the whole file open as @fd (@label names it) against the other
+ * cowloop tools: exclusive when @write (@fd must be open for writing),
+ * else shared.  Returns 0, 1 when another tool holds a conflicting lock
+ * (said), -1 on error (said).  Where the file system has no locks (some
+ * network file systems), the tool goes on unlocked.
+ */
+int cow_lock(int fd, const char *label, bool write)
+{
+	struct flock fl = {
+		.l_type = write ? F_WRLCK : F_RDLCK,
+		.l_whence = SEEK_SET,
+	};
+
+	if (!fcntl(fd, F_OFD_SETLK, &fl))
+		return 0;
+	if (errno == EAGAIN || errno == EACCES) {
+		cow_err(label, "in use by another cowloop tool (locked)");
+		return 1;
+	}
+	if (errno == ENOLCK || errno == EINVAL || errno == EOPNOTSUPP)
+		return 0;
+	cow_err_errno(label, "cannot lock");
+	return -1;
+}
+
+/* "MAJ:MIN INO MAJ:MIN" of rdofile_id or cowfile_id into @id. */
+int cow_file_id_parse(const char *s, struct cow_file_id *id)
+{
+	unsigned long long ino;
+	char end;
+
+	memset(id, 0, sizeof(*id));
+	if (sscanf(s, "%u:%u %llu %u:%u%c", &id->dev_major, &id->dev_minor,
+		   &ino, &id->rdev_major, &id->rdev_minor, &end) != 5)
+		return -1;
+	id->ino = ino;
+	id->known = true;
+	return 0;
+}
+
+/* Are @a and @b the same file (a block device: the same device)? */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	if (S_ISBLK(b->st_mode))
+		return S_ISBLK(a->st_mode) && a->st_rdev == b->st_rdev;
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * Is @st the file an active cowdevice shows as @id, or at @path when the
+ * driver gives no id?  A block device is compared by its device number
+ * (any node of it), anything else by device and inode.
+ */
+bool cow_active_is(const struct cow_file_id *id, const char *path,
+		   const struct stat *st)
+{
+	struct stat s;
+
+	if (!id->known)
+		return !stat(path, &s) && same_file(&s, st);
+	if (S_ISBLK(st->st_mode))
+		return id->rdev_major == major(st->st_rdev) &&
+		       id->rdev_minor == minor(st->st_rdev);
+	return id->dev_major == major(st->st_dev) &&
+	       id->dev_minor == minor(st->st_dev) && id->ino == st->st_ino;
+}
+
+/*
+ * Refuse the file @st (@label: "cowfile <path>") when an active
+ * cowdevice uses it as its rdofile or cowfile.  Returns 0 when not in
+ * use, -1 (said).
+ */
+int cow_refuse_active(const char *label, const struct stat *st)
+{
+	struct cow_active *v;
+	size_t n, i;
+	int ret = 0;
+
+	if (cow_active_list(&v, &n) < 0)
+		return -1;
+	for (i = 0; i < n && !ret; i++) {
+		const char *as = NULL;
+
+		if (cow_active_is(&v[i].cow_id, v[i].cowfile, st))
+			as = "cowfile";
+		else if (cow_active_is(&v[i].rdo_id, v[i].rdofile, st))
+			as = "rdofile";
+		if (!as)
+			continue;
+		cow_err(label, "in use by /dev/cow/%u (as its %s): deactivate it "
+			"first (cowdev -d /dev/cow/%u)", v[i].devno, as,
+			v[i].devno);
+		ret = -1;
+	}
+	free(v);
+	return ret;
+}
+
+/*
+ * Claim the file open as @fd (@label names it) for a tool that writes it
+ * (@write) or only reads it: locked against the other tools, and not a
+ * file of an active cowdevice.  Lock first: a cowdevice activated after
+ * the check is activated by cowdev, which takes the lock too.  Returns 0,
+ * or -1 (said).
+ */
+int cow_claim(const char *label, int fd, bool write)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		cow_err_errno(label, NULL);
+		return -1;
+	}
+	if (cow_lock(fd, label, write))
+		return -1;
+	return cow_refuse_active(label, &st);
+}
