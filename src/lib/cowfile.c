@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <linux/fs.h>
 #include "cowlib.h"
 
 static int cow_fail_reason(const char *label, int reason)
@@ -66,6 +68,12 @@ int cow_open_file(const char *label, const char *path, int flags, int type,
 	}
 	if (cow_wrong_type(st, type)) {
 		cow_fail_reason(label, type);
+		goto fail;
+	}
+	/* the open of a read-only block device for writing succeeds */
+	if (write && S_ISBLK(st->st_mode) && !ioctl(fd, BLKROGET, &e) && e) {
+		cow_err(label, "cannot open for writing: read-only block "
+			"device");
 		goto fail;
 	}
 	/* a regular file or a block device: blocking I/O from now on */

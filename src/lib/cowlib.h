@@ -190,6 +190,7 @@ struct cow_active {
 };
 
 const char *cow_sysfs(void);
+int cow_read_line(const char *path, char *out, size_t len);
 int cow_active_list(struct cow_active **v, size_t *n);
 
 /* ---- inuse.c ---------------------------------------------------- */

@@ -64,18 +64,12 @@ const char *cow_sysfs(void)
 	return sys && *sys ? sys : "/sys";
 }
 
-/* One line of a sysfs attribute, without its newline. */
-/* @attr is "cowloop/rdofile", "size"... below /sys/block/@dev. */
-static int read_attr(const char *dev, const char *attr, char *out,
-		     size_t len)
+/* The first line of the file @path, without its newline, or -1. */
+int cow_read_line(const char *path, char *out, size_t len)
 {
-	char path[PATH_MAX];
-	FILE *f;
+	FILE *f = fopen(path, "re");
 	bool ok;
 
-	snprintf(path, sizeof(path), "%s/block/%s/%s", cow_sysfs(), dev,
-		 attr);
-	f = fopen(path, "re");
 	if (!f)
 		return -1;
 	ok = fgets(out, (int)len, f) != NULL;
@@ -84,6 +78,17 @@ static int read_attr(const char *dev, const char *attr, char *out,
 		return -1;
 	out[strcspn(out, "\n")] = '\0';
 	return 0;
+}
+
+/* @attr is "cowloop/rdofile", "size"... below /sys/block/@dev. */
+static int read_attr(const char *dev, const char *attr, char *out,
+		     size_t len)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/block/%s/%s", cow_sysfs(), dev,
+		 attr);
+	return cow_read_line(path, out, len);
 }
 
 static int by_devno(const void *a, const void *b)

@@ -12,15 +12,21 @@
  * /sys/block/cowN/cowloop/ as rdofile_id and cowfile_id, "MAJ:MIN INO
  * MAJ:MIN" (st_dev, st_ino, st_rdev), so a file renamed or linked since
  * is still recognised; drivers without them are compared by path.
+ *
+ * By a loop device, for a tool that writes the file: its backing file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <linux/loop.h>
 #include "cowlib.h"
 
 /*
@@ -122,12 +128,82 @@ int cow_refuse_active(const char *label, const struct stat *st)
 	return ret;
 }
 
+/* A loop device's lo_device: the kernel's new_encode_dev() of st_dev. */
+static uint64_t cow_encode_dev(dev_t dev)
+{
+	uint64_t ma = major(dev), mi = minor(dev);
+
+	return (mi & 0xff) | (ma << 8) | ((mi & ~0xffULL) << 12);
+}
+
+/*
+ * Is @st the backing file of loop device @name, whose sysfs shows
+ * @backing as its path?  By that path first; when it no longer leads to
+ * the file (renamed, deleted), by the device and inode the loop device
+ * gives (LOOP_GET_STATUS64).
+ */
+static bool cow_loop_uses(const char *name, const char *backing,
+			  const struct stat *st)
+{
+	struct loop_info64 li;
+	char dev[16 + sizeof(((struct dirent *)0)->d_name)];
+	struct stat s;
+	int fd, r;
+
+	if (!stat(backing, &s) && same_file(&s, st))
+		return true;
+	snprintf(dev, sizeof(dev), "/dev/%s", name);
+	fd = open(dev, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	r = ioctl(fd, LOOP_GET_STATUS64, &li);
+	close(fd);
+	return !r && !S_ISBLK(st->st_mode) && li.lo_inode == st->st_ino &&
+	       li.lo_device == cow_encode_dev(st->st_dev);
+}
+
+/*
+ * Refuse the file @st (@label names it) to a tool that writes it when a
+ * loop device uses it as its backing file, mounted or not: the writes
+ * would go behind the loop device's back (its page cache, a file system
+ * on it).  The bound loop devices are those with
+ * /sys/block/loopN/loop/backing_file.  Returns 0, or -1 (said).
+ */
+static int cow_refuse_loop(const char *label, const struct stat *st)
+{
+	char path[PATH_MAX], backing[PATH_MAX];
+	struct dirent *de;
+	int ret = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/block", cow_sysfs());
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while (!ret && (de = readdir(dir))) {
+		if (strncmp(de->d_name, "loop", 4) ||
+		    strspn(de->d_name + 4, "0123456789") !=
+		    strlen(de->d_name + 4) || !de->d_name[4])
+			continue;
+		snprintf(path, sizeof(path), "%s/block/%s/loop/backing_file",
+			 cow_sysfs(), de->d_name);
+		if (cow_read_line(path, backing, sizeof(backing)) < 0 ||
+		    !cow_loop_uses(de->d_name, backing, st))
+			continue;
+		cow_err(label, "in use by /dev/%s (as its backing file): detach "
+			"it first (losetup -d /dev/%s)", de->d_name, de->d_name);
+		ret = -1;
+	}
+	closedir(dir);
+	return ret;
+}
+
 /*
  * Claim the file open as @fd (@label names it) for a tool that writes it
- * (@write) or only reads it: locked against the other tools, and not a
- * file of an active cowdevice.  Lock first: a cowdevice activated after
- * the check is activated by cowdev, which takes the lock too.  Returns 0,
- * or -1 (said).
+ * (@write) or only reads it: locked against the other tools, not a file
+ * of an active cowdevice and, to write it, not a loop device's backing
+ * file.  Lock first: a cowdevice activated after the check is activated
+ * by cowdev, which takes the lock too.  Returns 0, or -1 (said).
  */
 int cow_claim(const char *label, int fd, bool write)
 {
@@ -137,7 +213,7 @@ int cow_claim(const char *label, int fd, bool write)
 		cow_err_errno(label, NULL);
 		return -1;
 	}
-	if (cow_lock(fd, label, write))
+	if (cow_lock(fd, label, write) || cow_refuse_active(label, &st))
 		return -1;
-	return cow_refuse_active(label, &st);
+	return write ? cow_refuse_loop(label, &st) : 0;
 }

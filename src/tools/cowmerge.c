@@ -27,8 +27,9 @@ static const struct cow_tool tool = {
 		   "This destroys the original contents of the rdofile.  An\n"
 		   "interrupted merge is completed by running the same command again.",
 	.options = "  -y, --yes         do not ask for confirmation\n"
-		   "  -n, --dry-run     check everything, say what would be written\n"
-		   "                    and how much, write nothing\n"
+		   "  -n, --dry-run     check everything a merge checks (the files\n"
+		   "                    opened for writing), say what would be\n"
+		   "                    written and how much, write nothing\n"
 		   "  -p, --progress    show blocks done, of all, and the rate (the\n"
 		   "                    default when standard error is a terminal)\n"
 		   "      --no-progress never show it\n",
@@ -263,17 +264,22 @@ int main(int argc, char **argv)
 	if (argc - optind != 2)
 		cow_usage_error(argc - optind < 2 ? "missing rdofile or cowfile"
 						  : "too many arguments");
-	if (rdo_open(&r, argv[optind], !dry) < 0)
+	/*
+	 * Both opened for writing, locked and checked as for writing even
+	 * with --dry-run, which must fail where the merge would: a mounted
+	 * block device (O_EXCL), a file that is not writable, in use by an
+	 * active cowdevice or a loop device, or locked by another tool.
+	 */
+	if (rdo_open(&r, argv[optind], true) < 0)
 		return COW_EXIT_FAIL;
 	if (same_file(argv[optind + 1], r.fd)) {
 		cow_err(r.label, "%s", cow_strerror(COW_E_SAMEFILE));
 		goto out_rdo;
 	}
-	if (cow_open(&cf, argv[optind + 1], !dry) < 0)
+	if (cow_open(&cf, argv[optind + 1], true) < 0)
 		goto out_rdo;
-	/* locked against other tools, not a file of an active cowdevice */
-	if (cow_claim(r.label, r.fd, !dry) < 0 ||
-	    cow_claim(cf.label, cf.fd, !dry) < 0)
+	if (cow_claim(r.label, r.fd, true) < 0 ||
+	    cow_claim(cf.label, cf.fd, true) < 0)
 		goto out;
 	resume = cf.hdr.ext_flags & COW_EXT_MERGING;
 	if (cf.hdr.ext_flags & COW_EXT_MERGED) {

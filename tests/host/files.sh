@@ -119,3 +119,69 @@ cowfile $C: consistent, no repair needed" "$BIN/cowrepair" -n "$C"
 	kill $holder; wait $holder 2>/dev/null
 	result lock-untouched [ "$(sum "$R")" = "$rs" ]
 fi
+
+# ---- cowmerge: a file a loop device uses; -n refuses what the merge
+# refuses (item 11) ----------------------------------------------------
+mkrdo; mkmerge 64; rs=$(sum "$R")
+# same name args...: cowmerge -n fails as cowmerge -y then does, and
+# neither changes the rdofile
+same() {
+	local n=$1 y ny; shift
+	ny=$("$BIN/cowmerge" -n "$@" 2>&1); rn=$?
+	y=$("$BIN/cowmerge" -y "$@" 2>&1); ry=$?
+	if [ $ry = 1 ] && [ $rn = 1 ] && [ "$y" = "$ny" ] && [ -n "$y" ] &&
+	   [ "$rs" = "$(sum "$R")" ]; then
+		pass "$n"
+	else
+		fail "$n"
+		printf '  -y: exit %s: %s\n  -n: exit %s: %s\n' "$ry" "$y" "$rn" "$ny" >&2
+	fi
+}
+# a loop device over the image, known by its backing file's path (here
+# a loop device sysfs shows that does not exist, so only by its path)
+S=$T/sys-loop; rm -rf "$S"; mkdir -p "$S/block/loop77/loop"
+echo "$R" > "$S/block/loop77/loop/backing_file"
+COWLOOP_SYSFS=$S same merge-n-loop-backing-path "$R" "$C"
+expect merge-loop-backing-path 1 "cowmerge: rdofile $R: in use by /dev/loop77 (as its backing file): detach it first (losetup -d /dev/loop77)" \
+	env COWLOOP_SYSFS="$S" "$BIN/cowmerge" -y "$R" "$C"
+rm -rf "$S"
+if [ "$(id -u)" = 0 ] && loop=$(losetup -f --show "$R" 2>/dev/null); then
+	# a real one, whose backing file was renamed since: by device and inode
+	mv "$R" "$T/renamed.img"
+	expect merge-loop-backing-renamed 1 "cowmerge: rdofile $T/renamed.img: in use by $loop (as its backing file): detach it first (losetup -d $loop)" \
+		"$BIN/cowmerge" -y "$T/renamed.img" "$C"
+	mv "$T/renamed.img" "$R"
+	same merge-n-loop-backing "$R" "$C"
+	losetup -d "$loop"
+fi
+if [ "$(id -u)" = 0 ] && roloop=$(losetup -r -f --show "$R" 2>/dev/null); then
+	# the rdofile not writable: a read-only device
+	same merge-n-rdofile-readonly "$roloop" "$C"
+	losetup -d "$roloop"
+fi
+# the cowfile not writable (immutable for root, read-only for others)
+if [ "$(id -u)" = 0 ] && chattr +i "$C" 2>/dev/null; then
+	same merge-n-cowfile-readonly "$R" "$C"
+	chattr -i "$C"
+elif [ "$(id -u)" != 0 ]; then
+	chmod 0444 "$C"
+	same merge-n-cowfile-readonly "$R" "$C"
+	chmod 0644 "$C"
+fi
+if command -v python3 >/dev/null; then
+	hold "$R" r		# another tool reads the rdofile
+	same merge-n-rdofile-locked "$R" "$C"
+	kill $holder; wait $holder 2>/dev/null
+fi
+# a mounted block device: O_EXCL refuses it, with -n too
+if [ "$(id -u)" = 0 ] && command -v mkfs.ext2 >/dev/null &&
+   loopdev=$(losetup -f --show "$R" 2>/dev/null); then
+	mkdir -p "$T/mnt"
+	if mkfs.ext2 -q -F "$loopdev" >/dev/null 2>&1 &&
+	   mount -o ro "$loopdev" "$T/mnt" 2>/dev/null; then
+		rs=$(sum "$R")
+		same merge-n-mounted "$loopdev" "$C"
+		umount "$T/mnt"
+	fi
+	losetup -d "$loopdev"
+fi
