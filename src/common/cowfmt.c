@@ -50,6 +50,7 @@ static void cow_ext_decode(struct cow_hdr *h, const struct cow_disk_ext *e)
 	h->ext_flags = le64_to_cpu(e->flags);
 	h->rdosize = le64_to_cpu(e->rdosize);
 	h->mergefp = le64_to_cpu(e->mergefp);
+	h->rdoid = le64_to_cpu(e->rdoid);
 }
 
 static int cow_ext_check(const struct cow_hdr *h, const struct cow_disk_ext *e)
@@ -72,7 +73,7 @@ static int cow_ext_check(const struct cow_hdr *h, const struct cow_disk_ext *e)
 		return COW_E_EXT;
 	if ((h->ext_flags & COW_EXT_MERGE_ANY) && !(h->flags & COW_F_DIRTY))
 		return COW_E_EXT;
-	if (!(h->ext_flags & COW_EXT_MERGE_ANY) && h->mergefp)
+	if (!(h->ext_flags & COW_EXT_MERGE_ANY) && (h->mergefp || h->rdoid))
 		return COW_E_EXT;
 	if (h->mergefp > 0xffffffffULL)
 		return COW_E_EXT;
@@ -178,6 +179,7 @@ void cow_hdr_encode(void *blk, const struct cow_hdr *h)
 		e->flags = cpu_to_le64(h->ext_flags);
 		e->rdosize = cpu_to_le64(h->rdosize);
 		e->mergefp = cpu_to_le64(h->mergefp);
+		e->rdoid = cpu_to_le64(h->rdoid);
 	}
 }
 

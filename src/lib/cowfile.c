@@ -579,6 +579,97 @@ int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
 	return ret || m.err ? -1 : 0;
 }
 
+/*
+ * The rdofile's identity as a merge of cowfile @cf cannot change it: a
+ * hash of units whose bit is clear, which no merge writes.  Those of the
+ * first COW_RDOID_HEAD units, and of COW_RDOID_SPREAD units spread over
+ * the rest (unit k * rdoblocks / COW_RDOID_SPREAD): a bounded read (at
+ * most 64 MiB and 256 units) however large the rdofile.  The hash is
+ * FNV-1a over 64-bit little-endian words: for each unit in increasing
+ * order, its number, then its 1024 bytes.  0 is "not recorded", so a
+ * hash of 0 is taken as 1.  See doc/cowfile-format.md.
+ */
+#define COW_RDOID_HEAD		65536
+#define COW_RDOID_SPREAD	256
+#define COW_FNV_BASIS		0xcbf29ce484222325ULL
+#define COW_FNV_PRIME		0x100000001b3ULL
+
+static uint64_t cow_fnv(uint64_t h, const uint8_t *p, size_t len)
+{
+	uint64_t w;
+	size_t i;
+
+	for (i = 0; i < len; i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w));
+		h = (h ^ le64toh(w)) * COW_FNV_PRIME;
+	}
+	return h;
+}
+
+/* Hash units [u, u + n) of @r held in @buf, those whose bit is clear. */
+static int cow_rdoid_units(struct cowfile *cf, const uint8_t *buf,
+			   uint64_t u, uint64_t n, uint64_t *h)
+{
+	uint64_t i, le;
+	int bit;
+
+	for (i = 0; i < n; i++) {
+		bit = cow_map_test(cf, u + i);
+		if (bit < 0)
+			return -1;
+		if (bit)
+			continue;
+		le = htole64(u + i);
+		*h = cow_fnv(*h, (const uint8_t *)&le, sizeof(le));
+		*h = cow_fnv(*h, buf + i * COW_MAPUNIT, COW_MAPUNIT);
+	}
+	return 0;
+}
+
+/* Read units [u, u + n) of @r into @buf and hash them. */
+static int cow_rdoid_read(struct cowfile *cf, const struct rdofile *r,
+			  uint8_t *buf, uint64_t u, uint64_t n, uint64_t *h)
+{
+	size_t len = n * COW_MAPUNIT;
+
+	if (cow_pread_full(r->fd, buf, len, u * COW_MAPUNIT) != (ssize_t)len) {
+		if (errno == 0)
+			errno = EIO;	/* shorter than its size said */
+		cow_err_errno(r->label, "cannot read");
+		return -1;
+	}
+	return cow_rdoid_units(cf, buf, u, n, h);
+}
+
+int cow_rdoid(struct cowfile *cf, const struct rdofile *r, uint64_t *id)
+{
+	uint64_t head = r->rdoblocks < COW_RDOID_HEAD ? r->rdoblocks
+						     : COW_RDOID_HEAD;
+	uint64_t h = COW_FNV_BASIS, u, n, k;
+	uint8_t *buf = cow_alloc_aligned(COW_SCAN_CHUNK);
+	int ret = 0;
+
+	if (!buf) {
+		cow_err_errno(r->label, "cannot read");
+		return -1;
+	}
+	for (u = 0; !ret && u < head; u += n) {
+		n = head - u < COW_SCAN_CHUNK / COW_MAPUNIT ?
+		    head - u : COW_SCAN_CHUNK / COW_MAPUNIT;
+		errno = 0;
+		ret = cow_rdoid_read(cf, r, buf, u, n, &h);
+	}
+	for (k = 0; !ret && k < COW_RDOID_SPREAD; k++) {
+		u = k * r->rdoblocks / COW_RDOID_SPREAD;
+		errno = 0;
+		if (u >= head)
+			ret = cow_rdoid_read(cf, r, buf, u, 1, &h);
+	}
+	free(buf);
+	*id = h ? h : 1;
+	return ret;
+}
+
 void rdo_close(struct rdofile *r)
 {
 	if (r->fd >= 0)

@@ -158,6 +158,7 @@ int rdo_open(struct rdofile *r, const char *path, bool writable);
 int rdo_fingerprint(const struct rdofile *r, uint32_t *fp);
 int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
 			   uint32_t *fp);
+int cow_rdoid(struct cowfile *cf, const struct rdofile *r, uint64_t *id);
 void rdo_close(struct rdofile *r);
 
 int cow_refuse_rdo(const struct cowfile *cf, const struct rdofile *r, int e);

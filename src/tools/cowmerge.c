@@ -187,13 +187,26 @@ static int check_map(struct cowfile *cf)
 	return e ? -1 : 0;
 }
 
+/* Say that rdofile @r is not the one cowfile @cf is merged into (@why). */
+static int other_target(const struct cowfile *cf, const struct rdofile *r,
+			const char *why)
+{
+	cow_err(cf->label, "%s (%s does not match: %s)",
+		cf->hdr.ext_flags & COW_EXT_MERGED ?
+		"already merged into another rdofile" :
+		"a merge into another rdofile is under way", r->label, why);
+	return -1;
+}
+
 /*
  * A cowfile whose merge was interrupted (MERGING) or completed (MERGED):
- * is @r the rdofile it was being merged into?  Its size must match and
- * its fingerprint, counted over the merged image, too.
+ * is @r the rdofile it was being merged into?  Its size must match, its
+ * identity (rdoid: units the merge does not write, when recorded), and
+ * its fingerprint counted over the merged image.
  */
 static int check_merge_target(struct cowfile *cf, const struct rdofile *r)
 {
+	uint64_t id;
 	uint32_t fp;
 	int e;
 
@@ -203,30 +216,38 @@ static int check_merge_target(struct cowfile *cf, const struct rdofile *r)
 	e = cow_hdr_check_rdo(&cf->hdr, r->size, (uint32_t)cf->hdr.fingerprint);
 	if (e)
 		return cow_refuse_rdo(cf, r, e);
+	if (cf->hdr.rdoid) {
+		if (cow_rdoid(cf, r, &id) < 0)
+			return -1;
+		if (id != cf->hdr.rdoid)
+			return other_target(cf, r, "its blocks the cowfile does "
+					    "not cover differ");
+	}
 	if (cf->hdr.ext_flags & COW_EXT_MERGED) {
 		if (rdo_fingerprint(r, &fp) < 0)
 			return -1;
 	} else if (cow_merged_fingerprint(cf, r, &fp) < 0) {
 		return -1;
 	}
-	if (fp != (uint32_t)cf->hdr.mergefp) {
-		cow_err(cf->label, "%s (%s does not match: fingerprint "
-			"mismatch)", cf->hdr.ext_flags & COW_EXT_MERGED ?
-			"already merged into another rdofile" :
-			"a merge into another rdofile is under way", r->label);
-		return -1;
-	}
+	if (fp != (uint32_t)cf->hdr.mergefp)
+		return other_target(cf, r, "fingerprint mismatch");
 	return 0;
 }
 
-/* Record durably, before the first write, that a merge is under way. */
+/*
+ * Record durably, before the first write, that a merge is under way, and
+ * what identifies its rdofile: the fingerprint it has once merged, and
+ * the hash of units the merge does not write.
+ */
 static int mark_merging(struct cowfile *cf, const struct rdofile *r)
 {
+	uint64_t id;
 	uint32_t fp;
 
-	if (cow_merged_fingerprint(cf, r, &fp) < 0)
+	if (cow_merged_fingerprint(cf, r, &fp) < 0 || cow_rdoid(cf, r, &id) < 0)
 		return -1;
 	cf->hdr.mergefp = fp;
+	cf->hdr.rdoid = id;
 	cf->hdr.rdosize = r->size;
 	cf->hdr.flags |= COW_F_DIRTY;
 	cf->hdr.ext_flags |= COW_EXT_MERGING;

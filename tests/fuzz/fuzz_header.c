@@ -102,7 +102,8 @@ static bool same_hdr(const struct cow_hdr *a, const struct cow_hdr *b)
 	       a->rdoblocks == b->rdoblocks &&
 	       a->fingerprint == b->fingerprint &&
 	       a->cowused == b->cowused && a->ext_flags == b->ext_flags &&
-	       a->rdosize == b->rdosize && a->mergefp == b->mergefp;
+	       a->rdosize == b->rdosize && a->mergefp == b->mergefp &&
+	       a->rdoid == b->rdoid;
 }
 
 static void check_header(const uint8_t *blk, int r, const struct cow_hdr *h)
@@ -155,6 +156,8 @@ static void check_header(const uint8_t *blk, int r, const struct cow_hdr *h)
 		   (h->flags & COW_F_DIRTY) ? COW_E_DIRTY : COW_OK));
 	/* a merge state always comes with DIRTY, for the original driver */
 	PROP(!(h->ext_flags & COW_EXT_MERGE_ANY) || (h->flags & COW_F_DIRTY));
+	/* so do the merged fingerprint and the rdofile's identity */
+	PROP((h->ext_flags & COW_EXT_MERGE_ANY) || (!h->mergefp && !h->rdoid));
 
 	/* the rdofile it was written for matches, others do not */
 	rdosize = h->rdosize ? h->rdosize : h->rdoblocks << COW_MAPUNIT_SHIFT;

@@ -82,11 +82,55 @@ if command -v strace >/dev/null; then
 		"$BIN/cowrepair" "$C"
 	head -c $((units * 1024 + 500)) /dev/urandom > "$T/other.img"
 	expect cowmerge-resume-other-rdofile 1 \
-		"cowmerge: cowfile $C: a merge into another rdofile is under way (rdofile $T/other.img does not match: fingerprint mismatch)" \
+		"cowmerge: cowfile $C: a merge into another rdofile is under way (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
 		"$BIN/cowmerge" -y "$T/other.img" "$C"
+	# recorded without the rdofile's identity: the merged fingerprint
+	cp "$C" "$T/c-noid"; put "$T/c-noid" 544 8 0
+	expect cowmerge-resume-other-rdofile-fingerprint 1 \
+		"cowmerge: cowfile $T/c-noid: a merge into another rdofile is under way (rdofile $T/other.img does not match: fingerprint mismatch)" \
+		"$BIN/cowmerge" -y "$T/other.img" "$T/c-noid"
+	rm -f "$T/c-noid"
 	expect cowmerge-resume 0 "cowfile $C: completing the interrupted merge into $R
 Number of blocks modified in $R: $(((units + 2) / 3))" "$BIN/cowmerge" -y "$R" "$C"
 	result cowmerge-resume-image cmp -s "$R" "$E"
+fi
+
+# ---- an interrupted merge resumes only into its own rdofile (issue 23,
+# item 10).  The cowfile covers the rdofile's first units, so the merged
+# fingerprint comes from the cowfile alone and any rdofile of that size
+# had it; the rdofile is known by the units the merge leaves alone.
+if command -v strace >/dev/null; then
+	mkrdo; cp "$R" "$T/r1"
+	mkcow "$C" 64 $units 0 20 0xffffffff9a302010
+	mkbits "$C" 20 1
+	head -c $((20 * 1024)) /dev/urandom |
+		dd of="$C" bs=1024 seek=$((doff / 1024)) conv=notrunc status=none
+	cp "$R" "$T/e1"
+	dd if="$C" of="$T/e1" bs=1024 skip=$((doff / 1024)) count=20 conv=notrunc status=none
+	head -c $((units * 1024 + 500)) /dev/urandom > "$T/other.img"
+	os=$(sum "$T/other.img")
+	killat pwrite64 2	# the header says MERGING, nothing merged yet
+	cp "$C" "$T/c-merging"
+	expect cowmerge-resume-same-size-other 1 \
+		"cowmerge: cowfile $C: a merge into another rdofile is under way (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
+		"$BIN/cowmerge" -y "$T/other.img" "$C"
+	expect cowmerge-resume-same-size-other-n 1 \
+		"cowmerge: cowfile $C: a merge into another rdofile is under way (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
+		"$BIN/cowmerge" -n "$T/other.img" "$C"
+	result cowmerge-resume-same-size-other-untouched [ "$os" = "$(sum "$T/other.img")" ]
+	expect cowmerge-resume-same-size 0 "cowfile $C: completing the interrupted merge into $R
+Number of blocks modified in $R: 20" "$BIN/cowmerge" -y "$R" "$C"
+	result cowmerge-resume-same-size-image cmp -s "$R" "$T/e1"
+	expect cowmerge-merged-same-size-other 1 \
+		"cowmerge: cowfile $C: already merged into another rdofile (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
+		"$BIN/cowmerge" -y "$T/other.img" "$C"
+	# a merge recorded without that identity (rdoid 0: before it existed)
+	# resumes on the merged fingerprint alone
+	cp "$T/r1" "$R"; cp "$T/c-merging" "$C"; put "$C" 544 8 0
+	expect cowmerge-resume-no-rdoid 0 "cowfile $C: completing the interrupted merge into $R
+Number of blocks modified in $R: 20" "$BIN/cowmerge" -y "$R" "$C"
+	result cowmerge-resume-no-rdoid-image cmp -s "$R" "$T/e1"
+	rm -f "$T/c-merging" "$T/r1" "$T/e1"
 fi
 
 # ---- merged: a rerun has nothing to do; others refuse -----------------
@@ -97,7 +141,7 @@ expect cowmerge-already-merged 0 "cowfile $C: already merged into $R: nothing to
 	"$BIN/cowmerge" -y "$R" "$C"
 result cowmerge-already-merged-untouched [ "$rs" = "$(sum "$R")" ]
 expect cowmerge-merged-other-rdofile 1 \
-	"cowmerge: cowfile $C: already merged into another rdofile (rdofile $T/other.img does not match: fingerprint mismatch)" \
+	"cowmerge: cowfile $C: already merged into another rdofile (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
 	"$BIN/cowmerge" -y "$T/other.img" "$C"
 expect cowrepair-refuses-merged 8 \
 	"cowrepair: cowfile $C: already merged into its rdofile (no longer usable): not repaired" \

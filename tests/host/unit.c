@@ -181,6 +181,9 @@ static void test_decode_reasons(void)
 		{ "flags", 6, 2, 4, COW_E_FLAGS },
 		{ "ext-magic", 512, 4, 0x11111111, COW_E_EXT },
 		{ "ext-reserved", 600, 1, 1, COW_E_EXT },
+		{ "ext-reserved-first", 552, 1, 1, COW_E_EXT },
+		{ "ext-reserved-last", 639, 1, 1, COW_E_EXT },
+		{ "ext-rdoid-no-merge", 544, 8, 1, COW_E_EXT },
 	};
 	uint8_t b[COW_HDRSIZE] __attribute__((aligned(8)));
 	struct cow_hdr h;
@@ -229,8 +232,10 @@ static void test_decode_reasons(void)
 		put(b, 516, 4, 128);
 		put(b, 520, 8, COW_EXT_ORDERED | COW_EXT_MERGING);
 		put(b, 536, 8, 0x11223344);
+		put(b, 544, 8, 0xfedcba9876543210ULL);	/* rdoid */
 		CHECK(cow_hdr_decode(&h, b) == COW_OK);
 		CHECK(h.mergefp == 0x11223344 &&
+		      h.rdoid == 0xfedcba9876543210ULL &&
 		      cow_hdr_check_state(&h) == COW_E_MERGING);
 		cow_hdr_encode(e, &h);
 		CHECK(!memcmp(b, e, COW_HDRSIZE));
@@ -244,7 +249,9 @@ static void test_decode_reasons(void)
 		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
 		put(b, 520, 8, COW_EXT_ORDERED);	/* mergefp, no merge */
 		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
-		put(b, 536, 8, 0);
+		put(b, 536, 8, 0);		/* rdoid, no merge */
+		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
+		put(b, 544, 8, 0);
 		CHECK(cow_hdr_decode(&h, b) == COW_OK);
 		CHECK(!strcmp(cow_strerror(COW_E_TRUNCATED),
 			      "cowfile truncated: it ends before blocks its bitmap lists"));
