@@ -48,7 +48,8 @@ if command -v strace >/dev/null; then
 		"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>&1
 	nw=$(grep -c '^[0-9]* *pwrite64' "$T/trace")
 	nf=$(grep -c '^[0-9]* *fsync' "$T/trace")
-	result cowmerge-kill-calls [ "$nw" -gt 400 ] && [ "$nf" = 3 ]
+	[ "$nw" -gt 400 ] && [ "$nf" = 3 ]
+	result cowmerge-kill-calls [ $? = 0 ]
 	ok=true killed=0 merging=0
 	points=""
 	for n in 1 2 3 4 5 $(seq 10 47 $((nw - 3))) $((nw - 2)) $((nw - 1)) $nw; do
@@ -70,8 +71,9 @@ if command -v strace >/dev/null; then
 	done
 	result cowmerge-kill-rerun-completes $ok
 	# most points were mid-merge, and every one was a kill
-	result cowmerge-kill-points [ "$killed" = "$(wc -w <<<"$points")" ] \
+	[ "$killed" = "$(wc -w <<<"$points")" ] \
 		&& [ "$merging" -gt 10 ]
+	result cowmerge-kill-points [ $? = 0 ]
 	echo "  ($killed kills, $merging of them mid-merge)" >&2
 
 	# interrupted, the cowfile says so, and nothing else may use it
@@ -180,7 +182,8 @@ expect cowmerge-refuses-active-rdofile 1 \
 expect cowrepair-refuses-active 8 \
 	"cowrepair: cowfile $C: in use by /dev/cow/3 (as its cowfile): deactivate it first (cowdev -d /dev/cow/3)" \
 	env COWLOOP_SYSFS="$S" "$BIN/cowrepair" -f "$C"
-result cowmerge-active-untouched [ "$rs" = "$(sum "$R")" ] && [ "$cs" = "$(sum "$C")" ]
+[ "$rs" = "$(sum "$R")" ] && [ "$cs" = "$(sum "$C")" ]
+result cowmerge-active-untouched [ $? = 0 ]
 rm -f "$T/alias.cow"
 
 # ---- a mounted block device: O_EXCL refuses it ------------------------

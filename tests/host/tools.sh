@@ -205,10 +205,12 @@ cowfile $c: repair needed: dirty state would be cleared; 2 bits would be set; co
 chmod 0600 "$c"
 expect cowrepair-original-dirty 0 "cowfile $c: written by the original cowloop: scanning the whole data area
 number of corrections in bitmap: 2" "$BIN/cowrepair" "$c"
-result cowrepair-original-bitmap [ "$(get "$c" 1024 1)" = $((0x88)) ] \
+[ "$(get "$c" 1024 1)" = $((0x88)) ] \
 	&& [ "$(get "$c" 1032 1)" = 1 ] && [ "$(get "$c" 1025 7)" = 0 ]
-result cowrepair-original-header [ "$(get "$c" 48 8)" = 3 ] \
+result cowrepair-original-bitmap [ $? = 0 ]
+[ "$(get "$c" 48 8)" = 3 ] \
 	&& [ "$(get "$c" 6 2)" = 0 ]
+result cowrepair-original-header [ $? = 0 ]
 expect cowrepair-not-dirty 0 "cowfile $c is not dirty" "$BIN/cowrepair" "$c"
 expect cowrepair-check-clean 0 "cowfile $c is not dirty
 cowfile $c: consistent, no repair needed" "$BIN/cowrepair" -n "$c"
@@ -226,18 +228,20 @@ number of corrections in bitmap: 2" "$BIN/cowrepair" -v "$c"
 
 mkrep 32 1
 "$BIN/cowrepair" "$c" >/dev/null
-result cowrepair-i386-keeps-layout [ "$(get "$c" 8 4)" = 1024 ] \
+[ "$(get "$c" 8 4)" = 1024 ] \
 	&& [ "$(get "$c" 12 4)" = 1024 ] && [ "$(get "$c" 28 4)" = 3 ] \
 	&& [ "$(get "$c" 6 2)" = 0 ] && [ "$(get "$c" 1024 1)" = $((0x88)) ]
+result cowrepair-i386-keeps-layout [ $? = 0 ]
 
 # ORDERED dirty: consistent up to the last flush, only cowused recounted
 mkrep 64 1 1; put "$c" 48 8 0
 expect cowrepair-ordered-dirty 0 "cowfile $c: bitmap valid up to the last flush (ordered): only cowused recounted, data area not read
 cowblocks in use: header says 0, bitmap has 1: corrected
 number of corrections in bitmap: 0" "$BIN/cowrepair" -v "$c"
-result cowrepair-ordered-no-scan [ "$(get "$c" 1024 1)" = 8 ] \
+[ "$(get "$c" 1024 1)" = 8 ] \
 	&& [ "$(get "$c" 48 8)" = 1 ] && [ "$(get "$c" 6 2)" = 0 ] \
 	&& [ "$(get "$c" 520 8)" = 1 ] && [ "$(get "$c" 528 8)" = 102400 ]
+result cowrepair-ordered-no-scan [ $? = 0 ]
 # -f does not scan an ORDERED cowfile: data without a bit was written
 # after the last flush and stays out; --scan-data asks for it explicitly
 before=$(sum "$c")
@@ -246,8 +250,9 @@ number of corrections in bitmap: 0" "$BIN/cowrepair" -f "$c"
 result cowrepair-ordered-force-unchanged [ "$before" = "$(sum "$c")" ]
 expect cowrepair-ordered-scan-data 0 "cowfile $c: ordered, but scanning the whole data area (--scan-data): data written after the last flush becomes part of the cowdevice
 number of corrections in bitmap: 2" "$BIN/cowrepair" --scan-data "$c"
-result cowrepair-ordered-scan-data-bitmap [ "$(get "$c" 1024 1)" = $((0x88)) ] \
+[ "$(get "$c" 1024 1)" = $((0x88)) ] \
 	&& [ "$(get "$c" 48 8)" = 3 ]
+result cowrepair-ordered-scan-data-bitmap [ $? = 0 ]
 
 # clean, but cowused wrong / bits beyond the last unit: -f repairs
 # (the file holds the data area, so that no bit is beyond its end)
@@ -263,8 +268,9 @@ truncate -s $((4096 + 100 * 1024)) "$c"
 put "$c" $((1024 + 13)) 1 0xff
 expect cowrepair-force-tail 0 "number of corrections in bitmap: 12" \
 	"$BIN/cowrepair" -f "$c"
-result cowrepair-force-tail-cleared [ "$(get "$c" 1036 2)" = 0 ] \
+[ "$(get "$c" 1036 2)" = 0 ] \
 	&& [ "$(get "$c" 1024 1)" = 32 ] && [ "$(get "$c" 48 8)" = 1 ]
+result cowrepair-force-tail-cleared [ $? = 0 ]
 mkcow "$c" 64 100 2
 expect cowrepair-refuses-packed 8 "cowrepair: cowfile $c: cowfile is packed (cannot be used): not repaired" \
 	"$BIN/cowrepair" "$c"
@@ -277,8 +283,9 @@ wunit "$c" "$doff" 0 1; wunit "$c" "$doff" 123456789 2
 wunit "$c" "$doff" $((units - 1)) 3
 start=$(date +%s)
 out=$(timeout 120 "$BIN/cowrepair" "$c" 2>&1)
-result cowrepair-huge-sparse [ "${out##*$'\n'}" = "number of corrections in bitmap: 3" ] \
+[ "${out##*$'\n'}" = "number of corrections in bitmap: 3" ] \
 	&& [ "$(get "$c" 48 8)" = 3 ]
+result cowrepair-huge-sparse [ $? = 0 ]
 echo "  (1 TiB sparse cowrepair: $(($(date +%s) - start)) s)" >&2
 # memory follows what changed: its 128 MiB bitmap is never held whole
 # (64 MiB of address space is enough for the check, the scan and a merge)
@@ -329,9 +336,10 @@ for lay in 64 32; do
 		"$BIN/cowmerge" -y "$R" "$C"
 	result cowmerge-$lay-image cmp -s "$R" "$E"
 	# bitmap and data unchanged; the header says MERGED (+ DIRTY)
-	result cowmerge-$lay-cowfile-merged [ "$csum" = "$(body "$C")" ] \
+	[ "$csum" = "$(body "$C")" ] \
 		&& [ "$(get "$C" 6 2)" = 1 ] && [ "$(get "$C" 520 8)" = 4 ] \
 		&& [ "$(get "$C" 8 $((lay / 8)))" = 1024 ]
+	result cowmerge-$lay-cowfile-merged [ $? = 0 ]
 done
 # -p: progress on stderr even when not a terminal (none by default there)
 mkrdo; mkmerge 64
@@ -363,7 +371,8 @@ mkrdo; mkmerge 64
 cs=$(sum "$C"); rs=$(sum "$R")
 expect cowmerge-dry-run 0 "merge into $R: would write 6 blocks (6144 bytes, 6.0 KiB) in 3 runs from $C; nothing written (--dry-run)" \
 	"$BIN/cowmerge" --dry-run "$R" "$C" </dev/null
-result cowmerge-dry-run-untouched [ "$cs" = "$(sum "$C")" ] && [ "$rs" = "$(sum "$R")" ]
+[ "$cs" = "$(sum "$C")" ] && [ "$rs" = "$(sum "$R")" ]
+result cowmerge-dry-run-untouched [ $? = 0 ]
 refuse no-tty "cowmerge: rdofile $R: not merged: standard input is not a terminal to confirm (use -y)" \
 	"$R" "$C" </dev/null
 put "$C" 6 2 1
