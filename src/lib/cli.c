@@ -164,6 +164,12 @@ bool cow_ask(const char *question)
 	return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* @one or @many, as @n says: "1 block", "2 blocks". */
+const char *cow_plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 /* @bytes as "1.4 MiB" (binary units, one decimal below 10). */
 void cow_human(uint64_t bytes, char *buf, size_t len)
 {

@@ -63,6 +63,7 @@ void cow_err(const char *file, const char *fmt, ...)
 extern void (*cow_err_hook)(const char *msg);
 void cow_err_errno(const char *file, const char *what);
 bool cow_ask(const char *question);
+const char *cow_plural(uint64_t n, const char *one, const char *many);
 void cow_human(uint64_t bytes, char *buf, size_t len);
 void cow_json_str(const char *s);
 

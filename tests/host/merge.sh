@@ -158,7 +158,7 @@ cowfile $C: damaged: 148 blocks the bitmap lists are missing; not modified (-n)"
 put "$C" 6 2 1
 cs=$(sum "$C")
 expect cowrepair-truncated-dirty 4 "cowrepair: cowfile $C: cowfile truncated: it ends before blocks its bitmap lists (148 blocks missing from block 999 on; the file is $((doff + 999 * 1024 + 100)) bytes, needs $((doff + 1000 * 1024)))
-cowfile $C: damaged: 148 blocks the bitmap lists are missing; not repaired" \
+cowfile $C: damaged: 148 blocks the bitmap lists are missing; not repaired (cowrepair -y drops them)" \
 	"$BIN/cowrepair" "$C"
 result cowrepair-truncated-untouched [ "$cs" = "$(sum "$C")" ]
 put "$C" 6 2 0
