@@ -197,10 +197,15 @@ int cow_active_list(struct cow_active **v, size_t *n);
 
 /* ---- inuse.c ---------------------------------------------------- */
 
+#define COW_LOCKED	"in use by another cowloop tool (locked)"
+
 int cow_lock(int fd, const char *label, bool write);
+int cow_lock_try(int fd, const char *label, bool write);
 int cow_file_id_parse(const char *s, struct cow_file_id *id);
 bool cow_active_is(const struct cow_file_id *id, const char *path,
 		   const struct stat *st);
+int cow_active_user(const struct stat *st, unsigned int *devno,
+		    const char **as);
 int cow_refuse_active(const char *label, const struct stat *st);
 int cow_claim(const char *label, int fd, bool write);
 

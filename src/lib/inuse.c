@@ -38,6 +38,16 @@
  */
 int cow_lock(int fd, const char *label, bool write)
 {
+	int r = cow_lock_try(fd, label, write);
+
+	if (r > 0)
+		cow_err(label, COW_LOCKED);
+	return r;
+}
+
+/* cow_lock(), but a conflict (1) is left for the caller to say. */
+int cow_lock_try(int fd, const char *label, bool write)
+{
 	struct flock fl = {
 		.l_type = write ? F_WRLCK : F_RDLCK,
 		.l_whence = SEEK_SET,
@@ -45,10 +55,8 @@ int cow_lock(int fd, const char *label, bool write)
 
 	if (!fcntl(fd, F_OFD_SETLK, &fl))
 		return 0;
-	if (errno == EAGAIN || errno == EACCES) {
-		cow_err(label, "in use by another cowloop tool (locked)");
+	if (errno == EAGAIN || errno == EACCES)
 		return 1;
-	}
 	if (errno == ENOLCK || errno == EINVAL || errno == EOPNOTSUPP)
 		return 0;
 	cow_err_errno(label, "cannot lock");
@@ -98,11 +106,12 @@ bool cow_active_is(const struct cow_file_id *id, const char *path,
 }
 
 /*
- * Refuse the file @st (@label: "cowfile <path>") when an active
- * cowdevice uses it as its rdofile or cowfile.  Returns 0 when not in
- * use, -1 (said).
+ * Which active cowdevice uses the file @st, and as what ("rdofile",
+ * "cowfile")?  Returns 1 with *@devno and *@as, 0 when none does, -1
+ * (said).
  */
-int cow_refuse_active(const char *label, const struct stat *st)
+int cow_active_user(const struct stat *st, unsigned int *devno,
+		    const char **as)
 {
 	struct cow_active *v;
 	size_t n, i;
@@ -111,21 +120,35 @@ int cow_refuse_active(const char *label, const struct stat *st)
 	if (cow_active_list(&v, &n) < 0)
 		return -1;
 	for (i = 0; i < n && !ret; i++) {
-		const char *as = NULL;
-
+		*as = NULL;
 		if (cow_active_is(&v[i].cow_id, v[i].cowfile, st))
-			as = "cowfile";
+			*as = "cowfile";
 		else if (cow_active_is(&v[i].rdo_id, v[i].rdofile, st))
-			as = "rdofile";
-		if (!as)
-			continue;
-		cow_err(label, "in use by /dev/cow/%u (as its %s): deactivate it "
-			"first (cowdev -d /dev/cow/%u)", v[i].devno, as,
-			v[i].devno);
-		ret = -1;
+			*as = "rdofile";
+		if (*as) {
+			*devno = v[i].devno;
+			ret = 1;
+		}
 	}
 	free(v);
 	return ret;
+}
+
+/*
+ * Refuse the file @st (@label: "cowfile <path>") when an active
+ * cowdevice uses it as its rdofile or cowfile.  Returns 0 when not in
+ * use, -1 (said).
+ */
+int cow_refuse_active(const char *label, const struct stat *st)
+{
+	unsigned int devno;
+	const char *as;
+	int r = cow_active_user(st, &devno, &as);
+
+	if (r > 0)
+		cow_err(label, "in use by /dev/cow/%u (as its %s): deactivate it "
+			"first (cowdev -d /dev/cow/%u)", devno, as, devno);
+	return r ? -1 : 0;
 }
 
 /* A loop device's lo_device: the kernel's new_encode_dev() of st_dev. */

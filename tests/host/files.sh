@@ -114,6 +114,12 @@ cowfile $C: consistent, no repair needed" "$BIN/cowrepair" -n "$C"
 	hold "$C" w		# a writer: nobody else
 	expect lock-excl-reader 8 "cowrepair: $(locked "cowfile $C")" "$BIN/cowrepair" -n "$C"
 	expect lock-excl-cowdev-a 1 "cowdev: $(locked "cowfile $C")" "$BIN/cowdev" -a "$R" "$C"
+	# cowlist still shows the header (a merge's state), its bitmap unchecked
+	out=$("$BIN/cowlist" "$C" 2>"$T/err"); rc=$?
+	[ $rc = 0 ] && grep -q "state cowfile: *clean" <<<"$out" &&
+		[ "$(cat "$T/err")" = "cowlist: $(locked "cowfile $C"): bitmap not checked" ]
+	result lock-excl-cowlist [ $? = 0 ]
+	rm -f "$T/err"
 	kill $holder; wait $holder 2>/dev/null
 	hold "$R" r		# the rdofile too
 	expect lock-rdofile-merge 1 "cowmerge: $(locked "rdofile $R")" "$BIN/cowmerge" -y "$R" "$C"

@@ -47,7 +47,7 @@ report() {	# report path state version doffset bitmapblocks used units
 	printf '      size rdofile:%10s (of 1024 bytes)' "$6"
 }
 c=$T/list.cow
-mkcow "$c" 64 256000 0 762
+mkcow "$c" 64 256000 0 762; fill "$c" 256000 762
 expect cowlist-page-example 0 "Info about cowfile $c:
      state cowfile:     clean
     header-version:         1
@@ -63,7 +63,7 @@ for lay in 64 32; do
 	mkcow "$c" $lay 102400 0 0
 	expect cowlist-102400-$lay 0 "$(report "$c" clean 16384 13 0 102400)" \
 		"$BIN/cowlist" "$c"
-	mkcow "$c" $lay 256000 0 762
+	mkcow "$c" $lay 256000 0 762; fill "$c" 256000 762
 	expect cowlist-256000-$lay 0 "$(report "$c" clean 36864 32 762 256000)" \
 		"$BIN/cowlist" "$c"
 done
@@ -153,6 +153,37 @@ bad flags "corrupt header (unknown flags)" 6 2 4
 bad ext "corrupt header (bad cowloop extension block)" 512 4 0x11223344
 bad ext-size "corrupt header (bad cowloop extension block)" \
 	512 4 0x3158434c 516 4 64
+# a header that decodes is not enough: the bitmap must agree with it and
+# with the file's size, as every other tool checks (issue 23, item 17)
+mkcow "$c" 64 100 0 2; setbit "$c" 5; truncate -s $((4096 + 100 * 1024)) "$c"
+expect cowlist-refuses-miscount 1 "$(report "$c" clean 4096 1 2 100)
+cowlist: cowfile $c: cowblocks in use does not match the bitmap: run cowrepair -f (header says 2, bitmap has 1)" \
+	"$BIN/cowlist" "$c"
+mkcow "$c" 64 100 0 3; setbit "$c" 5; setbit "$c" 50; setbit "$c" 51
+truncate -s $((4096 + 40 * 1024)) "$c"
+expect cowlist-refuses-truncated 1 "$(report "$c" clean 4096 1 3 100)
+cowlist: cowfile $c: cowfile truncated: it ends before blocks its bitmap lists (2 blocks missing from block 50 on; the file is $((4096 + 40 * 1024)) bytes, needs $((4096 + 51 * 1024)))" \
+	"$BIN/cowlist" "$c"
+out=$("$BIN/cowlist" -J "$c" 2>"$T/err"); rc=$?
+[ $rc = 1 ] && python3 -c 'import json, sys; json.loads(sys.argv[1])' "$out" 2>/dev/null &&
+	grep -q "cowfile truncated" "$T/err"
+result cowlist-json-refuses-truncated [ $? = 0 ]
+mkcow "$c" 64 100 0 1; setbit "$c" 5; setbit "$c" 100; truncate -s $((4096 + 100 * 1024)) "$c"
+expect cowlist-refuses-tail 1 "$(report "$c" clean 4096 1 1 100)
+cowlist: cowfile $c: bitmap has bits set beyond the last block: run cowrepair -f" \
+	"$BIN/cowlist" "$c"
+# dirty: its count is stale until cowrepair recounts, as the state says
+put "$c" 6 2 1
+expect cowlist-dirty-not-checked 0 "$(report "$c" dirty 4096 1 1 100)" "$BIN/cowlist" "$c"
+# in use by a cowdevice (sysfs ids): the driver changes it meanwhile
+put "$c" 6 2 0; put "$c" 1036 1 0; put "$c" 48 8 2
+S=$T/sys-list; rm -rf "$S"; mkdir -p "$S/block/cow1/cowloop"
+echo /x.img > "$S/block/cow1/cowloop/rdofile"; echo /x.cow > "$S/block/cow1/cowloop/cowfile"
+stat -c '%Hd:%Ld %i %Hr:%Lr' "$c" > "$S/block/cow1/cowloop/cowfile_id"
+echo "0:1 2 0:0" > "$S/block/cow1/cowloop/rdofile_id"
+expect cowlist-active-not-checked 0 "$(report "$c" clean 4096 1 2 100)" \
+	env COWLOOP_SYSFS="$S" "$BIN/cowlist" "$c"
+rm -rf "$S" "$T/err"
 mkcow "$c" 64 1440; truncate -s 100 "$c"
 expect cowlist-refuses-truncated-header 1 \
 	"cowlist: cowfile $c: file too short for its header and bitmap" \
