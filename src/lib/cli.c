@@ -188,21 +188,136 @@ void cow_human(uint64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[i]);
 }
 
-/* @s as a JSON string on stdout: quotes, backslashes, controls escaped. */
+/*
+ * The length (1 to 4) of the valid UTF-8 sequence at @s, with its code
+ * point in *@cp; 0 when @s does not start one (a stray or truncated
+ * sequence, an overlong form, a surrogate, beyond U+10FFFF).
+ */
+static int cow_utf8(const char *s, uint32_t *cp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t v;
+	int n, i;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, v = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, v = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, v = p[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)	/* the NUL too */
+			return 0;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) ||
+	    v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* Is @s valid UTF-8? */
+static bool cow_utf8_valid(const char *s)
+{
+	uint32_t cp;
+	int n;
+
+	for (; *s; s += n)
+		if (!(n = cow_utf8(s, &cp)))
+			return false;
+	return true;
+}
+
+/*
+ * @s as a table cell or a terminal shows it (ls -b, lsblk, losetup):
+ * printable characters of valid UTF-8 as they are; blanks, controls (C0,
+ * DEL, C1, line and paragraph separators), backslashes and every byte
+ * that is not valid UTF-8 as \xNN, so that the cell splits on white
+ * space and every byte can be told.  @out has room for 4 bytes per byte
+ * of @s; returns the width in characters.
+ */
+size_t cow_escape(const char *s, char *out, size_t len)
+{
+	size_t k = 0, w = 0;
+	uint32_t cp;
+	int n, i;
+
+	for (; *s; s += n) {
+		n = cow_utf8(s, &cp);
+		if (n && cp > ' ' && cp != '\\' && cp != 0x7f &&
+		    !(cp >= 0x80 && cp < 0xa0) && cp != 0x2028 && cp != 0x2029) {
+			if (k + (size_t)n >= len)
+				break;
+			memcpy(out + k, s, (size_t)n);
+			k += (size_t)n;
+			w++;
+			continue;
+		}
+		n = n ? n : 1;
+		if (k + 4 * (size_t)n >= len)
+			break;
+		for (i = 0; i < n; i++)
+			k += (size_t)snprintf(out + k, len - k, "\\x%02x",
+					      (unsigned char)s[i]);
+		w += 4 * (size_t)n;
+	}
+	out[k] = '\0';
+	return w;
+}
+
+/*
+ * @s as a JSON string on stdout, always valid UTF-8: quotes, backslashes
+ * and controls escaped, each byte that is not valid UTF-8 as U+FFFD.
+ */
 void cow_json_str(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	uint32_t cp;
+	int n;
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
+	putchar('"');
+	for (; *s; s += n) {
+		n = cow_utf8(s, &cp);
+		if (!n) {
+			fputs("\\ufffd", stdout);
+			n = 1;
+		} else if (cp == '"' || cp == '\\') {
+			printf("\\%c", (char)cp);
+		} else if (cp < 0x20 || cp == 0x7f) {
+			printf("\\u%04x", (unsigned int)cp);
+		} else {
+			fwrite(s, 1, (size_t)n, stdout);
+		}
 	}
 	putchar('"');
+}
+
+/*
+ * "@key": @s, a file name in JSON; when @s is not valid UTF-8, also
+ * "@key-escaped": the name as cow_escape() shows it, every byte told.
+ */
+void cow_json_name(const char *key, const char *s)
+{
+	char *esc;
+	size_t len = 4 * strlen(s) + 1;
+
+	printf("\"%s\": ", key);
+	cow_json_str(s);
+	if (cow_utf8_valid(s))
+		return;
+	esc = malloc(len);
+	if (!esc)
+		return;		/* the value above stands alone */
+	cow_escape(s, esc, len);
+	printf(", \"%s-escaped\": ", key);
+	cow_json_str(esc);
+	free(esc);
 }
 
 static double cow_now(void)

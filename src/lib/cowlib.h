@@ -65,7 +65,9 @@ void cow_err_errno(const char *file, const char *what);
 bool cow_ask(const char *question);
 const char *cow_plural(uint64_t n, const char *one, const char *many);
 void cow_human(uint64_t bytes, char *buf, size_t len);
+size_t cow_escape(const char *s, char *out, size_t len);
 void cow_json_str(const char *s);
+void cow_json_name(const char *key, const char *s);
 
 /* Progress of long work (cowmerge, full cowrepair) on stderr. */
 struct cow_progress {

@@ -521,42 +521,25 @@ static void parse_columns(struct listopts *o, const char *arg)
 }
 
 /*
- * A table cell: characters that would break a whitespace-separated
- * table (spaces, controls, backslash) as \xNN, as lsblk and losetup do.
+ * Column @col of @a as a table cell into @out; returns its width.  File
+ * names as cow_escape() shows them (as lsblk and losetup do): blanks,
+ * controls, backslashes and bytes that are not valid UTF-8 as \\xNN.
  */
-static void cell(char *out, size_t len, const char *s)
-{
-	size_t k = 0;
-
-	for (; *s && k + 5 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c <= 0x20 || c == 0x7f || c == '\\')
-			k += (size_t)snprintf(out + k, len - k, "\\x%02x", c);
-		else
-			out[k++] = (char)c;
-	}
-	out[k] = '\0';
-}
-
-static void value(const struct cow_active *a, int col, char *out, size_t len)
+static size_t value(const struct cow_active *a, int col, char *out,
+		    size_t len)
 {
 	switch (col) {
 	case COL_NAME:
-		snprintf(out, len, DEV_PREFIX "%u", a->devno);
-		break;
+		return (size_t)snprintf(out, len, DEV_PREFIX "%u", a->devno);
 	case COL_RDOFILE:
-		cell(out, len, a->rdofile);
-		break;
+		return cow_escape(a->rdofile, out, len);
 	case COL_COWFILE:
-		cell(out, len, a->cowfile);
-		break;
+		return cow_escape(a->cowfile, out, len);
 	case COL_STATE:
-		cell(out, len, a->state[0] ? a->state : "-");
-		break;
-	case COL_SIZE:
-		snprintf(out, len, "%llu", (unsigned long long)a->size);
-		break;
+		return cow_escape(a->state[0] ? a->state : "-", out, len);
+	default:
+		return (size_t)snprintf(out, len, "%llu",
+					(unsigned long long)a->size);
 	}
 }
 
@@ -573,7 +556,15 @@ static void print_json(const struct listopts *o, const struct cow_active *v,
 		for (c = 0; c < o->ncols; c++) {
 			int col = o->cols[c];
 
-			printf("%s\"%s\": ", c ? ", " : "", columns[col].id);
+			if (c)
+				printf(", ");
+			if (col == COL_RDOFILE || col == COL_COWFILE) {
+				cow_json_name(columns[col].id,
+					      col == COL_RDOFILE ? v[i].rdofile
+								 : v[i].cowfile);
+				continue;
+			}
+			printf("\"%s\": ", columns[col].id);
 			if (col == COL_SIZE && v[i].size) {
 				printf("%llu", (unsigned long long)v[i].size);
 				continue;
@@ -585,10 +576,7 @@ static void print_json(const struct listopts *o, const struct cow_active *v,
 			}
 			snprintf(name, sizeof(name), DEV_PREFIX "%u",
 				 v[i].devno);
-			cow_json_str(col == COL_NAME ? name :
-				     col == COL_RDOFILE ? v[i].rdofile :
-				     col == COL_COWFILE ? v[i].cowfile :
-				     v[i].state);
+			cow_json_str(col == COL_NAME ? name : v[i].state);
 		}
 		printf("}");
 	}
@@ -599,34 +587,36 @@ static void print_json(const struct listopts *o, const struct cow_active *v,
 static int print_table(const struct listopts *o, const struct cow_active *v,
 		       size_t n)
 {
-	int w[NCOLS], c;
-	char *buf = malloc(4 * COW_PATH_MAX + 8);
+	size_t w[NCOLS], cw, len = 4 * COW_PATH_MAX + 8;
+	char *buf = malloc(len);
 	size_t i;
+	int c;
 
 	if (!buf) {
 		cow_err_errno(NULL, "list");
 		return -1;
 	}
 	for (c = 0; c < o->ncols; c++) {
-		w[c] = columns[o->cols[c]].minw;
-		if (!o->noheadings && (int)strlen(columns[o->cols[c]].head) > w[c])
-			w[c] = (int)strlen(columns[o->cols[c]].head);
+		w[c] = (size_t)columns[o->cols[c]].minw;
+		if (!o->noheadings && strlen(columns[o->cols[c]].head) > w[c])
+			w[c] = strlen(columns[o->cols[c]].head);
 		for (i = 0; i < n; i++) {
-			value(&v[i], o->cols[c], buf, 4 * COW_PATH_MAX + 8);
-			if ((int)strlen(buf) > w[c])
-				w[c] = (int)strlen(buf);
+			cw = value(&v[i], o->cols[c], buf, len);
+			if (cw > w[c])
+				w[c] = cw;
 		}
 	}
 	if (!o->noheadings) {
 		for (c = 0; c < o->ncols; c++)
-			printf("%s%-*s", c ? " " : "", w[c],
+			printf("%s%-*s", c ? " " : "", (int)w[c],
 			       columns[o->cols[c]].head);
 		putchar('\n');
 	}
 	for (i = 0; i < n; i++) {
 		for (c = 0; c < o->ncols; c++) {
-			value(&v[i], o->cols[c], buf, 4 * COW_PATH_MAX + 8);
-			printf("%s%-*s", c ? " " : "", w[c], buf);
+			cw = value(&v[i], o->cols[c], buf, len);
+			printf("%s%s%*s", c ? " " : "", buf, (int)(w[c] - cw),
+			       "");
 		}
 		putchar('\n');
 	}

@@ -145,8 +145,8 @@ static void report_json(const struct cowfile *cf, const struct stat *st)
 {
 	const struct cow_hdr *h = &cf->hdr;
 
-	printf("{\n    \"filename\": ");
-	cow_json_str(cf->path);
+	printf("{\n    ");
+	cow_json_name("filename", cf->path);
 	printf(",\n    \"format\": \"cowfile\",\n    \"state\": \"%s\",\n",
 	       state(h));
 	printf("    \"header-version\": %u,\n", h->version);
@@ -238,8 +238,8 @@ int main(int argc, char **argv)
 	/* what cowdev -a leaves before the driver writes a header */
 	if (!stat(argv[optind], &st) && S_ISREG(st.st_mode) && !st.st_size) {
 		if (json) {
-			printf("{\n    \"filename\": ");
-			cow_json_str(argv[optind]);
+			printf("{\n    ");
+			cow_json_name("filename", argv[optind]);
 			printf(",\n    \"format\": \"cowfile\",\n"
 			       "    \"state\": \"empty\"\n}\n");
 			return COW_EXIT_OK;
