@@ -225,6 +225,7 @@ struct cowtab_entry {
 	bool noauto;			/* not at boot, nor by cowdev -A */
 	bool readonly;			/* ro: as cowdev -a -r */
 	bool partscan;			/* partscan: as cowdev -a -P */
+	char cowkey[COW_PATH_MAX];	/* what cowfile resolves to */
 };
 
 struct cowtab {
@@ -241,5 +242,7 @@ int cowtab_read(struct cowtab *t, const char *path,
 			    const char *why),
 		void *ctx);
 void cowtab_free(struct cowtab *t);
+void cow_path_normalize(const char *path, char *out, size_t len);
+void cowtab_path_key(const char *path, char *out, size_t len);
 
 #endif /* _COWLIB_H */
