@@ -5,6 +5,7 @@
  * "<tool> (cowloop) <version>"; exit 0 success, 1 failure, 2 usage error.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio_ext.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,6 +140,34 @@ void cow_err(const char *file, const char *fmt, ...)
 	} else {
 		fprintf(stderr, "%s: %s\n", cow_progname, msg);
 	}
+}
+
+/*
+ * @text with @extra in parentheses: "text (extra)", or, when @text ends
+ * in parentheses already, "text (its own; extra)": never "(...) (...)".
+ */
+void cow_reason_with(char *buf, size_t len, const char *text,
+		     const char *extra)
+{
+	size_t n = strlen(text);
+
+	if (n && text[n - 1] == ')')
+		snprintf(buf, len, "%.*s; %s)", (int)(n - 1), text, extra);
+	else
+		snprintf(buf, len, "%s (%s)", text, extra);
+}
+
+/* "<tool>: <file>: <reason> (<extra>)", as cow_reason_with() puts it. */
+void cow_err_reason(const char *file, int reason, const char *fmt, ...)
+{
+	char extra[2 * COW_PATH_MAX], msg[3 * COW_PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(extra, sizeof(extra), fmt, ap);
+	va_end(ap);
+	cow_reason_with(msg, sizeof(msg), cow_strerror(reason), extra);
+	cow_err(file, "%s", msg);
 }
 
 /* "<tool>: <file>: [<what>: ]<strerror(errno)>" */
@@ -318,6 +347,33 @@ void cow_json_name(const char *key, const char *s)
 	printf(", \"%s-escaped\": ", key);
 	cow_json_str(esc);
 	free(esc);
+}
+
+volatile sig_atomic_t cow_interrupted;
+
+static void cow_on_signal(int sig)
+{
+	(void)sig;
+	cow_interrupted = 1;
+}
+
+/*
+ * From now on, SIGINT, SIGTERM and SIGHUP only set cow_interrupted: the
+ * tool stops where it can leave its files as it says (a merge that can
+ * be completed, a repair not written).
+ */
+void cow_catch_interrupts(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cow_on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
 static double cow_now(void)

@@ -120,10 +120,17 @@ int cow_open(struct cowfile *cf, const char *path, bool writable)
 		r = COW_E_SHORT;
 	if (r == COW_OK && cf->fsize < COW_HDRSIZE + cf->hdr.mapsize)
 		r = COW_E_SHORT;
-	if (r != COW_OK) {
+	if (r == COW_E_VERSION && cf->hdr.version)
+		cow_err(cf->label, "unsupported header version %u (newer than "
+			"this cowloop, which knows version %u)",
+			cf->hdr.version, COW_VERSION);
+	else if (r == COW_E_VERSION)
+		cow_err(cf->label, "unsupported header version 0 (only "
+			"version %u is known)", COW_VERSION);
+	else if (r != COW_OK)
 		cow_fail_reason(cf->label, r);
+	if (r != COW_OK)
 		goto fail;
-	}
 	return 0;
 fail:
 	close(cf->fd);
@@ -275,19 +282,18 @@ void cow_map_refuse(const struct cowfile *cf, int reason,
 		    const struct cow_map_stat *st)
 {
 	if (reason == COW_E_TRUNCATED)
-		cow_err(cf->label, "%s (%llu blocks missing from block %llu "
-			"on; the file is %llu bytes, needs %llu)",
-			cow_strerror(reason),
-			(unsigned long long)st->missing,
-			(unsigned long long)st->first_missing,
-			(unsigned long long)cf->fsize,
-			(unsigned long long)(cf->hdr.doffset +
-			(st->first_missing + 1) * COW_MAPUNIT));
+		cow_err_reason(cf->label, reason, "%llu %s missing from block "
+			       "%llu on; the file is %llu bytes, needs %llu",
+			       (unsigned long long)st->missing,
+			       cow_plural(st->missing, "block", "blocks"),
+			       (unsigned long long)st->first_missing,
+			       (unsigned long long)cf->fsize,
+			       (unsigned long long)(cf->hdr.doffset +
+			       (st->first_missing + 1) * COW_MAPUNIT));
 	else if (reason == COW_E_BITMAP)
-		cow_err(cf->label, "%s (header says %llu, bitmap has %llu)",
-			cow_strerror(reason),
-			(unsigned long long)cf->hdr.cowused,
-			(unsigned long long)st->weight);
+		cow_err_reason(cf->label, reason, "header says %llu, bitmap "
+			       "has %llu", (unsigned long long)cf->hdr.cowused,
+			       (unsigned long long)st->weight);
 	else
 		cow_err(cf->label, "%s", cow_strerror(reason));
 }
@@ -681,15 +687,17 @@ void rdo_close(struct rdofile *r)
 int cow_refuse_rdo(const struct cowfile *cf, const struct rdofile *r, int e)
 {
 	if (e == COW_E_RDOBLOCKS)
-		cow_err(cf->label, "%s (cowfile: %llu blocks, %s: %llu blocks)",
-			cow_strerror(e), (unsigned long long)cf->hdr.rdoblocks,
-			r->label, (unsigned long long)r->rdoblocks);
+		cow_err_reason(cf->label, e, "cowfile: %llu %s, %s: %llu %s",
+			       (unsigned long long)cf->hdr.rdoblocks,
+			       cow_plural(cf->hdr.rdoblocks, "block", "blocks"),
+			       r->label, (unsigned long long)r->rdoblocks,
+			       cow_plural(r->rdoblocks, "block", "blocks"));
 	else if (e == COW_E_RDOSIZE)
-		cow_err(cf->label, "%s (cowfile: %llu bytes, %s: %llu bytes)",
-			cow_strerror(e), (unsigned long long)cf->hdr.rdosize,
-			r->label, (unsigned long long)r->size);
+		cow_err_reason(cf->label, e, "cowfile: %llu bytes, %s: %llu "
+			       "bytes", (unsigned long long)cf->hdr.rdosize,
+			       r->label, (unsigned long long)r->size);
 	else
-		cow_err(cf->label, "%s (%s)", cow_strerror(e), r->label);
+		cow_err_reason(cf->label, e, "%s", r->label);
 	return -1;
 }
 

@@ -18,6 +18,7 @@
 #define _COWLIB_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -62,12 +63,19 @@ void cow_err(const char *file, const char *fmt, ...)
 /* When set, cow_err hands it "<file>: <reason>" instead of printing it. */
 extern void (*cow_err_hook)(const char *msg);
 void cow_err_errno(const char *file, const char *what);
+void cow_reason_with(char *buf, size_t len, const char *text,
+		     const char *extra);
+void cow_err_reason(const char *file, int reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 bool cow_ask(const char *question);
 const char *cow_plural(uint64_t n, const char *one, const char *many);
 void cow_human(uint64_t bytes, char *buf, size_t len);
 size_t cow_escape(const char *s, char *out, size_t len);
 void cow_json_str(const char *s);
 void cow_json_name(const char *key, const char *s);
+
+extern volatile sig_atomic_t cow_interrupted;
+void cow_catch_interrupts(void);
 
 /* Progress of long work (cowmerge, full cowrepair) on stderr. */
 struct cow_progress {
@@ -173,6 +181,7 @@ extern const char cow_ctl_path[];	/* "/dev/cow/ctl" */
 
 int cow_ctl_open(void);
 int cow_ctl_ioctl(unsigned long cmd, struct cow_ioc_dev *d);
+void cow_devno_limit(char *buf, size_t len);
 const char *cow_ctl_strerror(const struct cow_ioc_dev *d, int err);
 
 /* Which file an active cowdevice uses (sysfs rdofile_id, cowfile_id). */

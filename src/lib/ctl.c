@@ -50,10 +50,39 @@ int cow_ctl_ioctl(unsigned long cmd, struct cow_ioc_dev *d)
 	return r < 0 ? -1 : 0;
 }
 
+/*
+ * Which cowdevices there are, for messages: "maxcows is 16: /dev/cow/0 to
+ * /dev/cow/15" as the module shows it, or "maxcows is 16 by default, at
+ * most 1024" when it is not loaded.
+ */
+void cow_devno_limit(char *buf, size_t len)
+{
+	char path[PATH_MAX], line[32], *end;
+	unsigned long m = 0;
+
+	snprintf(path, sizeof(path), "%s/module/cowloop/parameters/maxcows",
+		 cow_sysfs());
+	if (!cow_read_line(path, line, sizeof(line)))
+		m = strtoul(line, &end, 10);
+	if (m && m <= COW_MAXCOWS_LIMIT && !*end)
+		snprintf(buf, len, "maxcows is %lu: /dev/cow/0 to /dev/cow/%lu",
+			 m, m - 1);
+	else
+		snprintf(buf, len, "maxcows is %u by default, at most %u",
+			 COW_MAXCOWS_DEFAULT, COW_MAXCOWS_LIMIT);
+}
+
 /* The reason of a failed control ioctl, as text. */
 const char *cow_ctl_strerror(const struct cow_ioc_dev *d, int err)
 {
-	return d->reason ? cow_strerror((int)d->reason) : strerror(err);
+	static char buf[256];
+	char limit[128];
+
+	if (d->reason != COW_E_DEVRANGE)
+		return d->reason ? cow_strerror((int)d->reason) : strerror(err);
+	cow_devno_limit(limit, sizeof(limit));
+	cow_reason_with(buf, sizeof(buf), cow_strerror(COW_E_DEVRANGE), limit);
+	return buf;
 }
 
 /* Where sysfs is: COWLOOP_SYSFS replaces /sys (for tests). */

@@ -64,15 +64,21 @@ static __u32 parse_devno(const char *s)
 {
 	const char *p = s;
 	unsigned long n;
-	char *end;
+	char *end, limit[128];
 
 	if (!strncmp(p, DEV_PREFIX, strlen(DEV_PREFIX)))
 		p += strlen(DEV_PREFIX);
 	errno = 0;
 	n = strtoul(p, &end, 10);
-	if (*p < '0' || *p > '9' || *end || errno || n >= COW_MAXCOWS_LIMIT)
+	if (*p < '0' || *p > '9' || *end)
 		cow_usage_error("invalid cowdevice '%s' (expected /dev/cow/N)",
 				s);
+	if (errno || n >= COW_MAXCOWS_LIMIT) {
+		cow_devno_limit(limit, sizeof(limit));
+		cow_usage_error("invalid cowdevice '%s': beyond /dev/cow/%u, the "
+				"largest there can be (%s)", s,
+				COW_MAXCOWS_LIMIT - 1, limit);
+	}
 	return (__u32)n;
 }
 

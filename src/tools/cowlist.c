@@ -12,7 +12,7 @@
 
 static const struct cow_tool tool = {
 	.name = "cowlist",
-	.synopsis = "[-v] [--json] cowfile",
+	.synopsis = "[-v] [-J] cowfile",
 	.summary = "Show the information in the header of a cowfile.",
 	.options = "  -v, --verbose     also show the layout, the ORDERED flag, the\n"
 		   "                    exact rdofile size, the fingerprint, and the\n"

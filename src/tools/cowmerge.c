@@ -22,7 +22,7 @@
 
 static const struct cow_tool tool = {
 	.name = "cowmerge",
-	.synopsis = "[-y] [-n] rdofile cowfile",
+	.synopsis = "[-y] [-n] [-p|--no-progress] rdofile cowfile",
 	.summary = "Write the modified blocks stored in a cowfile into its rdofile.\n"
 		   "This destroys the original contents of the rdofile.  An\n"
 		   "interrupted merge is completed by running the same command again.",
@@ -70,9 +70,9 @@ static int copy_run(const struct cowfile *cf, const struct rdofile *r,
 		return -1;
 	}
 	if ((size_t)got < len) {	/* never merge missing data as zeroes */
-		cow_err(cf->label, "%s (block %llu)",
-			cow_strerror(COW_E_TRUNCATED),
-			(unsigned long long)(u + (uint64_t)got / COW_MAPUNIT));
+		cow_err_reason(cf->label, COW_E_TRUNCATED, "block %llu",
+			       (unsigned long long)(u + (uint64_t)got /
+						    COW_MAPUNIT));
 		return -1;
 	}
 	if (cow_pwrite_full(r->fd, buf, len, u * COW_MAPUNIT) < 0) {
@@ -82,7 +82,11 @@ static int copy_run(const struct cowfile *cf, const struct rdofile *r,
 	return 0;
 }
 
-/* Copy every unit whose bit is set, in runs; then make the rdofile durable. */
+/*
+ * Copy every unit whose bit is set, in runs; then make the rdofile
+ * durable.  Returns 0, -1 on an error (said), -2 when interrupted
+ * (SIGINT, SIGTERM, SIGHUP, between two runs).
+ */
 static int merge(struct cowfile *cf, const struct rdofile *r, int progress)
 {
 	uint64_t start = 0, n = 0, done = 0, u;
@@ -102,6 +106,10 @@ static int merge(struct cowfile *cf, const struct rdofile *r, int progress)
 		if (n && u == start + n && n < RUN_MAX) {
 			n++;
 			continue;
+		}
+		if (cow_interrupted) {
+			ret = -2;
+			goto out_it;
 		}
 		if (n && copy_run(cf, r, buf, start, n) < 0)
 			goto out_it;
@@ -145,12 +153,14 @@ static int dry_run(struct cowfile *cf, const struct rdofile *r, bool resume)
 	if (k < 0)
 		return -1;
 	cow_human(units * COW_MAPUNIT, h, sizeof(h));
-	printf("%s %s: would write %llu blocks (%llu bytes, %s) in %llu runs "
-	       "from %s; nothing written (--dry-run)\n",
+	printf("%s %s: would write %llu %s (%llu bytes, %s) in %llu %s from "
+	       "%s; nothing written (--dry-run)\n",
 	       resume ? "completing the interrupted merge into" : "merge into",
 	       r->path, (unsigned long long)units,
+	       cow_plural(units, "block", "blocks"),
 	       (unsigned long long)(units * COW_MAPUNIT), h,
-	       (unsigned long long)runs, cf->path);
+	       (unsigned long long)runs, cow_plural(runs, "run", "runs"),
+	       cf->path);
 	return 0;
 }
 
@@ -166,10 +176,11 @@ static bool confirmed(const struct cowfile *cf, const struct rdofile *r,
 			"terminal to confirm (use -y)");
 		return false;
 	}
-	snprintf(q, sizeof(q), "Merge %llu modified blocks of %s into %s? "
+	snprintf(q, sizeof(q), "Merge %llu modified %s of %s into %s? "
 		 "This destroys the original contents of %s.",
-		 (unsigned long long)cf->hdr.cowused, cf->path, r->path,
-		 r->path);
+		 (unsigned long long)cf->hdr.cowused,
+		 cow_plural(cf->hdr.cowused, "block", "blocks"), cf->path,
+		 r->path, r->path);
 	if (cow_ask(q))
 		return true;
 	cow_err(r->label, "not merged");
@@ -266,7 +277,7 @@ int main(int argc, char **argv)
 	struct cowfile cf;
 	struct rdofile r;
 	bool yes = false, dry = false, resume;
-	int c, ret = COW_EXIT_FAIL, progress = -1;
+	int c, e, ret = COW_EXIT_FAIL, progress = -1;
 
 	cow_tool_init(&tool);
 	while ((c = getopt_long(argc, argv, "ynp" COW_SHORTOPTS_STD, longopts,
@@ -325,9 +336,18 @@ int main(int argc, char **argv)
 		       cf.path, r.path);
 	else if (cf.hdr.cowused && mark_merging(&cf, &r) < 0)
 		goto out;
-	if (merge(&cf, &r, progress) < 0)
+	/* from here on the rdofile is half merged until the end */
+	cow_catch_interrupts();
+	e = merge(&cf, &r, progress);
+	if (!e && cf.hdr.cowused && mark_merged(&cf) < 0)
+		e = -1;
+	if (e && cf.hdr.cowused) {
+		cow_err(cf.label, "merge into %s %s: run the same command "
+			"again to complete it", r.path,
+			e == -2 ? "interrupted" : "not completed");
 		goto out;
-	if (cf.hdr.cowused && mark_merged(&cf) < 0)
+	}
+	if (e)
 		goto out;
 	printf("Number of blocks modified in %s: %llu\n", r.path,
 	       (unsigned long long)cf.hdr.cowused);

@@ -22,7 +22,6 @@
  * everything; 0 nothing to repair, 1 repaired, 4 repair needed and not
  * done, 8 operational error, 16 usage error, 32 cancelled.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,29 +91,6 @@ struct repair {
 	uint64_t dropped;	/* bits of lost units cleared (-y) */
 };
 
-/* SIGINT, SIGTERM, SIGHUP: stop before anything is written (32). */
-static volatile sig_atomic_t cancelled;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	cancelled = 1;
-}
-
-static void catch_signals(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	struct sigaction sa;
-	size_t i;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
-
 /* "set" or "would be set" */
 static const char *done(const struct repair *rp, const char *what)
 {
@@ -129,7 +105,7 @@ static int scan_unit(void *ctx, uint64_t unit, const uint8_t *data)
 	struct repair *rp = ctx;
 	int r;
 
-	if (cancelled)
+	if (cow_interrupted)
 		return 1;
 	cow_progress_set(&rp->pg, unit + 1);
 	if (cow_unit_zero(data))
@@ -155,7 +131,7 @@ static int scan_data(struct repair *rp)
 		cow_err_errno(cf->label, "cannot read data area");
 		return -1;
 	}
-	if (cancelled)
+	if (cow_interrupted)
 		return 0;
 	cow_progress_set(&rp->pg, cf->hdr.rdoblocks);
 	cow_progress_end(&rp->pg);
@@ -339,7 +315,7 @@ static int repair(struct repair *rp, const struct cow_map_stat *st)
 		return EXIT_ERROR;
 	if (scan && scan_data(rp) < 0)
 		return EXIT_ERROR;
-	if (cancelled)
+	if (cow_interrupted)
 		return cancel(cf);
 	if (clear_tail(rp) < 0)
 		return EXIT_ERROR;
@@ -360,7 +336,7 @@ static int repair(struct repair *rp, const struct cow_map_stat *st)
 		return check_summary(rp, dirty, weight);
 	if (!dirty && !fixed && weight == cf->hdr.cowused)
 		return COW_EXIT_OK;	/* nothing to write */
-	if (cancelled)
+	if (cow_interrupted)
 		return cancel(cf);
 	/* bitmap durable first, then the header that says it is clean */
 	if (cow_map_write(cf) < 0)
@@ -449,7 +425,7 @@ int main(int argc, char **argv)
 	rp.progress = -1;
 	cow_tool_init(&tool);
 	options(&rp, argc, argv);
-	catch_signals();
+	cow_catch_interrupts();
 	if (cow_open(cf, argv[optind], !rp.dryrun) < 0)
 		return EXIT_ERROR;
 	if (cow_claim(cf->label, cf->fd, !rp.dryrun) < 0)

@@ -49,6 +49,17 @@ void cow_err_errno(const char *file, const char *what)
 	cow_err(file, "%s: %s", what ? what : "", strerror(errno));
 }
 
+void cow_err_reason(const char *file, int reason, const char *fmt, ...)
+{
+	(void)fmt;
+	cow_err(file, "%s", cow_strerror(reason));
+}
+
+const char *cow_plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 /* Reference implementations, bit by bit. */
 static uint64_t ref_weight(const uint8_t *p, uint64_t bytes)
 {

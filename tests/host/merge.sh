@@ -80,7 +80,7 @@ if command -v strace >/dev/null; then
 	cp "$T/r0" "$R"; cp "$T/c0" "$C"
 	killat pwrite64 100
 	expect cowrepair-refuses-merging 8 \
-		"cowrepair: cowfile $C: a merge into the rdofile is under way: rerun cowmerge to complete it: not repaired" \
+		"cowrepair: cowfile $C: a merge into the rdofile is under way: run the same cowmerge command again to complete it: not repaired" \
 		"$BIN/cowrepair" "$C"
 	head -c $((units * 1024 + 500)) /dev/urandom > "$T/other.img"
 	expect cowmerge-resume-other-rdofile 1 \
@@ -95,6 +95,30 @@ if command -v strace >/dev/null; then
 	expect cowmerge-resume 0 "cowfile $C: completing the interrupted merge into $R
 Number of blocks modified in $R: $(((units + 2) / 3))" "$BIN/cowmerge" -y "$R" "$C"
 	result cowmerge-resume-image cmp -s "$R" "$E"
+fi
+
+# ---- an interrupted or failed merge says how to complete it (issue 23,
+# item 20)
+if command -v strace >/dev/null; then
+	again="run the same command again to complete it"
+	cp "$T/r0" "$R"; cp "$T/c0" "$C"
+	strace -qq -o /dev/null -e trace=pwrite64 -e inject=pwrite64:signal=INT:when=60 \
+		"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>"$T/err"
+	rc=$?
+	[ $rc = 1 ] && [ "$(cat "$T/err")" = "cowmerge: cowfile $C: merge into $R interrupted: $again" ] &&
+		"$BIN/cowlist" "$C" | grep -q "state cowfile: *merging"
+	result msg-merge-interrupted [ $? = 0 ]
+	strace -qq -o /dev/null -e trace=pwrite64 -e inject=pwrite64:error=EIO:when=60 \
+		"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>"$T/err"
+	rc=$?
+	[ $rc = 1 ] && [ "$(cat "$T/err")" = "cowmerge: rdofile $R: cannot write: Input/output error
+cowmerge: cowfile $C: merge into $R not completed: $again" ]
+	result msg-merge-failed [ $? = 0 ]
+	expect msg-merging-refused 8 "cowrepair: cowfile $C: a merge into the rdofile is under way: run the same cowmerge command again to complete it: not repaired" \
+		"$BIN/cowrepair" "$C"
+	"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>&1
+	result msg-merge-then-completes cmp -s "$R" "$E"
+	rm -f "$T/err"
 fi
 
 # ---- an interrupted merge resumes only into its own rdofile (issue 23,

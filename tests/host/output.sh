@@ -73,3 +73,44 @@ expect utf8-cowdev-table 0 "/dev/cow/2   /srv/ok-€.img                        
 /dev/cow/3   /srv/\xc0\xafx\xed\xa0\x80y\xc2\x85z.img /srv/b\xff.cow                  " \
 	env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -n
 rm -rf "$S"
+
+# ---- messages (item 20) -------------------------------------------------
+c=$T/msg.cow
+mkcow "$c" 64 1440; put "$c" 4 2 0
+expect msg-version-0 1 "cowlist: cowfile $c: unsupported header version 0 (only version 1 is known)" \
+	"$BIN/cowlist" "$c"
+put "$c" 4 2 2
+expect msg-version-2 1 "cowlist: cowfile $c: unsupported header version 2 (newer than this cowloop, which knows version 1)" \
+	"$BIN/cowlist" "$c"
+# one block, one run: no "1 blocks"
+mkrdo; mkcow "$C" 64 $units 0 1 0xffffffff9a302010; setbit "$C" 7; wunit "$C" "$doff" 7 5
+expect msg-plural-dry-run 0 "merge into $R: would write 1 block (1024 bytes, 1.0 KiB) in 1 run from $C; nothing written (--dry-run)" \
+	"$BIN/cowmerge" -n "$R" "$C"
+mkcow "$c" 64 100 0 2; setbit "$c" 3; setbit "$c" 50; wunit "$c" 4096 3 1
+expect msg-plural-missing 4 "cowrepair: cowfile $c: cowfile truncated: it ends before blocks its bitmap lists (1 block missing from block 50 on; the file is 8192 bytes, needs 56320)
+cowfile $c: damaged: 1 block the bitmap lists is missing; not modified (-n)" \
+	"$BIN/cowrepair" -n "$c"
+mkcow "$C" 64 1443 0 0 0x12345678
+expect msg-parentheses 1 "cowmerge: cowfile $C: written for a different rdofile (fingerprint mismatch; rdofile $R)" \
+	"$BIN/cowmerge" -y "$R" "$C"
+mkcow "$C" 64 1444 0 0 0xffffffff9a302010
+expect msg-plural-size 1 "cowmerge: cowfile $C: written for an rdofile of another size (cowfile: 1444 blocks, rdofile $R: 1443 blocks)" \
+	"$BIN/cowmerge" -y "$R" "$C"
+# a cowdevice number beyond the limit says the limit
+expect msg-devno-limit 2 "cowdev: invalid cowdevice '5000': beyond /dev/cow/1023, the largest there can be (maxcows is 16 by default, at most 1024)
+Try 'cowdev --help' for more information." env COWLOOP_SYSFS="$T/none" "$BIN/cowdev" -a "$R" "$C" 5000
+S=$T/sys-max; mkdir -p "$S/module/cowloop/parameters"; echo 16 > "$S/module/cowloop/parameters/maxcows"
+expect msg-devno-maxcows 2 "cowdev: invalid cowdevice '/dev/cow/1024': beyond /dev/cow/1023, the largest there can be (maxcows is 16: /dev/cow/0 to /dev/cow/15)
+Try 'cowdev --help' for more information." env COWLOOP_SYSFS="$S" "$BIN/cowdev" -d /dev/cow/1024
+rm -rf "$S"
+# every option in the -h synopsis
+for t in cowmerge cowrepair cowlist cowdev; do
+	syn=$("$BIN/$t" --help | sed -n '/^Usage:/,/^[^ U]/p')
+	ok=true
+	for o in $("$BIN/$t" --help | sed -n 's/^  \(-[a-zA-Z]\), .*/\1/p'); do
+		case $o in -h|-V) continue ;; esac
+		grep -q -- "${o#-}" <<<"$(grep -o -- '\[-[^]]*\]\|-[a-zA-Z]' <<<"$syn")" || { ok=false; echo "  $t: $o not in: $syn" >&2; }
+	done
+	result msg-synopsis-$t $ok
+done
+rm -f "$c"

@@ -139,8 +139,8 @@ bad() {	# bad name message-reason put-args... (applied to a valid cowfile)
 bad magic "not a cowfile (bad magic number)" 0 4 0x12345678
 bad endian "cowfile written on a big-endian machine (not supported)" \
 	0 4 0x7f434f57
-bad version "unsupported header version (newer than this cowloop?)" 4 2 2
-bad version0 "unsupported header version (newer than this cowloop?)" 4 2 0
+bad version "unsupported header version 2 (newer than this cowloop, which knows version 1)" 4 2 2
+bad version0 "unsupported header version 0 (only version 1 is known)" 4 2 0
 bad mapunit "corrupt header (mapunit is not 1024)" 8 8 4096
 bad mapsize "corrupt header (mapsize or data offset do not match the size)" \
 	16 8 2048
@@ -419,7 +419,7 @@ put "$C" 48 8 6; put "$C" $((1024 + 1443 / 8)) 1 0xff
 refuse bitmap-tail "cowmerge: cowfile $C: bitmap has bits set beyond the last block: run cowrepair -f" \
 	-y "$R" "$C"
 mkmerge 64 0x12345678
-refuse fingerprint "cowmerge: cowfile $C: written for a different rdofile (fingerprint mismatch) (rdofile $R)" \
+refuse fingerprint "cowmerge: cowfile $C: written for a different rdofile (fingerprint mismatch; rdofile $R)" \
 	-y "$R" "$C"
 mkmerge 64; addext "$C" 1 $((units * 1024 + 501))
 refuse rdosize "cowmerge: cowfile $C: written for an rdofile of another exact size (cowfile: $((units * 1024 + 501)) bytes, rdofile $R: $((units * 1024 + 500)) bytes)" \

@@ -485,6 +485,40 @@ static void test_cowtab(void)
 	report("cowtab-parse", ok);
 }
 
+/* Messages that add to a reason: one pair of parentheses; the limit. */
+static void test_messages(void)
+{
+	struct cow_ioc_dev d = { .reason = COW_E_DEVRANGE };
+	char buf[256], dir[4096], cmd[4200];
+	bool ok = true;
+	FILE *f;
+
+	cow_reason_with(buf, sizeof(buf), "written (x)", "y");
+	CHECK(!strcmp(buf, "written (x; y)"));
+	cow_reason_with(buf, sizeof(buf), "written", "y");
+	CHECK(!strcmp(buf, "written (y)"));
+	/* the driver's "beyond maxcows" says what maxcows is */
+	snprintf(dir, sizeof(dir), "%s/sys-maxcows/module/cowloop/parameters",
+		 tmpdir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+	CHECK(!system(cmd));
+	strcat(dir, "/maxcows");
+	f = fopen(dir, "w");
+	CHECK(f && fputs("16\n", f) >= 0 && !fclose(f));
+	snprintf(dir, sizeof(dir), "%s/sys-maxcows", tmpdir);
+	setenv("COWLOOP_SYSFS", dir, 1);
+	CHECK(!strcmp(cow_ctl_strerror(&d, 0), "no such cowdevice (beyond "
+		      "maxcows; maxcows is 16: /dev/cow/0 to /dev/cow/15)"));
+	snprintf(dir, sizeof(dir), "%s/sys-none", tmpdir);
+	setenv("COWLOOP_SYSFS", dir, 1);
+	CHECK(!strcmp(cow_ctl_strerror(&d, 0), "no such cowdevice (beyond "
+		      "maxcows; maxcows is 16 by default, at most 1024)"));
+	unsetenv("COWLOOP_SYSFS");
+	d.reason = COW_E_DIRTY;
+	CHECK(!strcmp(cow_ctl_strerror(&d, 0), cow_strerror(COW_E_DIRTY)));
+	report("messages-parentheses-maxcows", ok);
+}
+
 int main(int argc, char **argv)
 {
 	tmpdir = argc > 1 ? argv[1] : "/tmp";
@@ -495,5 +529,6 @@ int main(int argc, char **argv)
 	test_bitmap();
 	test_io();
 	test_cowtab();
+	test_messages();
 	return failures ? 1 : 0;
 }
