@@ -88,6 +88,32 @@ expect generator-no-cowtab 0 "" env COWLOOP_COWTAB="$T/none" "$BIN/cowtab-genera
 result generator-no-cowtab-empty [ -z "$(ls "$G")" ]
 "$BIN/cowtab-generator" >/dev/null 2>&1; result generator-usage-exit-2 [ $? = 2 ]
 
+# ---- the documentation the manual pages name is installed there (issue
+# 23, item 21): make install-doc, as the .deb does; PREFIX moves both
+# docrefs dir: the /usr*/share/doc/cowloop-utils/ files the installed
+# manual pages name (roff's \- and \% taken out)
+docrefs() {
+	sed 's/\\%//g; s/\\-/-/g' "$1"/share/man/man*/* |
+		grep -o '/usr[a-z/]*/share/doc/cowloop-utils/[A-Za-z0-9._-]*' | sort -u
+}
+for pre in /usr /usr/local; do
+	rm -rf "$T/inst"
+	make -s install-man install-doc DESTDIR="$T/inst" PREFIX=$pre >/dev/null 2>&1
+	ok=true; refs=$(docrefs "$T/inst$pre")
+	[ "$(wc -l <<<"$refs")" -ge 3 ] || ok=false
+	for r in $refs; do
+		case $r in "$pre/share/doc/cowloop-utils/"*) ;; *) ok=false ;; esac
+		[ -e "$T/inst$r" ] || { ok=false; echo "  $r: named, not installed" >&2; }
+	done
+	for d in README HOWTO.install doc/*.md; do
+		cmp -s "$d" "$T/inst$pre/share/doc/cowloop-utils/${d#doc/}" || ok=false
+	done
+	result doc-installed-where-man-says${pre//\//-} $ok
+done
+rm -rf "$T/inst"
+grep -q 'install-doc' debian/rules && grep -q 'dh_compress.*-X.md' debian/rules
+result doc-in-package [ $? = 0 ]
+
 # ---- DKMS and the packages carry the version of cowloop.h -----------
 v=$(sed -n 's/^#define COWLOOP_VERSION[^"]*"\(.*\)"/\1/p' src/include/cowloop.h)
 result dkms-version [ "$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)" = "$v" ]
