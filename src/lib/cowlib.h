@@ -219,6 +219,7 @@ int cow_active_user(const struct stat *st, unsigned int *devno,
 		    const char **as);
 int cow_refuse_active(const char *label, const struct stat *st);
 int cow_claim(const char *label, int fd, bool write);
+int cow_refuse_loop(const char *label, int fd);
 
 /* ---- cowtab.c --------------------------------------------------- */
 

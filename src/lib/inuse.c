@@ -186,18 +186,24 @@ static bool cow_loop_uses(const char *name, const char *backing,
 }
 
 /*
- * Refuse the file @st (@label names it) to a tool that writes it when a
- * loop device uses it as its backing file, mounted or not: the writes
- * would go behind the loop device's back (its page cache, a file system
- * on it).  The bound loop devices are those with
+ * Refuse the file open as @fd (@label names it) to a tool that writes it
+ * when a loop device uses it as its backing file, mounted or not: the
+ * writes would go behind the loop device's back (its page cache, a file
+ * system on it).  The bound loop devices are those with
  * /sys/block/loopN/loop/backing_file.  Returns 0, or -1 (said).
  */
-static int cow_refuse_loop(const char *label, const struct stat *st)
+int cow_refuse_loop(const char *label, int fd)
 {
 	char path[PATH_MAX], backing[PATH_MAX];
 	struct dirent *de;
+	struct stat st;
 	int ret = 0;
 	DIR *dir;
+
+	if (fstat(fd, &st) < 0) {
+		cow_err_errno(label, NULL);
+		return -1;
+	}
 
 	snprintf(path, sizeof(path), "%s/block", cow_sysfs());
 	dir = opendir(path);
@@ -211,7 +217,7 @@ static int cow_refuse_loop(const char *label, const struct stat *st)
 		snprintf(path, sizeof(path), "%s/block/%s/loop/backing_file",
 			 cow_sysfs(), de->d_name);
 		if (cow_read_line(path, backing, sizeof(backing)) < 0 ||
-		    !cow_loop_uses(de->d_name, backing, st))
+		    !cow_loop_uses(de->d_name, backing, &st))
 			continue;
 		cow_err(label, "in use by /dev/%s (as its backing file): detach "
 			"it first (losetup -d /dev/%s)", de->d_name, de->d_name);
@@ -223,10 +229,11 @@ static int cow_refuse_loop(const char *label, const struct stat *st)
 
 /*
  * Claim the file open as @fd (@label names it) for a tool that writes it
- * (@write) or only reads it: locked against the other tools, not a file
- * of an active cowdevice and, to write it, not a loop device's backing
- * file.  Lock first: a cowdevice activated after the check is activated
- * by cowdev, which takes the lock too.  Returns 0, or -1 (said).
+ * (@write) or only reads it: locked against the other tools, and not a
+ * file of an active cowdevice.  Lock first: a cowdevice activated after
+ * the check is activated by cowdev, which takes the lock too.  (A tool
+ * that writes checks the loop devices too, once it claimed all its
+ * files: cow_refuse_loop().)  Returns 0, or -1 (said).
  */
 int cow_claim(const char *label, int fd, bool write)
 {
@@ -236,7 +243,7 @@ int cow_claim(const char *label, int fd, bool write)
 		cow_err_errno(label, NULL);
 		return -1;
 	}
-	if (cow_lock(fd, label, write) || cow_refuse_active(label, &st))
+	if (cow_lock(fd, label, write))
 		return -1;
-	return write ? cow_refuse_loop(label, &st) : 0;
+	return cow_refuse_active(label, &st);
 }

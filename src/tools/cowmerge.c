@@ -311,7 +311,9 @@ int main(int argc, char **argv)
 	if (cow_open(&cf, argv[optind + 1], true) < 0)
 		goto out_rdo;
 	if (cow_claim(r.label, r.fd, true) < 0 ||
-	    cow_claim(cf.label, cf.fd, true) < 0)
+	    cow_claim(cf.label, cf.fd, true) < 0 ||
+	    cow_refuse_loop(r.label, r.fd) < 0 ||
+	    cow_refuse_loop(cf.label, cf.fd) < 0)
 		goto out;
 	resume = cf.hdr.ext_flags & COW_EXT_MERGING;
 	if (cf.hdr.ext_flags & COW_EXT_MERGED) {

@@ -428,7 +428,8 @@ int main(int argc, char **argv)
 	cow_catch_interrupts();
 	if (cow_open(cf, argv[optind], !rp.dryrun) < 0)
 		return EXIT_ERROR;
-	if (cow_claim(cf->label, cf->fd, !rp.dryrun) < 0)
+	if (cow_claim(cf->label, cf->fd, !rp.dryrun) < 0 ||
+	    (!rp.dryrun && cow_refuse_loop(cf->label, cf->fd) < 0))
 		ret = EXIT_ERROR;
 	else if (cow_map_stat(cf, &st) < 0)
 		ret = EXIT_ERROR;

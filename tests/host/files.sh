@@ -151,6 +151,13 @@ echo "$R" > "$S/block/loop77/loop/backing_file"
 COWLOOP_SYSFS=$S same merge-n-loop-backing-path "$R" "$C"
 expect merge-loop-backing-path 1 "cowmerge: rdofile $R: in use by /dev/loop77 (as its backing file): detach it first (losetup -d /dev/loop77)" \
 	env COWLOOP_SYSFS="$S" "$BIN/cowmerge" -y "$R" "$C"
+# a cowdevice over that loop device: its cowfile is said first (what
+# tests/guest/t/tool-merge-reset.sh expects of cowmerge image cowfile)
+mkdir -p "$S/block/cow0/cowloop"
+echo /dev/loop77 > "$S/block/cow0/cowloop/rdofile"
+echo "$C" > "$S/block/cow0/cowloop/cowfile"
+expect merge-loop-active-cowfile-first 1 "cowmerge: cowfile $C: in use by /dev/cow/0 (as its cowfile): deactivate it first (cowdev -d /dev/cow/0)" \
+	env COWLOOP_SYSFS="$S" "$BIN/cowmerge" -y "$R" "$C"
 rm -rf "$S"
 if [ "$(id -u)" = 0 ] && loop=$(losetup -f --show "$R" 2>/dev/null); then
 	# a real one, whose backing file was renamed since: by device and inode
