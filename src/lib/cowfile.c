@@ -32,11 +32,13 @@ static bool cow_wrong_type(const struct stat *st, int type)
  * Open @path, the file @label names ("cowfile <path>"), as every tool
  * must: without ever waiting (the open of a FIFO, or of a device, can
  * block), refusing with reason @type what is not a regular file or, for
- * COW_E_RDOTYPE, a block device.  @flags is O_RDONLY or O_RDWR; for
- * writing, a block device is opened O_EXCL as mkfs and fsck do, so that
- * the kernel refuses it while it is mounted or held by another program
- * (Linux ignores O_EXCL without O_CREAT for any other file).  Returns the
- * descriptor, with *@st filled in, or -1 (said).
+ * COW_E_RDOTYPE, a block device: before opening it when stat says so,
+ * and, race-free, by fstat of what was opened.  @flags is O_RDONLY or
+ * O_RDWR; for writing, a block device is opened O_EXCL as mkfs and fsck
+ * do, so that the kernel refuses it while it is mounted or held by
+ * another program (Linux ignores O_EXCL without O_CREAT for any other
+ * file), and a read-only one is refused.  Returns the descriptor, with
+ * *@st filled in, or -1 (said).
  */
 int cow_open_file(const char *label, const char *path, int flags, int type,
 		  struct stat *st)
@@ -44,6 +46,9 @@ int cow_open_file(const char *label, const char *path, int flags, int type,
 	bool write = (flags & O_ACCMODE) == O_RDWR;
 	int fd, e;
 
+	/* never open what cannot be the file (a disk, exclusively...) */
+	if (!stat(path, st) && cow_wrong_type(st, type))
+		return cow_fail_reason(label, type);
 	fd = open(path, flags | (write ? O_EXCL : 0) | O_NONBLOCK | O_NOCTTY |
 		  O_CLOEXEC);
 	if (fd < 0) {

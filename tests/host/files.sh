@@ -27,6 +27,13 @@ expect fifo-cowdev-A 1 "cowdev: $T/fifotab:1: $notreg: /dev/cow/6 not activated"
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/sock" 2>/dev/null &&
 	expect socket-cowlist 1 "cowlist: cowfile $T/sock: cowfile is not a regular file" \
 		to "$BIN/cowlist" "$T/sock"
+# what cannot be the file is not even opened (a disk, exclusively)
+if command -v strace >/dev/null; then
+	strace -f -qq -o "$T/trace" -e trace=open,openat "$BIN/cowrepair" /dev/null >/dev/null 2>&1
+	! grep -q '"/dev/null"' "$T/trace"
+	result notreg-not-opened [ $? = 0 ]
+	rm -f "$T/trace"
+fi
 rm -f "$F" "$T/sock" "$T/fifotab" "$T/new.cow"; rm -rf "$S"
 
 # ---- an active cowdevice's files, known by device and inode (item 12) --
