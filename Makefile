@@ -5,8 +5,9 @@
 #   make                 tools, and the module when kernel headers exist
 #   make tools           userland tools into build/bin/
 #   make module [KERNELRELEASE=r]   build/<r>/cowloop.ko
-#   make install [DESTDIR=] [PREFIX=/usr]   tools, man pages, completion,
-#                        systemd/udev files (install-system), the module
+#   make install [DESTDIR=] [PREFIX=/usr]   tools, man pages, documentation,
+#                        completion, systemd/udev files (install-system),
+#                        the module
 #   make dkms-install    the module's source into /usr/src, built by DKMS
 #                        for every kernel with headers (dkms-source: copy)
 #   make deb             cowloop-dkms and cowloop-utils .debs in build/deb/
@@ -29,6 +30,7 @@ PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 COMPDIR	?= $(PREFIX)/share/bash-completion/completions
+DOCDIR	?= $(PREFIX)/share/doc/cowloop-utils
 # systemd and udev look here on Debian 12 (not moved by PREFIX)
 UNITDIR	?= /lib/systemd/system
 GENDIR	?= /lib/systemd/system-generators
@@ -68,7 +70,7 @@ KSRC	:= $(wildcard src/module/*.c src/module/*.h) src/module/Kbuild
 # The kernel's own make must not see our KERNELRELEASE on its command line.
 MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
-.PHONY: all tools module install install-tools install-man install-module \
+.PHONY: all tools module install install-tools install-man install-doc install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
 	check check-host check-guest check-debug check-kernels kernels lint demo \
 	vm-shell bench bench-tools fuzz deps clean
@@ -119,7 +121,7 @@ module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(KOUT) COWLOOP_INC=$(CURDIR)/src/include modules
 endif
 
-install: install-tools install-man install-completion install-system
+install: install-tools install-man install-doc install-completion install-system
 	@if [ -e $(KOUT)/cowloop.ko ]; then $(MAKE) --no-print-directory install-module; \
 	else echo "cowloop: module not built for $(KERNELRELEASE): not installed"; fi
 
@@ -127,12 +129,20 @@ install-tools: tools
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(addprefix $(BIN)/,$(TOOLS)) $(DESTDIR)$(SBINDIR)
 
+# The manual pages name the documentation where install-doc puts it.
 install-man:
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man4
-	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
-	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
-	install -m 0644 man/*.4 $(DESTDIR)$(MANDIR)/man4
+	for f in man/*.[458]; do \
+		d=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#man/}; \
+		sed 's|/usr/share/doc/cowloop\\-utils|$(subst -,\\-,$(DOCDIR))|g' \
+			$$f > $$d && chmod 0644 $$d || exit 1; \
+	done
+
+# README, HOWTO.install and doc/*.md, which the manual pages point to.
+install-doc:
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 0644 README HOWTO.install doc/*.md $(DESTDIR)$(DOCDIR)
 
 # udev rule, systemd units and generator (boot-time activation of
 # /etc/cowtab); an existing /etc/cowtab is kept.

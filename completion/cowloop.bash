@@ -47,8 +47,9 @@ _cowloop() {
 	cowsync) opts="-h --help -V --version" ;;
 	cowlist) opts="-v --verbose -J --json -h --help -V --version" ;;
 	cowrepair)
-		opts="-f --force -n --dry-run --scan-data -p --progress
-		      --no-progress -v --verbose -h --help -V --version" ;;
+		opts="-f --force -n --dry-run -p --preen -y --yes --scan-data
+		      -C --progress --no-progress -v --verbose -h --help
+		      -V --version" ;;
 	cowmerge)
 		opts="-y --yes -n --dry-run -p --progress --no-progress
 		      -h --help -V --version" ;;

@@ -41,6 +41,7 @@ struct cow_hdr {
 	__u64	ext_flags;	/* COW_EXT_*, 0 without extension */
 	__u64	rdosize;	/* exact rdofile bytes, 0 when unknown */
 	__u64	mergefp;	/* with COW_EXT_MERGE_ANY: fingerprint once merged */
+	__u64	rdoid;		/* with COW_EXT_MERGE_ANY: the rdofile, 0: unknown */
 };
 
 /* Fingerprint accumulator: feed units in order until it is complete. */

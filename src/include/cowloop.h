@@ -84,8 +84,10 @@ struct cow_disk_hdr32 {
  * that the original driver, which ignores this block, refuses the
  * cowfile too) and with mergefp, the fingerprint of the rdofile as the
  * merge leaves it (which holds at any point of the merge: see
- * doc/cowfile-format.md).  cowloop releases before these flags refuse
- * such a cowfile as a bad extension.
+ * doc/cowfile-format.md), and usually with rdoid, a hash of rdofile
+ * units the cowfile does not cover (which the merge never changes), so
+ * that a merge resumes into its own rdofile only.  cowloop releases
+ * before these flags refuse such a cowfile as a bad extension.
  */
 #define COW_EXT_MERGING		0x0002ULL
 #define COW_EXT_MERGED		0x0004ULL
@@ -98,7 +100,8 @@ struct cow_disk_ext {
 	__le64	flags;		/* COW_EXT_* */
 	__le64	rdosize;	/* exact byte size of the rdofile */
 	__le64	mergefp;	/* MERGING/MERGED: fingerprint once merged */
-	__le64	reserved[12];	/* zero */
+	__le64	rdoid;		/* MERGING/MERGED: the rdofile, 0: unknown */
+	__le64	reserved[11];	/* zero */
 };					/* 128 bytes */
 
 /* ------------------------------------------------------------------ */

@@ -6,7 +6,9 @@
  *   io.c       whole-buffer pread/pwrite, file sizes, data extents (holes)
  *   cowfile.c  open a cowfile (header + bitmap), rewrite it; open an
  *              rdofile and compute its fingerprint
- *   ctl.c      the driver's control device /dev/cow/ctl
+ *   ctl.c      the driver's control device /dev/cow/ctl, the active
+ *              cowdevices in sysfs
+ *   inuse.c    locks between the tools; files of active cowdevices
  *   cowtab.c   /etc/cowtab, the cowdevices activated at boot
  *
  * Functions that can fail print "<tool>: <file>: <reason>" themselves and
@@ -16,9 +18,11 @@
 #define _COWLIB_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include "cowfmt.h"
 
@@ -43,6 +47,7 @@ struct cow_tool {
 	const char *summary;	/* one sentence */
 	const char *options;	/* help lines for the tool's own options */
 	int usage_status;	/* exit status of a usage error, 0: 2 */
+	int fail_status;	/* of a failure (output lost...), 0: 1 */
 };
 
 extern const char *cow_progname;
@@ -55,10 +60,22 @@ void cow_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
 void cow_err(const char *file, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* When set, cow_err hands it "<file>: <reason>" instead of printing it. */
+extern void (*cow_err_hook)(const char *msg);
 void cow_err_errno(const char *file, const char *what);
+void cow_reason_with(char *buf, size_t len, const char *text,
+		     const char *extra);
+void cow_err_reason(const char *file, int reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 bool cow_ask(const char *question);
+const char *cow_plural(uint64_t n, const char *one, const char *many);
 void cow_human(uint64_t bytes, char *buf, size_t len);
+size_t cow_escape(const char *s, char *out, size_t len);
 void cow_json_str(const char *s);
+void cow_json_name(const char *key, const char *s);
+
+extern volatile sig_atomic_t cow_interrupted;
+void cow_catch_interrupts(void);
 
 /* Progress of long work (cowmerge, full cowrepair) on stderr. */
 struct cow_progress {
@@ -130,6 +147,8 @@ struct rdofile {
 	uint64_t rdoblocks;	/* whole 1 KiB units */
 };
 
+int cow_open_file(const char *label, const char *path, int flags, int type,
+		  struct stat *st);
 int cow_open(struct cowfile *cf, const char *path, bool writable);
 int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf);
 int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit);
@@ -150,6 +169,7 @@ int rdo_open(struct rdofile *r, const char *path, bool writable);
 int rdo_fingerprint(const struct rdofile *r, uint32_t *fp);
 int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
 			   uint32_t *fp);
+int cow_rdoid(struct cowfile *cf, const struct rdofile *r, uint64_t *id);
 void rdo_close(struct rdofile *r);
 
 int cow_refuse_rdo(const struct cowfile *cf, const struct rdofile *r, int e);
@@ -161,20 +181,45 @@ extern const char cow_ctl_path[];	/* "/dev/cow/ctl" */
 
 int cow_ctl_open(void);
 int cow_ctl_ioctl(unsigned long cmd, struct cow_ioc_dev *d);
+void cow_devno_limit(char *buf, size_t len);
 const char *cow_ctl_strerror(const struct cow_ioc_dev *d, int err);
+
+/* Which file an active cowdevice uses (sysfs rdofile_id, cowfile_id). */
+struct cow_file_id {
+	bool known;		/* shown (drivers before 4.0: compare paths) */
+	unsigned int dev_major, dev_minor;	/* st_dev */
+	uint64_t ino;				/* st_ino */
+	unsigned int rdev_major, rdev_minor;	/* st_rdev: 0:0 but devices */
+};
 
 /* An active cowdevice, as sysfs shows it. */
 struct cow_active {
 	unsigned int devno;
 	char rdofile[COW_PATH_MAX];
 	char cowfile[COW_PATH_MAX];
+	struct cow_file_id rdo_id, cow_id;
 	char state[32];		/* cowloop/state, "" when not shown */
 	uint64_t size;		/* bytes, 0 when not shown */
 };
 
 const char *cow_sysfs(void);
+int cow_read_line(const char *path, char *out, size_t len);
 int cow_active_list(struct cow_active **v, size_t *n);
-int cow_refuse_active(const char *what, const char *path);
+
+/* ---- inuse.c ---------------------------------------------------- */
+
+#define COW_LOCKED	"in use by another cowloop tool (locked)"
+
+int cow_lock(int fd, const char *label, bool write);
+int cow_lock_try(int fd, const char *label, bool write);
+int cow_file_id_parse(const char *s, struct cow_file_id *id);
+bool cow_active_is(const struct cow_file_id *id, const char *path,
+		   const struct stat *st);
+int cow_active_user(const struct stat *st, unsigned int *devno,
+		    const char **as);
+int cow_refuse_active(const char *label, const struct stat *st);
+int cow_claim(const char *label, int fd, bool write);
+int cow_refuse_loop(const char *label, int fd);
 
 /* ---- cowtab.c --------------------------------------------------- */
 
@@ -190,6 +235,7 @@ struct cowtab_entry {
 	bool noauto;			/* not at boot, nor by cowdev -A */
 	bool readonly;			/* ro: as cowdev -a -r */
 	bool partscan;			/* partscan: as cowdev -a -P */
+	char cowkey[COW_PATH_MAX];	/* what cowfile resolves to */
 };
 
 struct cowtab {
@@ -206,5 +252,7 @@ int cowtab_read(struct cowtab *t, const char *path,
 			    const char *why),
 		void *ctx);
 void cowtab_free(struct cowtab *t);
+void cow_path_normalize(const char *path, char *out, size_t len);
+void cowtab_path_key(const char *path, char *out, size_t len);
 
 #endif /* _COWLIB_H */

@@ -12,7 +12,7 @@
 
 static const struct cow_tool tool = {
 	.name = "cowlist",
-	.synopsis = "[-v] [--json] cowfile",
+	.synopsis = "[-v] [-J] cowfile",
 	.summary = "Show the information in the header of a cowfile.",
 	.options = "  -v, --verbose     also show the layout, the ORDERED flag, the\n"
 		   "                    exact rdofile size, the fingerprint, and the\n"
@@ -145,8 +145,8 @@ static void report_json(const struct cowfile *cf, const struct stat *st)
 {
 	const struct cow_hdr *h = &cf->hdr;
 
-	printf("{\n    \"filename\": ");
-	cow_json_str(cf->path);
+	printf("{\n    ");
+	cow_json_name("filename", cf->path);
 	printf(",\n    \"format\": \"cowfile\",\n    \"state\": \"%s\",\n",
 	       state(h));
 	printf("    \"header-version\": %u,\n", h->version);
@@ -180,12 +180,47 @@ static void report_json(const struct cowfile *cf, const struct stat *st)
 	       (unsigned long long)st->st_blocks * 512);
 }
 
+/*
+ * Does the bitmap agree with the header and the file, as the other tools
+ * require?  Returns the reason (COW_OK), with @st, or -1 (said).  Only
+ * where it must: not for a dirty cowfile (its count is stale until a
+ * repair, as the state says) or a packed one; not while another tool
+ * writes the cowfile (it is locked) or a cowdevice uses it (the driver
+ * changes it), which are said or shown elsewhere.
+ */
+static int check_map(struct cowfile *cf, struct cow_map_stat *st)
+{
+	const struct cow_hdr *h = &cf->hdr;
+	unsigned int devno;
+	const char *as;
+	struct stat fst;
+	int r;
+
+	if (h->flags & COW_F_PACKED ||
+	    ((h->flags & COW_F_DIRTY) && !(h->ext_flags & COW_EXT_MERGE_ANY)))
+		return COW_OK;
+	r = cow_lock_try(cf->fd, cf->label, false);
+	if (r > 0)
+		cow_err(cf->label, COW_LOCKED ": bitmap not checked");
+	if (r)
+		return r < 0 ? -1 : COW_OK;
+	if (fstat(cf->fd, &fst) < 0) {
+		cow_err_errno(cf->label, NULL);
+		return -1;
+	}
+	r = cow_active_user(&fst, &devno, &as);
+	if (r)
+		return r < 0 ? -1 : COW_OK;
+	return cow_map_check(cf, st);
+}
+
 int main(int argc, char **argv)
 {
+	struct cow_map_stat ms;
 	struct cowfile cf;
 	struct stat st;
 	bool verbose = false, json = false;
-	int c;
+	int c, e;
 
 	cow_tool_init(&tool);
 	while ((c = getopt_long(argc, argv, "vJ" COW_SHORTOPTS_STD, longopts,
@@ -203,8 +238,8 @@ int main(int argc, char **argv)
 	/* what cowdev -a leaves before the driver writes a header */
 	if (!stat(argv[optind], &st) && S_ISREG(st.st_mode) && !st.st_size) {
 		if (json) {
-			printf("{\n    \"filename\": ");
-			cow_json_str(argv[optind]);
+			printf("{\n    ");
+			cow_json_name("filename", argv[optind]);
 			printf(",\n    \"format\": \"cowfile\",\n"
 			       "    \"state\": \"empty\"\n}\n");
 			return COW_EXIT_OK;
@@ -215,15 +250,17 @@ int main(int argc, char **argv)
 	}
 	if (cow_open(&cf, argv[optind], false) < 0)
 		return COW_EXIT_FAIL;
-	if (fstat(cf.fd, &st) < 0) {
+	e = check_map(&cf, &ms);
+	if (e >= 0 && fstat(cf.fd, &st) < 0) {
 		cow_err_errno(cf.label, NULL);
-		cow_close(&cf);
-		return COW_EXIT_FAIL;
+		e = -1;
 	}
-	if (json)
+	if (e >= 0 && json)
 		report_json(&cf, &st);
-	else
+	else if (e >= 0)
 		report(&cf, &st, verbose);
+	if (e > 0)
+		cow_map_refuse(&cf, e, &ms);
 	cow_close(&cf);
-	return COW_EXIT_OK;
+	return e ? COW_EXIT_FAIL : COW_EXIT_OK;
 }

@@ -22,13 +22,14 @@
 
 static const struct cow_tool tool = {
 	.name = "cowmerge",
-	.synopsis = "[-y] [-n] rdofile cowfile",
+	.synopsis = "[-y] [-n] [-p|--no-progress] rdofile cowfile",
 	.summary = "Write the modified blocks stored in a cowfile into its rdofile.\n"
 		   "This destroys the original contents of the rdofile.  An\n"
 		   "interrupted merge is completed by running the same command again.",
 	.options = "  -y, --yes         do not ask for confirmation\n"
-		   "  -n, --dry-run     check everything, say what would be written\n"
-		   "                    and how much, write nothing\n"
+		   "  -n, --dry-run     check everything a merge checks (the files\n"
+		   "                    opened for writing), say what would be\n"
+		   "                    written and how much, write nothing\n"
 		   "  -p, --progress    show blocks done, of all, and the rate (the\n"
 		   "                    default when standard error is a terminal)\n"
 		   "      --no-progress never show it\n",
@@ -69,9 +70,9 @@ static int copy_run(const struct cowfile *cf, const struct rdofile *r,
 		return -1;
 	}
 	if ((size_t)got < len) {	/* never merge missing data as zeroes */
-		cow_err(cf->label, "%s (block %llu)",
-			cow_strerror(COW_E_TRUNCATED),
-			(unsigned long long)(u + (uint64_t)got / COW_MAPUNIT));
+		cow_err_reason(cf->label, COW_E_TRUNCATED, "block %llu",
+			       (unsigned long long)(u + (uint64_t)got /
+						    COW_MAPUNIT));
 		return -1;
 	}
 	if (cow_pwrite_full(r->fd, buf, len, u * COW_MAPUNIT) < 0) {
@@ -81,7 +82,11 @@ static int copy_run(const struct cowfile *cf, const struct rdofile *r,
 	return 0;
 }
 
-/* Copy every unit whose bit is set, in runs; then make the rdofile durable. */
+/*
+ * Copy every unit whose bit is set, in runs; then make the rdofile
+ * durable.  Returns 0, -1 on an error (said), -2 when interrupted
+ * (SIGINT, SIGTERM, SIGHUP, between two runs).
+ */
 static int merge(struct cowfile *cf, const struct rdofile *r, int progress)
 {
 	uint64_t start = 0, n = 0, done = 0, u;
@@ -101,6 +106,10 @@ static int merge(struct cowfile *cf, const struct rdofile *r, int progress)
 		if (n && u == start + n && n < RUN_MAX) {
 			n++;
 			continue;
+		}
+		if (cow_interrupted) {
+			ret = -2;
+			goto out_it;
 		}
 		if (n && copy_run(cf, r, buf, start, n) < 0)
 			goto out_it;
@@ -144,12 +153,14 @@ static int dry_run(struct cowfile *cf, const struct rdofile *r, bool resume)
 	if (k < 0)
 		return -1;
 	cow_human(units * COW_MAPUNIT, h, sizeof(h));
-	printf("%s %s: would write %llu blocks (%llu bytes, %s) in %llu runs "
-	       "from %s; nothing written (--dry-run)\n",
+	printf("%s %s: would write %llu %s (%llu bytes, %s) in %llu %s from "
+	       "%s; nothing written (--dry-run)\n",
 	       resume ? "completing the interrupted merge into" : "merge into",
 	       r->path, (unsigned long long)units,
+	       cow_plural(units, "block", "blocks"),
 	       (unsigned long long)(units * COW_MAPUNIT), h,
-	       (unsigned long long)runs, cf->path);
+	       (unsigned long long)runs, cow_plural(runs, "run", "runs"),
+	       cf->path);
 	return 0;
 }
 
@@ -165,10 +176,11 @@ static bool confirmed(const struct cowfile *cf, const struct rdofile *r,
 			"terminal to confirm (use -y)");
 		return false;
 	}
-	snprintf(q, sizeof(q), "Merge %llu modified blocks of %s into %s? "
+	snprintf(q, sizeof(q), "Merge %llu modified %s of %s into %s? "
 		 "This destroys the original contents of %s.",
-		 (unsigned long long)cf->hdr.cowused, cf->path, r->path,
-		 r->path);
+		 (unsigned long long)cf->hdr.cowused,
+		 cow_plural(cf->hdr.cowused, "block", "blocks"), cf->path,
+		 r->path, r->path);
 	if (cow_ask(q))
 		return true;
 	cow_err(r->label, "not merged");
@@ -186,13 +198,26 @@ static int check_map(struct cowfile *cf)
 	return e ? -1 : 0;
 }
 
+/* Say that rdofile @r is not the one cowfile @cf is merged into (@why). */
+static int other_target(const struct cowfile *cf, const struct rdofile *r,
+			const char *why)
+{
+	cow_err(cf->label, "%s (%s does not match: %s)",
+		cf->hdr.ext_flags & COW_EXT_MERGED ?
+		"already merged into another rdofile" :
+		"a merge into another rdofile is under way", r->label, why);
+	return -1;
+}
+
 /*
  * A cowfile whose merge was interrupted (MERGING) or completed (MERGED):
- * is @r the rdofile it was being merged into?  Its size must match and
- * its fingerprint, counted over the merged image, too.
+ * is @r the rdofile it was being merged into?  Its size must match, its
+ * identity (rdoid: units the merge does not write, when recorded), and
+ * its fingerprint counted over the merged image.
  */
 static int check_merge_target(struct cowfile *cf, const struct rdofile *r)
 {
+	uint64_t id;
 	uint32_t fp;
 	int e;
 
@@ -202,30 +227,38 @@ static int check_merge_target(struct cowfile *cf, const struct rdofile *r)
 	e = cow_hdr_check_rdo(&cf->hdr, r->size, (uint32_t)cf->hdr.fingerprint);
 	if (e)
 		return cow_refuse_rdo(cf, r, e);
+	if (cf->hdr.rdoid) {
+		if (cow_rdoid(cf, r, &id) < 0)
+			return -1;
+		if (id != cf->hdr.rdoid)
+			return other_target(cf, r, "its blocks the cowfile does "
+					    "not cover differ");
+	}
 	if (cf->hdr.ext_flags & COW_EXT_MERGED) {
 		if (rdo_fingerprint(r, &fp) < 0)
 			return -1;
 	} else if (cow_merged_fingerprint(cf, r, &fp) < 0) {
 		return -1;
 	}
-	if (fp != (uint32_t)cf->hdr.mergefp) {
-		cow_err(cf->label, "%s (%s does not match: fingerprint "
-			"mismatch)", cf->hdr.ext_flags & COW_EXT_MERGED ?
-			"already merged into another rdofile" :
-			"a merge into another rdofile is under way", r->label);
-		return -1;
-	}
+	if (fp != (uint32_t)cf->hdr.mergefp)
+		return other_target(cf, r, "fingerprint mismatch");
 	return 0;
 }
 
-/* Record durably, before the first write, that a merge is under way. */
+/*
+ * Record durably, before the first write, that a merge is under way, and
+ * what identifies its rdofile: the fingerprint it has once merged, and
+ * the hash of units the merge does not write.
+ */
 static int mark_merging(struct cowfile *cf, const struct rdofile *r)
 {
+	uint64_t id;
 	uint32_t fp;
 
-	if (cow_merged_fingerprint(cf, r, &fp) < 0)
+	if (cow_merged_fingerprint(cf, r, &fp) < 0 || cow_rdoid(cf, r, &id) < 0)
 		return -1;
 	cf->hdr.mergefp = fp;
+	cf->hdr.rdoid = id;
 	cf->hdr.rdosize = r->size;
 	cf->hdr.flags |= COW_F_DIRTY;
 	cf->hdr.ext_flags |= COW_EXT_MERGING;
@@ -244,7 +277,7 @@ int main(int argc, char **argv)
 	struct cowfile cf;
 	struct rdofile r;
 	bool yes = false, dry = false, resume;
-	int c, ret = COW_EXIT_FAIL, progress = -1;
+	int c, e, ret = COW_EXIT_FAIL, progress = -1;
 
 	cow_tool_init(&tool);
 	while ((c = getopt_long(argc, argv, "ynp" COW_SHORTOPTS_STD, longopts,
@@ -263,17 +296,25 @@ int main(int argc, char **argv)
 	if (argc - optind != 2)
 		cow_usage_error(argc - optind < 2 ? "missing rdofile or cowfile"
 						  : "too many arguments");
-	if (cow_refuse_active("rdofile", argv[optind]) < 0 ||
-	    cow_refuse_active("cowfile", argv[optind + 1]) < 0)
-		return COW_EXIT_FAIL;
-	if (rdo_open(&r, argv[optind], !dry) < 0)
+	/*
+	 * Both opened for writing, locked and checked as for writing even
+	 * with --dry-run, which must fail where the merge would: a mounted
+	 * block device (O_EXCL), a file that is not writable, in use by an
+	 * active cowdevice or a loop device, or locked by another tool.
+	 */
+	if (rdo_open(&r, argv[optind], true) < 0)
 		return COW_EXIT_FAIL;
 	if (same_file(argv[optind + 1], r.fd)) {
 		cow_err(r.label, "%s", cow_strerror(COW_E_SAMEFILE));
 		goto out_rdo;
 	}
-	if (cow_open(&cf, argv[optind + 1], !dry) < 0)
+	if (cow_open(&cf, argv[optind + 1], true) < 0)
 		goto out_rdo;
+	if (cow_claim(r.label, r.fd, true) < 0 ||
+	    cow_claim(cf.label, cf.fd, true) < 0 ||
+	    cow_refuse_loop(r.label, r.fd) < 0 ||
+	    cow_refuse_loop(cf.label, cf.fd) < 0)
+		goto out;
 	resume = cf.hdr.ext_flags & COW_EXT_MERGING;
 	if (cf.hdr.ext_flags & COW_EXT_MERGED) {
 		if (check_merge_target(&cf, &r) < 0)
@@ -297,9 +338,18 @@ int main(int argc, char **argv)
 		       cf.path, r.path);
 	else if (cf.hdr.cowused && mark_merging(&cf, &r) < 0)
 		goto out;
-	if (merge(&cf, &r, progress) < 0)
+	/* from here on the rdofile is half merged until the end */
+	cow_catch_interrupts();
+	e = merge(&cf, &r, progress);
+	if (!e && cf.hdr.cowused && mark_merged(&cf) < 0)
+		e = -1;
+	if (e && cf.hdr.cowused) {
+		cow_err(cf.label, "merge into %s %s: run the same command "
+			"again to complete it", r.path,
+			e == -2 ? "interrupted" : "not completed");
 		goto out;
-	if (cf.hdr.cowused && mark_merged(&cf) < 0)
+	}
+	if (e)
 		goto out;
 	printf("Number of blocks modified in %s: %llu\n", r.path,
 	       (unsigned long long)cf.hdr.cowused);

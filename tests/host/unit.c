@@ -182,6 +182,9 @@ static void test_decode_reasons(void)
 		{ "flags", 6, 2, 4, COW_E_FLAGS },
 		{ "ext-magic", 512, 4, 0x11111111, COW_E_EXT },
 		{ "ext-reserved", 600, 1, 1, COW_E_EXT },
+		{ "ext-reserved-first", 552, 1, 1, COW_E_EXT },
+		{ "ext-reserved-last", 639, 1, 1, COW_E_EXT },
+		{ "ext-rdoid-no-merge", 544, 8, 1, COW_E_EXT },
 	};
 	uint8_t b[COW_HDRSIZE] __attribute__((aligned(8)));
 	struct cow_hdr h;
@@ -230,8 +233,10 @@ static void test_decode_reasons(void)
 		put(b, 516, 4, 128);
 		put(b, 520, 8, COW_EXT_ORDERED | COW_EXT_MERGING);
 		put(b, 536, 8, 0x11223344);
+		put(b, 544, 8, 0xfedcba9876543210ULL);	/* rdoid */
 		CHECK(cow_hdr_decode(&h, b) == COW_OK);
 		CHECK(h.mergefp == 0x11223344 &&
+		      h.rdoid == 0xfedcba9876543210ULL &&
 		      cow_hdr_check_state(&h) == COW_E_MERGING);
 		cow_hdr_encode(e, &h);
 		CHECK(!memcmp(b, e, COW_HDRSIZE));
@@ -245,7 +250,9 @@ static void test_decode_reasons(void)
 		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
 		put(b, 520, 8, COW_EXT_ORDERED);	/* mergefp, no merge */
 		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
-		put(b, 536, 8, 0);
+		put(b, 536, 8, 0);		/* rdoid, no merge */
+		CHECK(cow_hdr_decode(&h, b) == COW_E_EXT);
+		put(b, 544, 8, 0);
 		CHECK(cow_hdr_decode(&h, b) == COW_OK);
 		CHECK(!strcmp(cow_strerror(COW_E_TRUNCATED),
 			      "cowfile truncated: it ends before blocks its bitmap lists"));
@@ -498,6 +505,40 @@ static void test_ioctl_abi(void)
 	report("ioctl-abi", ok);
 }
 
+/* Messages that add to a reason: one pair of parentheses; the limit. */
+static void test_messages(void)
+{
+	struct cow_ioc_dev d = { .reason = COW_E_DEVRANGE };
+	char buf[256], dir[4096], cmd[4200];
+	bool ok = true;
+	FILE *f;
+
+	cow_reason_with(buf, sizeof(buf), "written (x)", "y");
+	CHECK(!strcmp(buf, "written (x; y)"));
+	cow_reason_with(buf, sizeof(buf), "written", "y");
+	CHECK(!strcmp(buf, "written (y)"));
+	/* the driver's "beyond maxcows" says what maxcows is */
+	snprintf(dir, sizeof(dir), "%s/sys-maxcows/module/cowloop/parameters",
+		 tmpdir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+	CHECK(!system(cmd));
+	strcat(dir, "/maxcows");
+	f = fopen(dir, "w");
+	CHECK(f && fputs("16\n", f) >= 0 && !fclose(f));
+	snprintf(dir, sizeof(dir), "%s/sys-maxcows", tmpdir);
+	setenv("COWLOOP_SYSFS", dir, 1);
+	CHECK(!strcmp(cow_ctl_strerror(&d, 0), "no such cowdevice (beyond "
+		      "maxcows; maxcows is 16: /dev/cow/0 to /dev/cow/15)"));
+	snprintf(dir, sizeof(dir), "%s/sys-none", tmpdir);
+	setenv("COWLOOP_SYSFS", dir, 1);
+	CHECK(!strcmp(cow_ctl_strerror(&d, 0), "no such cowdevice (beyond "
+		      "maxcows; maxcows is 16 by default, at most 1024)"));
+	unsetenv("COWLOOP_SYSFS");
+	d.reason = COW_E_DIRTY;
+	CHECK(!strcmp(cow_ctl_strerror(&d, 0), cow_strerror(COW_E_DIRTY)));
+	report("messages-parentheses-maxcows", ok);
+}
+
 int main(int argc, char **argv)
 {
 	tmpdir = argc > 1 ? argv[1] : "/tmp";
@@ -509,5 +550,6 @@ int main(int argc, char **argv)
 	test_io();
 	test_cowtab();
 	test_ioctl_abi();
+	test_messages();
 	return failures ? 1 : 0;
 }
