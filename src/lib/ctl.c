@@ -73,15 +73,50 @@ void cow_devno_limit(char *buf, size_t len)
 }
 
 /* The reason of a failed control ioctl, as text. */
+/*
+ * COW_E_FSLIMIT: the largest file of the cowfile's file system (detail)
+ * and how large the cowfile of @d's rdofile grows.
+ */
+static void cow_fslimit(const struct cow_ioc_dev *d, char *out, size_t len)
+{
+	char max[32], need[32];
+	uint64_t size = 0;
+	bool blockdev;
+	int fd;
+
+	cow_human(d->detail, max, sizeof(max));
+	fd = open(d->rdofile, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0 && !cow_fd_size(fd, &size, &blockdev) && size) {
+		cow_human(cow_cowsize(cow_rdoblocks(size)), need, sizeof(need));
+		snprintf(out, len, "it holds files of %s at most; this rdofile's cowfile grows to %s",
+			 max, need);
+	} else {
+		snprintf(out, len, "it holds files of %s at most", max);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 const char *cow_ctl_strerror(const struct cow_ioc_dev *d, int err)
 {
 	static char buf[256];
-	char limit[128];
+	char more[128];
 
-	if (d->reason != COW_E_DEVRANGE)
-		return d->reason ? cow_strerror((int)d->reason) : strerror(err);
-	cow_devno_limit(limit, sizeof(limit));
-	cow_reason_with(buf, sizeof(buf), cow_strerror(COW_E_DEVRANGE), limit);
+	switch (d->reason) {
+	case COW_OK:
+		return strerror(err);
+	case COW_E_DEVRANGE:
+		cow_devno_limit(more, sizeof(more));
+		break;
+	case COW_E_FSLIMIT:
+		if (!d->detail)
+			return cow_strerror(COW_E_FSLIMIT);
+		cow_fslimit(d, more, sizeof(more));
+		break;
+	default:
+		return cow_strerror((int)d->reason);
+	}
+	cow_reason_with(buf, sizeof(buf), cow_strerror((int)d->reason), more);
 	return buf;
 }
 

@@ -536,6 +536,17 @@ static void test_messages(void)
 	unsetenv("COWLOOP_SYSFS");
 	d.reason = COW_E_DIRTY;
 	CHECK(!strcmp(cow_ctl_strerror(&d, 0), cow_strerror(COW_E_DIRTY)));
+	/* the file system's limit, and what the cowfile needs */
+	d.reason = COW_E_FSLIMIT;
+	d.detail = 0xffffffffULL;
+	snprintf(d.rdofile, sizeof(d.rdofile), "%s/dvd6g.iso", tmpdir);
+	f = fopen(d.rdofile, "w");
+	CHECK(f && !ftruncate(fileno(f), 6LL << 30) && !fclose(f));
+	CHECK(!strcmp(cow_ctl_strerror(&d, 0), "the cowfile's file system "
+		      "cannot hold a cowfile this large (it holds files of "
+		      "4.0 GiB at most; this rdofile's cowfile grows to "
+		      "6.0 GiB)"));
+	unlink(d.rdofile);
 	report("messages-parentheses-maxcows", ok);
 }
 
