@@ -762,8 +762,8 @@ int cow_thread(void *data)
 	set_freezable();
 	for (;;) {
 		wait_event_freezable(cd->wq, cow_has_work(cd) ||
-				(kthread_should_stop() &&
-				 !atomic_read(&cd->inflight)));
+				     (kthread_should_stop() &&
+				      !atomic_read(&cd->inflight)));
 		spin_lock_irq(&cd->lock);
 		bios = cd->bios;
 		bio_list_init(&cd->bios);
