@@ -167,22 +167,26 @@ u64 cow_bm_run(struct cow_dev *cd, u64 unit, u64 end, bool *in_cow)
 }
 
 /*
- * Give bitmap page @p its blocks in the cowfile now (it is zero on disk):
+ * Give bitmap pages @p to @last their blocks in the cowfile now (they
+ * are zero on disk):
  * a flush must never need space the file system may no longer have.  A
  * write that cannot get them fails, with ENOSPC.  Allocated (the range
  * is inside the file: a KEEP_SIZE for safety), or, where the file system
  * cannot, written with zeroes.
  */
-static int cow_bm_reserve(struct cow_dev *cd, u64 p)
+static int cow_bm_reserve(struct cow_dev *cd, u64 p, u64 last)
 {
+	loff_t pos = cow_bm_page_pos(p);
 	int ret;
 
-	ret = vfs_fallocate(cd->file[COW_COW], FALLOC_FL_KEEP_SIZE,
-			    cow_bm_page_pos(p), cow_bm_page_len(cd, p));
-	if (ret != -EOPNOTSUPP)
-		return ret;
-	return cow_file_rw(cd, COW_COW, true, page_address(ZERO_PAGE(0)),
-			   cow_bm_page_len(cd, p), cow_bm_page_pos(p));
+	ret = vfs_fallocate(cd->file[COW_COW], FALLOC_FL_KEEP_SIZE, pos,
+			    cow_bm_page_pos(last) + cow_bm_page_len(cd, last) -
+			    pos);
+	for (; ret == -EOPNOTSUPP && p <= last; p++)
+		ret = cow_file_rw(cd, COW_COW, true,
+				  page_address(ZERO_PAGE(0)),
+				  cow_bm_page_len(cd, p), cow_bm_page_pos(p));
+	return ret == -EOPNOTSUPP ? 0 : ret;
 }
 
 /* A page for the bitmap, from the device's reserve when memory is short. */
@@ -211,6 +215,18 @@ static int cow_bm_install(struct cow_dev *cd, u64 p, void *old, void *pg)
 	return 0;
 }
 
+/* Mark page @p known to be all zero on disk (not in memory). */
+static int cow_bm_zero(struct cow_dev *cd, u64 p)
+{
+	void *cur = xa_cmpxchg_irq(&cd->bitmap, p, NULL, COW_BM_ZERO, GFP_NOIO);
+
+	if (xa_is_err(cur))
+		return xa_err(cur);
+	if (!cur)
+		atomic_long_inc(&cd->bm_zero);
+	return 0;
+}
+
 /*
  * Read bitmap page @p from the cowfile into memory: the page, or the
  * zero marker when it is all zero there.  The cowfile is right about a
@@ -218,7 +234,7 @@ static int cow_bm_install(struct cow_dev *cd, u64 p, void *old, void *pg)
  */
 static int cow_bm_read_page(struct cow_dev *cd, u64 p)
 {
-	void *pg = cow_bm_alloc(cd), *cur;
+	void *pg = cow_bm_alloc(cd);
 	size_t off = cow_bm_page_off(p), len = cow_bm_page_len(cd, p);
 	int ret;
 
@@ -232,12 +248,20 @@ static int cow_bm_read_page(struct cow_dev *cd, u64 p)
 	if (memchr_inv(pg + off, 0, len))
 		return cow_bm_install(cd, p, NULL, pg);
 	mempool_free(pg, cd->bm_pool);
-	cur = xa_cmpxchg_irq(&cd->bitmap, p, NULL, COW_BM_ZERO, GFP_NOIO);
-	if (xa_is_err(cur))
-		return xa_err(cur);
-	if (!cur)
-		atomic_long_inc(&cd->bm_zero);
-	return 0;
+	return cow_bm_zero(cd, p);
+}
+
+/*
+ * Is the cowfile a hole where bitmap pages @p to @last are?  Then they
+ * are zero, without reading them (a discard of 1 GiB covers 32).
+ */
+static bool cow_bm_hole(struct cow_dev *cd, u64 p, u64 last)
+{
+	loff_t end = cow_bm_page_pos(last) + cow_bm_page_len(cd, last);
+	loff_t data = vfs_llseek(cd->file[COW_COW], cow_bm_page_pos(p),
+				 SEEK_DATA);
+
+	return data == -ENXIO || (data >= 0 && data >= end);
 }
 
 /*
@@ -248,12 +272,15 @@ static int cow_bm_read_page(struct cow_dev *cd, u64 p)
 int cow_bm_fetch(struct cow_dev *cd, u64 unit, u64 count)
 {
 	u64 p, last = cow_bm_last(unit, count);
+	bool hole;
 	int ret;
 
-	for (p = cow_bm_first(unit); p <= last; p++) {
+	p = cow_bm_first(unit);
+	hole = p < last && cow_bm_hole(cd, p, last);
+	for (; p <= last; p++) {
 		if (xa_load(&cd->bitmap, p))
 			continue;
-		ret = cow_bm_read_page(cd, p);
+		ret = hole ? cow_bm_zero(cd, p) : cow_bm_read_page(cd, p);
 		if (ret)
 			return ret;
 	}
@@ -267,26 +294,30 @@ int cow_bm_fetch(struct cow_dev *cd, u64 unit, u64 count)
  */
 noinline int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 {
-	u64 p, last = cow_bm_last(unit, count);
-	void *e, *pg;
+	u64 p, q, last = cow_bm_last(unit, count);
+	void *pg;
 	int ret;
 
 	ret = cow_bm_fetch(cd, unit, count);
-	for (p = cow_bm_first(unit); !ret && p <= last; p++) {
-		e = xa_load(&cd->bitmap, p);
-		if (!xa_is_value(e))
+	for (p = cow_bm_first(unit); !ret && p <= last; p = q + 1) {
+		/* zero pages from p to q, reserved at once */
+		for (q = p; q <= last &&
+		     xa_is_value(xa_load(&cd->bitmap, q)); q++)
+			;
+		if (q == p)
 			continue;
-		if (atomic_long_read(&cd->bm_pages) >= 2 * COW_BM_MAX_PAGES) {
+		if (atomic_long_read(&cd->bm_pages) + (q - p) >
+		    2 * COW_BM_MAX_PAGES) {
 			/* the bitmap cannot be written out: do not grow it */
 			cow_log_error(cd, COW_COW, -ENOMEM);
 			return -EIO;
 		}
-		ret = cow_bm_reserve(cd, p);
-		if (ret)
-			break;
-		pg = cow_bm_alloc(cd);
-		clear_page(pg);
-		ret = cow_bm_install(cd, p, e, pg);
+		ret = cow_bm_reserve(cd, p, q - 1);
+		for (; !ret && p < q; p++) {
+			pg = cow_bm_alloc(cd);
+			clear_page(pg);
+			ret = cow_bm_install(cd, p, COW_BM_ZERO, pg);
+		}
 	}
 	return ret;
 }
