@@ -16,6 +16,8 @@
 #   make check-kernels   the guest suite on the other kernels it names
 #                        (Debian 13's 6.12, PREEMPT_RT, sid, and what the
 #                        meta packages point to today)
+#   make check-long      the long guest tests ("# suite: long": memory bounds
+#                        over an 8 TiB device...) on make check's kernels
 #   make kernels [KSET=all]   the build roots and kernels of that set
 #   make lint            checkpatch --strict over the kernel sources
 #   make check-debug     the guest suite on a KASAN/lockdep/kmemleak/fault-
@@ -72,7 +74,8 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-doc install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
-	check check-host check-guest check-debug check-kernels kernels lint demo \
+	check check-host check-guest check-debug check-kernels check-long kernels \
+	lint demo \
 	vm-shell bench bench-tools fuzz deps clean
 
 all: tools
@@ -199,6 +202,9 @@ check:
 
 check-kernels:
 	@COW_KSET=kernels tests/check.sh
+
+check-long:
+	@COW_SUITE=long tests/check.sh
 
 kernels:
 	@tests/guest/buildroot.sh prepare $(or $(KSET),all)

@@ -94,17 +94,22 @@ cow_kernels() {
 }
 
 # cow_tests [KVER]: test names to run: $TESTS (comma or space separated)
-# or every tests/guest/t/*.sh except the shared libraries (*lib.sh) and
-# the fault-injection tests debug-*.sh, which run only with
+# or every tests/guest/t/*.sh except the shared libraries (*lib.sh), the
+# fault-injection tests debug-*.sh, which run only with
 # COW_DEBUG_TESTS=1 (make check-debug) on a kernel that has fault
-# injection (the debug kernel).
+# injection (the debug kernel), and the long tests (a "# suite: long"
+# line), which run only with COW_SUITE=long (make check-long), alone.
 cow_tests() {
-	local f
+	local f long
 	if [ -n "${TESTS:-}" ]; then
 		printf '%s\n' ${TESTS//,/ }
 		return
 	fi
 	for f in "$COW_GUEST_SRC"/t/*.sh; do
+		long=
+		grep -q '^# suite: long' "$f" && long=1
+		[ "${COW_SUITE:-}" = long ] && [ -z "$long" ] && continue
+		[ "${COW_SUITE:-}" != long ] && [ -n "$long" ] && continue
 		f=${f##*/}
 		case $f in
 		*lib.sh) ;;
@@ -141,6 +146,18 @@ cow_test_timeout() {
 	echo $(( ${t:-$COW_TEST_TIMEOUT} * ${COW_TIMEOUT_SCALE:-1} ))
 }
 
+# cow_build_tools: the tools, once a run (COW_TOOLS_BUILT).
+cow_build_tools() {
+	[ -z "${COW_TOOLS_BUILT:-}" ] || return 0
+	export COW_TOOLS_BUILT=1
+	mkdir -p "$COW_OUT/logs"
+	if ! make -C "$COW_TOP" --no-print-directory tools \
+			>"$COW_OUT/logs/build-tools.log" 2>&1; then
+		echo "FAIL build-tools (host)"
+		msg "tools did not build: see build/guest/logs/build-tools.log"
+	fi
+}
+
 # cow_api_broke LOG: what a failed module build says of the kernel API,
 # one phrase per symbol: "bdev_nonrot() is gone (dev.c:655); struct
 # bvec_iter has no member bi_bvec_done (io.c:167)".
@@ -166,14 +183,7 @@ cow_api_broke() {
 cow_build() {
 	local r=$1 log=$COW_OUT/logs/$1 why n
 	mkdir -p "$log"
-	if [ -z "${COW_TOOLS_BUILT:-}" ]; then
-		COW_TOOLS_BUILT=1
-		if ! make -C "$COW_TOP" --no-print-directory tools \
-				>"$COW_OUT/logs/build-tools.log" 2>&1; then
-			echo "FAIL build-tools (host)"
-			msg "tools did not build: see build/guest/logs/build-tools.log"
-		fi
-	fi
+	cow_build_tools
 	rm -f "$COW_TOP/build/$r/cowloop.ko" "$COW_TOP/build/$r"/*.o
 	if ! make -C "$COW_TOP" --no-print-directory module KERNELRELEASE="$r" \
 			W=1 C=2 >"$log/build-module.log" 2>&1; then
@@ -220,10 +230,13 @@ cow_remove_disks() {
 
 # cow_debug_append KVER: the checks the test suite boots every kernel
 # with (make bench does not): slab red zones, poisoning and consistency
-# checks for every cache (slub_debug=FZPU), freed memory zeroed
+# checks for every cache (slub_debug=FZP), freed memory zeroed
 # (init_on_free=1), and KFENCE sampling every millisecond where the
-# kernel has KFENCE (6.12).  A use-after-free then reads poison or traps
-# instead of stale data.  COW_DEBUG_BOOT=0 turns them off.
+# kernel has KFENCE (6.12, 7.x).  A use-after-free then reads poison or
+# traps instead of stale data.  Not U (the stack of every allocation and
+# free, for the report only): it cost 12% of the suite's time under TCG,
+# and make check-debug's KASAN reports those stacks.  COW_DEBUG_BOOT=0
+# turns them off.
 #
 # Always: an oops, a hung task (120 s) or a soft lockup panics the guest,
 # which ends the boot at once (panic=-1, -no-reboot): the test fails and
@@ -247,7 +260,7 @@ cow_debug_append() {
 	[ "${COW_DEBUG_BOOT:-1}" = 1 ] || return 0
 	# KASAN (the debug kernel) does the slab checks better, and faster.
 	grep -qs '^CONFIG_KASAN=y' "$config" ||
-		printf ' %s' "slub_debug=FZPU"
+		printf ' %s' "slub_debug=FZP"
 	printf ' %s' "init_on_free=1"
 	if grep -qs '^CONFIG_KFENCE=y' "$config"; then
 		printf ' %s' "kfence.sample_interval=1"

@@ -8,7 +8,8 @@
 # panic the guest), the device reads zeroes and keeps its data across
 # deactivation, repair check and reactivation.  Then, with the guest
 # down to about 512 MiB (hugepages set aside), fio writes at random over
-# 64 GiB and verifies.
+# 64 GiB and verifies.  Minutes per kernel under TCG: make check-long.
+# suite: long
 # timeout: 1500
 . /cowloop/t/lib.sh
 . /cowloop/t/cowlib.sh
