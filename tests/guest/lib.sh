@@ -77,7 +77,7 @@ cow_kernels() {
 		root=${img%/boot/vmlinuz-*}
 		cow_kheaders "$root" "$r" || continue
 		case $r in
-		*-cowdebug*|*-rt-*) special=1 ;;
+		*-cowdebug*|*-cowkcsan*|*-rt-*) special=1 ;;
 		*) special= ;;
 		esac
 		for want in ${KVERS//,/ }; do
@@ -99,8 +99,16 @@ cow_kernels() {
 # COW_DEBUG_TESTS=1 (make check-debug) on a kernel that has fault
 # injection (the debug kernel), and the long tests (a "# suite: long"
 # line), which run only with COW_SUITE=long (make check-long), alone.
+# make check-debug's KCSAN kernel runs COW_KCSAN_TESTS only.
 cow_tests() {
 	local f long
+	case ${1:-} in
+	*-cowkcsan*)	# make check-debug's KCSAN kernel: its own share
+		if [ -n "${COW_KCSAN_TESTS:-}" ]; then
+			printf '%s\n' ${COW_KCSAN_TESTS//,/ }
+			return
+		fi ;;
+	esac
 	if [ -n "${TESTS:-}" ]; then
 		printf '%s\n' ${TESTS//,/ }
 		return
