@@ -27,7 +27,7 @@ _cowloop() {
 	case $cmd in
 	cowdev)
 		opts="-a --activate -r --read-only -P --partscan -d --deactivate
-		      -A --activate-cowtab -D --deactivate-all -l --list
+		      -A --activate-cowtab -D --deactivate-all -c --checkpoint -l --list
 		      -J --json -n --noheadings -O --output -h --help -V --version"
 		if [ "$prev" = -O ] || [ "$prev" = --output ]; then
 			local pre=${cur%"${cur##*,}"}
@@ -41,6 +41,7 @@ _cowloop() {
 			-d|--deactivate) mode=d ;;
 			-a|--activate) mode=a ;;
 			-A|--activate-cowtab) mode=A ;;
+			-c|--checkpoint) mode=c ;;
 			esac
 		done
 		;;
@@ -64,6 +65,12 @@ _cowloop() {
 	cowdev)
 		if [ "$mode" = d ]; then
 			_cowloop_devices
+		elif [ "$mode" = c ]; then	# the cowdevice, then the new file
+			if [ "$prev" = -c ] || [ "$prev" = --checkpoint ]; then
+				_cowloop_devices
+			else
+				_cowloop_files
+			fi
 		elif [ "$mode" = a ]; then
 			_cowloop_files
 		elif [ "$mode" = A ]; then	# the cowdevices of cowtab

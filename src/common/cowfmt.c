@@ -265,6 +265,7 @@ static const char *const cow_reasons[COW_E_MAX] = {
 	[COW_E_NOCOWFILE]	= "cowfile missing or empty (a read-only activation creates none)",
 	[COW_E_ROREPAIR]	= "a read-only activation cannot repair the cowfile",
 	[COW_E_FSLIMIT]		= "the cowfile's file system cannot hold a cowfile this large",
+	[COW_E_CKPTSELF]	= "the checkpoint file is on the cowdevice itself",
 };
 
 const char *cow_strerror(int reason)

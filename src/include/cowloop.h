@@ -147,6 +147,7 @@ enum cow_reason {
 	COW_E_NOCOWFILE,	/* read-only: cowfile missing or empty */
 	COW_E_ROREPAIR,		/* read-only activation cannot repair */
 	COW_E_FSLIMIT,		/* its file system cannot hold it (detail) */
+	COW_E_CKPTSELF,		/* checkpoint file on the cowdevice itself */
 	COW_E_MAX
 };
 
@@ -185,5 +186,11 @@ struct cow_ioc_dev {
 #define COW_IOC_DEACTIVATE	_IOWR(COW_IOC_MAGIC, 2, struct cow_ioc_dev)
 /* write header and bitmap of devno (or of all with COW_DEV_ANY), clean */
 #define COW_IOC_SYNC		_IOWR(COW_IOC_MAGIC, 3, struct cow_ioc_dev)
+/*
+ * checkpoint: a consistent copy of devno's cowfile, as a clean cowfile,
+ * in a new file at the path in cowfile (it must not exist); detail: the
+ * microseconds the device's I/O was held
+ */
+#define COW_IOC_CHECKPOINT	_IOWR(COW_IOC_MAGIC, 4, struct cow_ioc_dev)
 
 #endif /* _COWLOOP_H */

@@ -41,14 +41,19 @@
 #define COW_BM_WRITING	XA_MARK_1
 /* The entry of a page known to be all zero on disk, not in memory. */
 #define COW_BM_ZERO	xa_mk_value(0)
-/* Bitmap pages a device keeps in reserve for writes under memory pressure. */
-#define COW_BM_POOL_MIN	16
+/*
+ * Bitmap pages a device keeps in reserve for writes under memory
+ * pressure: a request needs at most 3 new ones at a time (a write 2, a
+ * discard or write-zeroes, which works in parts of COW_ZERO_CHUNK, 3).
+ */
+#define COW_BM_POOL_MIN	4
 /*
  * Per device, at most: pages in memory (16 MiB with 4 KiB pages, the
  * bitmap of 128 GiB of device), dirty pages before the thread flushes,
  * and zero markers (about 9 bytes each); the thread trims to half.
  * Pages a request in flight needs come on top (at most 2 per write, 32
- * per discard); past twice the limit, writes needing more fail.
+ * for a discard of 1 GiB); past twice the limit, writes needing more
+ * fail.
  */
 #define COW_BM_MAX_PAGES	4096
 #define COW_BM_MAX_DIRTY	2048
@@ -189,9 +194,25 @@ static int cow_bm_reserve(struct cow_dev *cd, u64 p, u64 last)
 	return ret == -EOPNOTSUPP ? 0 : ret;
 }
 
-/* A page for the bitmap, from the device's reserve when memory is short. */
+/*
+ * A page for the bitmap: from the allocator (reclaiming a little), else
+ * from the device's reserve, else, with memory short and the reserve
+ * spent, once the device has given back what it can (its clean pages,
+ * after a flush: cow_bm_trim, which the thread or an activation may
+ * call here), waiting for the reserve.
+ */
 static void *cow_bm_alloc(struct cow_dev *cd)
 {
+	void *pg;
+
+	pg = kmem_cache_alloc(cow_bm_cache,
+			      GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN);
+	if (!pg)
+		pg = mempool_alloc(cd->bm_pool, GFP_NOWAIT | __GFP_NOWARN);
+	if (pg)
+		return pg;
+	WRITE_ONCE(cd->bm_trim, true);
+	cow_bm_trim(cd);
 	return mempool_alloc(cd->bm_pool, GFP_NOIO);
 }
 

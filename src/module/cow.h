@@ -10,6 +10,7 @@
 #include <linux/fs.h>
 #include <linux/mempool.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -52,6 +53,7 @@ struct cow_dev {
 
 	struct gendisk		*disk;
 	struct task_struct	*thread;
+	struct rw_semaphore	hold;		/* the thread serves under it */
 	wait_queue_head_t	wq;		/* thread wakeup */
 	struct bio_list		bios;		/* submitted, for the thread */
 	struct bio_list		fua_bios;	/* FUA writes awaiting a flush */
@@ -118,6 +120,11 @@ void cow_publish(struct cow_dev *cd);
 void cow_abort(struct cow_dev *cd);
 int cow_deactivate(unsigned int devno);
 int cow_sync(unsigned int devno);
+struct cow_dev *cow_dev_get(unsigned int devno);
+void cow_dev_put(struct cow_dev *cd);
+
+/* checkpoint.c */
+int cow_checkpoint(struct cow_ioc_dev *req);
 void cow_deactivate_all(void);
 int cow_dev_init(void);
 void cow_dev_exit(void);

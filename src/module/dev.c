@@ -334,6 +334,47 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 }
 
 /*
+ * How large a new file beside the cowfile may grow, if less than @need:
+ * asked of an unnamed file in its directory (O_TMPFILE), made that long,
+ * which a file system with sparse files does without writing.  ext4
+ * serving an ext2 file system limits a file without extents (indirect
+ * blocks: 16 GiB with 1 KiB blocks) below its s_maxbytes.  Where the
+ * question cannot be asked (no O_TMPFILE: vfat, NFS...), @need:
+ * s_maxbytes has answered.
+ */
+static loff_t cow_file_limit(struct cow_dev *cd, loff_t need)
+{
+	loff_t lo = 0, hi = need, mid;
+	struct file *tmp;
+	char *dir, *slash;
+	int ret;
+
+	dir = kstrdup(cd->path[COW_COW], GFP_KERNEL);
+	if (!dir)
+		return need;
+	slash = strrchr(dir, '/');
+	slash[slash == dir] = '\0';		/* "/c.cow": "/" */
+	tmp = filp_open(dir, O_TMPFILE | O_RDWR | O_LARGEFILE, 0600);
+	kfree(dir);
+	if (IS_ERR(tmp))
+		return need;
+	ret = vfs_truncate(&tmp->f_path, need);
+	if (ret == -EFBIG) {
+		/* the largest size it takes, to the page */
+		while (hi - lo > PAGE_SIZE) {
+			mid = round_down(lo + (hi - lo) / 2, PAGE_SIZE);
+			if (vfs_truncate(&tmp->f_path, mid))
+				hi = mid;
+			else
+				lo = mid;
+		}
+		need = lo;
+	}
+	filp_close(tmp, NULL);
+	return need;
+}
+
+/*
  * The cowfile will grow up to cow_cowsize() bytes: its file system must
  * take a file that large (vfat: 4 GiB, ext2 with 1 KiB blocks: 16 GiB,
  * ext4: 16 TiB), or writes past its limit would fail later with EIO.
@@ -344,7 +385,11 @@ static int cow_check_fslimit(struct cow_dev *cd, u64 rdoblocks)
 	loff_t max = file_inode(cd->file[COW_COW])->i_sb->s_maxbytes;
 	u64 need = cow_cowsize(rdoblocks);
 
-	if (cd->readonly || need <= max)
+	if (cd->readonly)
+		return 0;
+	if (need <= max)
+		max = cow_file_limit(cd, need);
+	if (need <= max)
 		return 0;
 	pr_err("cowfile %s: its file system holds files up to %lld bytes (%lld MiB); this rdofile needs a cowfile of %llu bytes (%llu MiB)\n",
 	       cd->path[COW_COW], max, max >> 20, need, need >> 20);
@@ -505,6 +550,7 @@ static noinline struct cow_dev *cow_dev_alloc(const char *rdofile,
 		return NULL;
 	cd->devno = -1;
 	spin_lock_init(&cd->lock);
+	init_rwsem(&cd->hold);
 	init_waitqueue_head(&cd->wq);
 	init_waitqueue_head(&cd->drain_wq);
 	bio_list_init(&cd->bios);
@@ -879,6 +925,35 @@ int cow_sync(unsigned int devno)
 	}
 	mutex_unlock(&cow_ctl_mutex);
 	return ret;
+}
+
+/*
+ * The active device @devno, kept from being deactivated (as an open
+ * would) until cow_dev_put(); NULL when there is none.
+ */
+struct cow_dev *cow_dev_get(unsigned int devno)
+{
+	struct cow_dev *cd;
+	bool active = false;
+
+	mutex_lock(&cow_ctl_mutex);
+	cd = xa_load(&cow_devs, devno);
+	if (cd) {
+		spin_lock_irq(&cd->lock);
+		active = cd->state == COW_ACTIVE;
+		if (active)
+			cd->opens++;
+		spin_unlock_irq(&cd->lock);
+	}
+	mutex_unlock(&cow_ctl_mutex);
+	return active ? cd : NULL;
+}
+
+void cow_dev_put(struct cow_dev *cd)
+{
+	spin_lock_irq(&cd->lock);
+	cd->opens--;
+	spin_unlock_irq(&cd->lock);
 }
 
 void cow_deactivate_all(void)

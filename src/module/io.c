@@ -33,6 +33,11 @@
  * memory pressure, for elements the lower one needs to complete it.
  */
 #define COW_POOL_MIN	16
+/*
+ * Discards and write-zeroes go in parts this large (aligned): a part's
+ * bits are in 3 bitmap pages at most, which the device's reserve holds.
+ */
+#define COW_ZERO_CHUNK		SZ_64M
 /* Writes from this size on bypass the page cache when they can. */
 #define COW_DIO_WRITE_MIN	SZ_64K
 
@@ -610,18 +615,13 @@ static int cow_zero_units(struct cow_dev *cd, struct bio *bio, loff_t from,
 }
 
 /*
- * Discard and write-zeroes: the range reads as zeroes from then on (a
- * discard too, every time, as on loop).  Parts of units are written with
- * zeroes (after a copy-up), whole units zeroed in the cowfile by the
- * file system; then the bits are set, as after a write: a crash before
- * the next flush shows the old data or zeroes, nothing else (see
- * crash-consistency.md).  Synchronous, like a copy-up, after the I/O in
- * flight, so that no other write of the cowfile runs beside it.
+ * Zero [@pos, @end) of the device: parts of units written with zeroes
+ * (after a copy-up), whole units zeroed in the cowfile by the file
+ * system; then the bits are set, as after a write.
  */
-static void cow_zero(struct cow_dev *cd, struct bio *bio, unsigned long start)
+static int cow_zero_range(struct cow_dev *cd, struct bio *bio, loff_t pos,
+			  loff_t end)
 {
-	loff_t pos = bio->bi_iter.bi_sector << SECTOR_SHIFT;
-	loff_t end = pos + bio->bi_iter.bi_size;
 	loff_t head = min_t(loff_t, round_up(pos, COW_MAPUNIT), end);
 	loff_t tail = max_t(loff_t, round_down(end, COW_MAPUNIT), head);
 	u64 first = pos >> COW_MAPUNIT_SHIFT;
@@ -629,10 +629,6 @@ static void cow_zero(struct cow_dev *cd, struct bio *bio, unsigned long start)
 	int ret;
 
 	ret = cow_bm_prepare(cd, first, last - first + 1);
-	if (!ret) {
-		wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
-		atomic64_inc(&cd->cowwrites);
-	}
 	if (!ret && pos < head)
 		ret = cow_zero_part(cd, pos, head);
 	if (!ret && head < tail)
@@ -641,6 +637,30 @@ static void cow_zero(struct cow_dev *cd, struct bio *bio, unsigned long start)
 		ret = cow_zero_part(cd, tail, end);
 	if (!ret)
 		cow_bm_set(cd, first, last - first + 1);
+	return ret;
+}
+
+/*
+ * Discard and write-zeroes: the range reads as zeroes from then on (a
+ * discard too, every time, as on loop); a crash before the next flush
+ * shows the old data or zeroes, nothing else (see crash-consistency.md).
+ * Synchronous, like a copy-up, after the I/O in flight, so that no other
+ * write of the cowfile runs beside it; in parts of COW_ZERO_CHUNK, whose
+ * bitmap pages the device's reserve can always provide.
+ */
+static void cow_zero(struct cow_dev *cd, struct bio *bio, unsigned long start)
+{
+	loff_t pos = bio->bi_iter.bi_sector << SECTOR_SHIFT;
+	loff_t end = pos + bio->bi_iter.bi_size, next;
+	int ret = 0;
+
+	wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
+	atomic64_inc(&cd->cowwrites);
+	for (; !ret && pos < end; pos = next) {
+		next = min_t(loff_t, end,
+			     round_down(pos, COW_ZERO_CHUNK) + COW_ZERO_CHUNK);
+		ret = cow_zero_range(cd, bio, pos, next);
+	}
 	if (!ret && (bio->bi_opf & REQ_FUA))
 		ret = cow_bm_flush(cd);
 	if (ret)
@@ -779,12 +799,15 @@ int cow_thread(void *data)
 		spin_unlock_irq(&cd->lock);
 		if (stop)
 			break;
+		/* a checkpoint holds the device between two batches */
+		down_read(&cd->hold);
 		cow_finish_fua(cd, &fua);
 		while ((bio = bio_list_pop(&bios))) {
 			cow_handle_bio(cd, bio);
 			cow_bm_trim(cd);
 		}
 		cow_bm_trim(cd);
+		up_read(&cd->hold);
 	}
 	return 0;
 }

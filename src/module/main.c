@@ -88,7 +88,7 @@ static long cow_ctl_ioctl(struct file *file, unsigned int cmd,
 	long ret;
 
 	if (cmd != COW_IOC_ACTIVATE && cmd != COW_IOC_DEACTIVATE &&
-	    cmd != COW_IOC_SYNC)
+	    cmd != COW_IOC_SYNC && cmd != COW_IOC_CHECKPOINT)
 		return -ENOTTY;
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
@@ -106,6 +106,9 @@ static long cow_ctl_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case COW_IOC_DEACTIVATE:
 		ret = cow_deactivate(req->devno);
+		break;
+	case COW_IOC_CHECKPOINT:
+		ret = cow_checkpoint(req);
 		break;
 	default:
 		ret = cow_sync(req->devno);

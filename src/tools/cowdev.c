@@ -21,7 +21,7 @@
 
 static const struct cow_tool tool = {
 	.name = "cowdev",
-	.synopsis = "-l [-n] [-J] [-O columns]\n-a [-r] [-P] rdofile cowfile [cowdevice]\n-d cowdevice...\n-A [cowdevice...]\n-D",
+	.synopsis = "-l [-n] [-J] [-O columns]\n-a [-r] [-P] rdofile cowfile [cowdevice]\n-d cowdevice...\n-A [cowdevice...]\n-D\n-c cowdevice file",
 	.summary = "Activate, deactivate or list cowdevices (/dev/cow/N).",
 	.options = "  -a, --activate    activate a cowdevice for rdofile and cowfile\n"
 		   "                    (a new cowfile is created when it does not\n"
@@ -34,6 +34,9 @@ static const struct cow_tool tool = {
 		   "                    (all but noauto ones, or those named)\n"
 		   "  -D, --deactivate-all  deactivate every active cowdevice\n"
 		   "                    (those of cowtab and the others)\n"
+		   "  -c, --checkpoint  write a checkpoint of an active cowdevice:\n"
+		   "                    a copy of its cowfile, clean, in a new\n"
+		   "                    file; the device stays in use\n"
 		   "  -l, --list        list the active cowdevices\n"
 		   "  -J, --json        with -l: in JSON (see cowdev(8))\n"
 		   "  -n, --noheadings  with -l: no heading line\n"
@@ -46,6 +49,7 @@ static const struct option longopts[] = {
 	{ "activate", no_argument, NULL, 'a' },
 	{ "deactivate", no_argument, NULL, 'd' },
 	{ "deactivate-all", no_argument, NULL, 'D' },
+	{ "checkpoint", no_argument, NULL, 'c' },
 	{ "activate-cowtab", no_argument, NULL, 'A' },
 	{ "list", no_argument, NULL, 'l' },
 	{ "read-only", no_argument, NULL, 'r' },
@@ -224,6 +228,44 @@ static int deactivate_one(__u32 devno)
 				cow_ctl_strerror(&d, errno));
 	}
 	return COW_EXIT_FAIL;
+}
+
+/*
+ * -c cowdevice file: a checkpoint of the active cowdevice in a new file
+ * (created by the driver; removed here if the checkpoint fails).  Says
+ * how long the device's I/O was held.
+ */
+static int checkpoint(char **args, int nargs)
+{
+	static struct cow_ioc_dev d;
+	char name[32];
+
+	if (nargs != 2)
+		cow_usage_error("-c needs cowdevice file");
+	d.devno = parse_devno(args[0]);
+	snprintf(name, sizeof(name), DEV_PREFIX "%u", d.devno);
+	if (abs_path("checkpoint file", args[1], d.cowfile, true) < 0)
+		return COW_EXIT_FAIL;
+	if (!access(d.cowfile, F_OK)) {
+		cow_err(d.cowfile, "exists: a checkpoint goes to a new file");
+		return COW_EXIT_FAIL;
+	}
+	if (cow_ctl_ioctl(COW_IOC_CHECKPOINT, &d) < 0) {
+		int err = errno;
+
+		if (err != EEXIST)
+			unlink(d.cowfile);
+		if (err == ENXIO && !d.reason)
+			cow_err(name, "cannot checkpoint: not an active cowdevice");
+		else
+			cow_err(name, "cannot checkpoint to %s: %s", d.cowfile,
+				cow_ctl_strerror(&d, err));
+		return COW_EXIT_FAIL;
+	}
+	printf("%s: checkpoint %s (I/O held %llu.%03llu ms)\n", name,
+	       d.cowfile, (unsigned long long)d.detail / 1000,
+	       (unsigned long long)d.detail % 1000);
+	return COW_EXIT_OK;
 }
 
 /* -d: each cowdevice named; goes on after a failure, fails at the end. */
@@ -658,15 +700,16 @@ int main(int argc, char **argv)
 	int c, mode = 0;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "adADlJnO:rP" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "acdADlJnO:rP" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
+		case 'c':
 		case 'd':
 		case 'A':
 		case 'D':
 		case 'l':
 			if (mode && mode != c)
-				cow_usage_error("only one of -a, -d, -A, -D, -l");
+				cow_usage_error("only one of -a, -c, -d, -A, -D, -l");
 			mode = c;
 			break;
 		case 'J':
@@ -700,6 +743,8 @@ int main(int argc, char **argv)
 	switch (mode) {
 	case 'a':
 		return activate(argv + optind, argc - optind, flags);
+	case 'c':
+		return checkpoint(argv + optind, argc - optind);
 	case 'd':
 		return deactivate(argv + optind, argc - optind);
 	case 'A':
@@ -709,5 +754,5 @@ int main(int argc, char **argv)
 	case 'l':
 		return list(argc - optind, &lo);
 	}
-	cow_usage_error("one of -a, -d, -A, -D or -l is required");
+	cow_usage_error("one of -a, -c, -d, -A, -D or -l is required");
 }

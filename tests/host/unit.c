@@ -501,7 +501,9 @@ static void test_ioctl_abi(void)
 	CHECK(offsetof(struct cow_ioc_dev, rdofile) == 64);
 	CHECK(offsetof(struct cow_ioc_dev, cowfile) == 4160);
 	CHECK(COW_IOC_ACTIVATE == 0xe040c001UL);
+	CHECK(COW_IOC_CHECKPOINT == 0xe040c004UL);
 	CHECK(COW_E_FSLIMIT == 37);
+	CHECK(COW_E_CKPTSELF == 38);
 	report("ioctl-abi", ok);
 }
 

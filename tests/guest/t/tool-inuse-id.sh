@@ -31,7 +31,7 @@ refused "in use by /dev/cow/$n \(as its cowfile\)" cowrepair -n "$SCRATCH/hardli
 # another file at the old path is not in use (the copy is dirty: 4)
 cp "$SCRATCH/copy.cow" "$cow"
 rc=0; out=$(cowrepair -n "$cow" 2>&1) || rc=$?
-case $out in *"in use"*) fail "a new file at the old path taken for the active one: $out" ;; esac
+case $out in *"in use by /dev/cow"*) fail "a new file at the old path taken for the active one: $out" ;; esac
 check_eq "cowrepair -n of the copy" 4 "$rc"
 deactivate "$dev"
 rc=0; out=$(cowrepair -n "$SCRATCH/renamed.cow" 2>&1) || rc=$?
