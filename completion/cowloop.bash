@@ -26,7 +26,8 @@ _cowloop() {
 	COMPREPLY=()
 	case $cmd in
 	cowdev)
-		opts="-a --activate -r --read-only -P --partscan -d --deactivate
+		opts="-a --activate -r --read-only -P --partscan --copy-on-read --fill --standalone
+		      -d --deactivate
 		      -A --activate-cowtab -D --deactivate-all -c --checkpoint -l --list
 		      -J --json -n --noheadings -O --output -h --help -V --version"
 		if [ "$prev" = -O ] || [ "$prev" = --output ]; then

@@ -199,6 +199,7 @@ struct cow_active {
 	char cowfile[COW_PATH_MAX];
 	struct cow_file_id rdo_id, cow_id;
 	char state[32];		/* cowloop/state, "" when not shown */
+	char fill[64];		/* cowloop/fill, "" when not shown */
 	uint64_t size;		/* bytes, 0 when not shown */
 };
 
@@ -235,6 +236,8 @@ struct cowtab_entry {
 	bool noauto;			/* not at boot, nor by cowdev -A */
 	bool readonly;			/* ro: as cowdev -a -r */
 	bool partscan;			/* partscan: as cowdev -a -P */
+	bool copyread;			/* copy-on-read: as cowdev -a */
+	bool fill;			/* fill: as cowdev -a --fill */
 	char cowkey[COW_PATH_MAX];	/* what cowfile resolves to */
 };
 

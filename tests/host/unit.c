@@ -400,10 +400,14 @@ static void test_cowtab(void)
 		{ "/r /c 1x", -1, NULL, NULL, 0, false, false,
 		  "invalid cowdevice '1x' (expected /dev/cow/N or N, N below 1024)" },
 		{ "/r /c 1 repair=maybe", -1, NULL, NULL, 0, false, false,
-		  "unknown option 'repair=maybe' (known: repair=yes, repair=no, noauto, ro, partscan)" },
+		  "unknown option 'repair=maybe' (known: repair=yes, repair=no, noauto, ro, partscan, copy-on-read, fill)" },
 		{ "/r /c 1 ro,partscan", 1, "/r", "/c", 1, false, false, NULL },
 		{ "/r /c 1 ro,repair=yes", -1, NULL, NULL, 0, false, false,
 		  "options ro and repair=yes exclude each other (a read-only cowdevice writes nothing)" },
+		{ "/r /c 1 copy-on-read,ro", -1, NULL, NULL, 0, false, false,
+		  "option ro excludes copy-on-read and fill (a read-only cowdevice writes nothing)" },
+		{ "/r /c 1 fill,ro", -1, NULL, NULL, 0, false, false,
+		  "option ro excludes copy-on-read and fill (a read-only cowdevice writes nothing)" },
 		{ "/a\\x /c 1", -1, NULL, NULL, 0, false, false,
 		  "a backslash must start an octal escape such as \\040 (a blank)" },
 		{ "/a\\000 /c 1", -1, NULL, NULL, 0, false, false,
@@ -420,8 +424,11 @@ static void test_cowtab(void)
 		CHECK(cowtab_parse_line("/r /c 1 ro,partscan", e, why,
 					sizeof(why)) == 1);
 		CHECK(e->readonly && e->partscan && !e->repair && !e->noauto);
+		CHECK(cowtab_parse_line("/r /c 1 copy-on-read,fill", e, why,
+					sizeof(why)) == 1);
+		CHECK(e->copyread && e->fill && !e->readonly);
 		CHECK(cowtab_parse_line("/r /c 1", e, why, sizeof(why)) == 1);
-		CHECK(!e->readonly && !e->partscan);
+		CHECK(!e->readonly && !e->partscan && !e->copyread && !e->fill);
 	}
 
 	for (i = 0; e && i < sizeof(t) / sizeof(t[0]); i++) {
