@@ -152,6 +152,8 @@ int cow_open_file(const char *label, const char *path, int flags, int type,
 int cow_open(struct cowfile *cf, const char *path, bool writable);
 int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf);
 int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit);
+int cow_map_iter_run(struct cow_map_iter *it, uint64_t *start, uint64_t *n,
+		     uint64_t max);
 void cow_map_iter_free(struct cow_map_iter *it);
 uint64_t cow_units_present(const struct cowfile *cf);
 int cow_map_stat(struct cowfile *cf, struct cow_map_stat *st);

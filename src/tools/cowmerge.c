@@ -89,7 +89,7 @@ static int copy_run(const struct cowfile *cf, const struct rdofile *r,
  */
 static int merge(struct cowfile *cf, const struct rdofile *r, int progress)
 {
-	uint64_t start = 0, n = 0, done = 0, u;
+	uint64_t start, n, done = 0;
 	struct cow_progress pg;
 	struct cow_map_iter it;
 	uint8_t *buf = cow_alloc_aligned(COW_SCAN_CHUNK);
@@ -102,24 +102,17 @@ static int merge(struct cowfile *cf, const struct rdofile *r, int progress)
 	if (cow_map_iter_init(&it, cf) < 0)
 		goto out;
 	cow_progress_init(&pg, progress, "merging", cf->hdr.cowused);
-	while ((k = cow_map_iter_next(&it, &u)) > 0) {
-		if (n && u == start + n && n < RUN_MAX) {
-			n++;
-			continue;
-		}
+	while ((k = cow_map_iter_run(&it, &start, &n, RUN_MAX)) > 0) {
 		if (cow_interrupted) {
 			ret = -2;
 			goto out_it;
 		}
-		if (n && copy_run(cf, r, buf, start, n) < 0)
+		if (copy_run(cf, r, buf, start, n) < 0)
 			goto out_it;
 		cow_progress_set(&pg, done += n);
-		start = u;
-		n = 1;
 	}
-	if (k < 0 || (n && copy_run(cf, r, buf, start, n) < 0))
+	if (k < 0)
 		goto out_it;
-	cow_progress_set(&pg, done += n);
 	cow_progress_end(&pg);
 	if (fsync(r->fd) < 0) {
 		cow_err_errno(r->label, "fsync");
@@ -136,18 +129,16 @@ out:
 /* --dry-run: what a merge would write, in how many runs. */
 static int dry_run(struct cowfile *cf, const struct rdofile *r, bool resume)
 {
-	uint64_t units = 0, runs = 0, last = 0, u;
+	uint64_t units = 0, runs = 0, start, n;
 	struct cow_map_iter it;
 	char h[16];
 	int k;
 
 	if (cow_map_iter_init(&it, cf) < 0)
 		return -1;
-	while ((k = cow_map_iter_next(&it, &u)) > 0) {
-		if (!units || u != last + 1)
-			runs++;
-		units++;
-		last = u;
+	while ((k = cow_map_iter_run(&it, &start, &n, UINT64_MAX)) > 0) {
+		runs++;
+		units += n;
 	}
 	cow_map_iter_free(&it);
 	if (k < 0)

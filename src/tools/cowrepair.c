@@ -189,7 +189,7 @@ static void add_range(char **s, size_t *len, size_t *cap, uint64_t a,
 static int drop_lost(struct repair *rp)
 {
 	struct cowfile *cf = &rp->cf;
-	uint64_t present = cow_units_present(cf), u, first = 0, last = 0;
+	uint64_t present = cow_units_present(cf), start, n, i;
 	struct cow_map_iter it;
 	size_t len = 0, cap = 0;
 	char *list = NULL;
@@ -198,30 +198,25 @@ static int drop_lost(struct repair *rp)
 	if (cow_map_iter_init(&it, cf) < 0)
 		return -1;
 	it.next = present;
-	while ((r = cow_map_iter_next(&it, &u)) > 0 && u < cf->hdr.rdoblocks) {
-		if (u < present)
-			continue;
-		if (cow_map_clear(cf, u) < 0) {
-			r = -1;
+	while ((r = cow_map_iter_run(&it, &start, &n, UINT64_MAX)) > 0 &&
+	       start < cf->hdr.rdoblocks) {
+		if (n > cf->hdr.rdoblocks - start)
+			n = cf->hdr.rdoblocks - start;
+		for (i = 0; i < n && r >= 0; i++)
+			if (cow_map_clear(cf, start + i) < 0)
+				r = -1;
+		if (r < 0)
 			break;
-		}
-		if (rp->dropped++ && u == last + 1) {
-			last = u;
-			continue;
-		}
-		if (rp->dropped > 1)
-			add_range(&list, &len, &cap, first, last);
-		first = last = u;
+		rp->dropped += n;
+		add_range(&list, &len, &cap, start, start + n - 1);
 	}
 	cow_map_iter_free(&it);
-	if (r >= 0 && rp->dropped) {
-		add_range(&list, &len, &cap, first, last);
+	if (r >= 0 && rp->dropped)
 		printf("cowfile %s: dropped %llu %s beyond the end of the file "
 		       "(their data is lost): %s\n", cf->path,
 		       (unsigned long long)rp->dropped,
 		       cow_plural(rp->dropped, "block", "blocks"),
 		       list ? list : "");
-	}
 	free(list);
 	return r < 0 ? -1 : 0;
 }
