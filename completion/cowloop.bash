@@ -45,7 +45,8 @@ _cowloop() {
 		done
 		;;
 	cowsync) opts="-h --help -V --version" ;;
-	cowlist) opts="-v --verbose -J --json -h --help -V --version" ;;
+	cowlist) opts="-v --verbose -J --json -m --map -n --noheadings -h --help
+		 -V --version" ;;
 	cowrepair)
 		opts="-f --force -n --dry-run -p --preen -y --yes --scan-data
 		      -C --progress --no-progress -v --verbose -h --help
