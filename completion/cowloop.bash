@@ -52,8 +52,8 @@ _cowloop() {
 		      -C --progress --no-progress -v --verbose -h --help
 		      -V --version" ;;
 	cowmerge)
-		opts="-y --yes -n --dry-run -p --progress --no-progress
-		      -h --help -V --version" ;;
+		opts="-y --yes -o --output -f --force -n --dry-run -p --progress
+		      --no-progress -h --help -V --version" ;;
 	*) return ;;
 	esac
 	if [[ $cur == -* ]]; then

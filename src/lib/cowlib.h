@@ -9,6 +9,8 @@
  *   ctl.c      the driver's control device /dev/cow/ctl, the active
  *              cowdevices in sysfs
  *   inuse.c    locks between the tools; files of active cowdevices
+ *   newfile.c  a new file written under a temporary name, then renamed
+ *   image.c    the image a cowdevice shows, written to a file
  *   cowtab.c   /etc/cowtab, the cowdevices activated at boot
  *
  * Functions that can fail print "<tool>: <file>: <reason>" themselves and
@@ -177,6 +179,11 @@ void rdo_close(struct rdofile *r);
 int cow_refuse_rdo(const struct cowfile *cf, const struct rdofile *r, int e);
 int cow_check_pair(struct cowfile *cf, const struct rdofile *r);
 
+/* ---- image.c ---------------------------------------------------- */
+
+int cow_image_write(struct cowfile *cf, const struct rdofile *r, int fd,
+		    const char *label, int progress, uint64_t *written);
+
 /* ---- ctl.c ------------------------------------------------------ */
 
 extern const char cow_ctl_path[];	/* "/dev/cow/ctl" */
@@ -221,7 +228,29 @@ int cow_active_user(const struct stat *st, unsigned int *devno,
 		    const char **as);
 int cow_refuse_active(const char *label, const struct stat *st);
 int cow_claim(const char *label, int fd, bool write);
+int cow_claim_source(const char *label, int fd);
+bool cow_same_file(const struct stat *a, const struct stat *b);
 int cow_refuse_loop(const char *label, int fd);
+
+/* ---- newfile.c -------------------------------------------------- */
+
+/* A new file, written as .<name>.<tool>-XXXXXX, renamed once complete. */
+struct cow_newfile {
+	const char *path;	/* its name */
+	const char *label;	/* "output <path>", for messages */
+	char tmp[COW_PATH_MAX + 64];	/* the temporary name, "" once gone */
+	int fd;			/* the temporary file, open for writing */
+	int dirfd;		/* its directory, made durable after the rename */
+	mode_t mode;		/* its permissions, less the umask */
+	bool replace;		/* may replace an existing file of that name */
+};
+
+int cow_newfile_check(const char *label, const char *path);
+int cow_newfile_open(struct cow_newfile *nf, const char *label,
+		     const char *path, mode_t mode, bool replace);
+int cow_newfile_commit(struct cow_newfile *nf);
+void cow_newfile_abort(struct cow_newfile *nf);
+void cow_newfile_close(struct cow_newfile *nf);
 
 /* ---- cowtab.c --------------------------------------------------- */
 

@@ -79,7 +79,7 @@ int cow_file_id_parse(const char *s, struct cow_file_id *id)
 }
 
 /* Are @a and @b the same file (a block device: the same device)? */
-static bool same_file(const struct stat *a, const struct stat *b)
+bool cow_same_file(const struct stat *a, const struct stat *b)
 {
 	if (S_ISBLK(b->st_mode))
 		return S_ISBLK(a->st_mode) && a->st_rdev == b->st_rdev;
@@ -97,7 +97,7 @@ bool cow_active_is(const struct cow_file_id *id, const char *path,
 	struct stat s;
 
 	if (!id->known)
-		return !stat(path, &s) && same_file(&s, st);
+		return !stat(path, &s) && cow_same_file(&s, st);
 	if (S_ISBLK(st->st_mode))
 		return id->rdev_major == major(st->st_rdev) &&
 		       id->rdev_minor == minor(st->st_rdev);
@@ -173,7 +173,7 @@ static bool cow_loop_uses(const char *name, const char *backing,
 	struct stat s;
 	int fd, r;
 
-	if (!stat(backing, &s) && same_file(&s, st))
+	if (!stat(backing, &s) && cow_same_file(&s, st))
 		return true;
 	snprintf(dev, sizeof(dev), "/dev/%s", name);
 	fd = open(dev, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -246,4 +246,33 @@ int cow_claim(const char *label, int fd, bool write)
 	if (cow_lock(fd, label, write))
 		return -1;
 	return cow_refuse_active(label, &st);
+}
+
+/*
+ * Claim the file open as @fd (@label: "rdofile <path>") for a tool that
+ * only reads it as the image below a cowfile (cowmerge -o, cowcreate):
+ * locked shared against the tools that write it, and refused when an
+ * active cowdevice uses it as its cowfile, which the driver writes.  As
+ * an active cowdevice's rdofile it is never written: read, as several
+ * sessions over one image do.  Returns 0, or -1 (said).
+ */
+int cow_claim_source(const char *label, int fd)
+{
+	unsigned int devno;
+	const char *as;
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0) {
+		cow_err_errno(label, NULL);
+		return -1;
+	}
+	if (cow_lock(fd, label, false))
+		return -1;
+	r = cow_active_user(&st, &devno, &as);
+	if (r > 0 && !strcmp(as, "cowfile"))
+		cow_err(label, "in use by /dev/cow/%u (as its cowfile, which "
+			"changes): deactivate it first (cowdev -d /dev/cow/%u)",
+			devno, devno);
+	return r < 0 || (r > 0 && !strcmp(as, "cowfile")) ? -1 : 0;
 }

@@ -26,6 +26,7 @@ build/tests/unit "$T" || fails=$((fails + 1))
 . tests/host/merge.sh
 . tests/host/files.sh
 . tests/host/map.sh
+. tests/host/merge-output.sh
 . tests/host/output.sh
 . tests/host/repair.sh
 . tests/host/completion.sh

@@ -10,7 +10,7 @@ for t in cowlist cowrepair cowmerge cowdev cowsync; do
 	case $t in
 	cowlist) opts="-v --verbose -J --json -m --map -n --noheadings" ;;
 	cowrepair) opts="-f --force -n --dry-run -p --preen -y --yes --scan-data -C --progress --no-progress -v --verbose" ;;
-	cowmerge) opts="-y --yes -n --dry-run -p --progress --no-progress" ;;
+	cowmerge) opts="-y --yes -o --output -f --force -n --dry-run -p --progress --no-progress" ;;
 	cowdev) opts="-a --activate -r --read-only -P --partscan -d --deactivate -A --activate-cowtab -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
 	cowsync) opts="" ;;
 	esac
