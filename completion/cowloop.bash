@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # bash completion for the cowloop tools: cowdev, cowsync, cowlist,
-# cowrepair, cowmerge.  Installed by "make install" once per tool name in
+# cowrepair, cowmerge, cowcreate.  Installed by "make install" once per tool name in
 # $(PREFIX)/share/bash-completion/completions/, where bash-completion
 # loads it on first use; or: . completion/cowloop.bash
 
@@ -44,7 +44,7 @@ _cowloop() {
 			esac
 		done
 		;;
-	cowsync) opts="-h --help -V --version" ;;
+	cowsync|cowcreate) opts="-h --help -V --version" ;;
 	cowlist) opts="-v --verbose -J --json -m --map -n --noheadings -h --help
 		 -V --version" ;;
 	cowrepair)
@@ -75,4 +75,4 @@ _cowloop() {
 	*) _cowloop_files ;;
 	esac
 }
-complete -F _cowloop cowdev cowsync cowlist cowrepair cowmerge
+complete -F _cowloop cowdev cowsync cowlist cowrepair cowmerge cowcreate

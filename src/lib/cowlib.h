@@ -230,6 +230,7 @@ int cow_refuse_active(const char *label, const struct stat *st);
 int cow_claim(const char *label, int fd, bool write);
 int cow_claim_source(const char *label, int fd);
 bool cow_same_file(const struct stat *a, const struct stat *b);
+int cow_is_cowdevice(const struct stat *st, char *name, size_t len);
 int cow_refuse_loop(const char *label, int fd);
 
 /* ---- newfile.c -------------------------------------------------- */

@@ -276,3 +276,38 @@ int cow_claim_source(const char *label, int fd)
 			devno, devno);
 	return r < 0 || (r > 0 && !strcmp(as, "cowfile")) ? -1 : 0;
 }
+
+/*
+ * Is @st a cowdevice or one of its partitions (/dev/cow/N, /dev/cowNpM),
+ * which cannot be an rdofile (COW_E_STACK)?  Known by what sysfs names
+ * its device number: /sys/dev/block/MAJ:MIN leads to .../cowN or
+ * .../cowNpM.  Returns 1 with the name in @name, else 0.
+ */
+int cow_is_cowdevice(const struct stat *st, char *name, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	const char *b, *p;
+	ssize_t n;
+
+	if (!S_ISBLK(st->st_mode))
+		return 0;
+	snprintf(path, sizeof(path), "%s/dev/block/%u:%u", cow_sysfs(),
+		 major(st->st_rdev), minor(st->st_rdev));
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = '\0';
+	b = strrchr(link, '/');
+	b = b ? b + 1 : link;
+	if (strncmp(b, "cow", 3) || !b[3])
+		return 0;
+	p = b + 3 + strspn(b + 3, "0123456789");
+	if (p == b + 3)
+		return 0;
+	if (*p == 'p' && p[1] && !p[1 + strspn(p + 1, "0123456789")])
+		p = "";
+	if (*p)
+		return 0;
+	snprintf(name, len, "%s", b);
+	return 1;
+}

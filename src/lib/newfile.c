@@ -144,7 +144,19 @@ static int cow_newfile_rename(struct cow_newfile *nf)
  */
 int cow_newfile_commit(struct cow_newfile *nf)
 {
-	if (fchmod(nf->fd, nf->mode) < 0 || fsync(nf->fd) < 0) {
+	struct stat st;
+
+	if (fstat(nf->fd, &st) < 0) {
+		cow_err_errno(nf->label, NULL);
+		goto fail;
+	}
+	/* a file system of fixed permissions (vfat) refuses: theirs stay */
+	if ((st.st_mode & 07777) != nf->mode && fchmod(nf->fd, nf->mode) < 0 &&
+	    errno != EPERM) {
+		cow_err_errno(nf->label, "cannot set its permissions");
+		goto fail;
+	}
+	if (fsync(nf->fd) < 0) {
 		cow_err_errno(nf->label, "cannot write");
 		goto fail;
 	}

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench-tools: the offline tools' cost on an 8 TiB sparse rdofile with
-# 1000 units modified (issue 12, item 6; issue 26: the map, cowmerge -o).
+# 1000 units modified (issue 12, item 6; issue 26: the map, cowmerge -o,
+# cowcreate).
 # Prints elapsed seconds and peak resident memory per command; the
 # target is under 0.5 s and 64 MiB each, whatever the rdofile's size:
 # the bitmap (1 GiB here, mostly holes) and the data area are read
@@ -66,6 +67,8 @@ mkbench 1
 run "cowrepair -n (ordered, recount)" "$BIN/cowrepair" -n "$C"
 run "cowrepair --scan-data -n (ordered)" "$BIN/cowrepair" --scan-data -n "$C"
 run "cowlist" "$BIN/cowlist" "$C"
+run "cowcreate" "$BIN/cowcreate" "$R" "$T/created.cow"
+rm -f "$T/created.cow"
 # what the scans found (a check of the figures above)
 "$BIN/cowrepair" -n "$C" | tail -n 1
 mkbench none; "$BIN/cowrepair" -n "$C" | tail -n 1
