@@ -48,12 +48,12 @@ _cowloop() {
 	cowlist) opts="-v --verbose -J --json -m --map -n --noheadings -h --help
 		 -V --version" ;;
 	cowrepair)
-		opts="-f --force -n --dry-run -p --preen -y --yes --scan-data
-		      -C --progress --no-progress -v --verbose -h --help
-		      -V --version" ;;
+		opts="-f --force -n --dry-run -J --json -p --preen -y --yes
+		      --scan-data -C --progress --no-progress -v --verbose
+		      -h --help -V --version" ;;
 	cowmerge)
-		opts="-y --yes -o --output -f --force -n --dry-run -p --progress
-		      --no-progress -h --help -V --version" ;;
+		opts="-y --yes -o --output -f --force -n --dry-run -J --json
+		      -p --progress --no-progress -h --help -V --version" ;;
 	*) return ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -27,8 +27,8 @@
 
 static const struct cow_tool tool = {
 	.name = "cowmerge",
-	.synopsis = "[-y] [-n] [-p|--no-progress] rdofile cowfile\n"
-		    "-o newfile [-f] [-n] [-p|--no-progress] rdofile cowfile",
+	.synopsis = "[-y] [-n [-J]] [-p|--no-progress] rdofile cowfile\n"
+		    "-o newfile [-f] [-n [-J]] [-p|--no-progress] rdofile cowfile",
 	.summary = "Write the modified blocks stored in a cowfile into its rdofile.\n"
 		   "This destroys the original contents of the rdofile.  An\n"
 		   "interrupted merge is completed by running the same command again.\n"
@@ -41,6 +41,7 @@ static const struct cow_tool tool = {
 		   "  -n, --dry-run     check everything a merge checks (the files\n"
 		   "                    opened for writing; with -o, read), say what\n"
 		   "                    would be written and how much, write nothing\n"
+		   "  -J, --json        with -n: say it in JSON (see cowmerge(8))\n"
 		   "  -p, --progress    show blocks done, of all, and the rate (the\n"
 		   "                    default when standard error is a terminal)\n"
 		   "      --no-progress never show it\n",
@@ -52,6 +53,7 @@ static const struct option longopts[] = {
 	{ "yes", no_argument, NULL, 'y' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "force", no_argument, NULL, 'f' },
+	{ "json", no_argument, NULL, 'J' },
 	{ "dry-run", no_argument, NULL, 'n' },
 	{ "progress", no_argument, NULL, 'p' },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
@@ -157,23 +159,71 @@ static int count_runs(struct cowfile *cf, uint64_t *units, uint64_t *runs)
 	return k;
 }
 
-/* --dry-run: what a merge would write, in how many runs. */
-static int dry_run(struct cowfile *cf, const struct rdofile *r, bool resume)
-{
-	uint64_t units, runs;
-	char h[16];
+/* What a merge would do: what -n says. */
+struct plan {
+	const char *action;	/* "merge", "resume", "none", "new-file" */
+	const char *output;	/* the new file of -o, or NULL */
+	bool replace;		/* -o -f: it replaces an existing file */
+	uint64_t units, runs;	/* from the cowfile */
+};
 
-	if (count_runs(cf, &units, &runs) < 0)
+/* -n -J: the plan in JSON, as cowmerge(8) describes it. */
+static void plan_json(const struct plan *p, const struct cowfile *cf,
+		      const struct rdofile *r)
+{
+	printf("{\n    ");
+	cow_json_name("rdofile", r->path);
+	printf(",\n    ");
+	cow_json_name("cowfile", cf->path);
+	printf(",\n    ");
+	if (p->output)
+		cow_json_name("output", p->output);
+	else
+		printf("\"output\": null");
+	printf(",\n    \"action\": \"%s\",\n    \"replace\": %s,\n",
+	       p->action, p->replace ? "true" : "false");
+	printf("    \"blocks\": %llu,\n    \"bytes\": %llu,\n"
+	       "    \"runs\": %llu,\n    \"image-size\": %llu\n}\n",
+	       (unsigned long long)p->units,
+	       (unsigned long long)(p->units * COW_MAPUNIT),
+	       (unsigned long long)p->runs, (unsigned long long)r->size);
+}
+
+/* --dry-run: what a merge would write, in how many runs. */
+static int dry_run(struct cowfile *cf, const struct rdofile *r,
+		   struct plan *p, bool json)
+{
+	char h[16], hs[16];
+
+	if (count_runs(cf, &p->units, &p->runs) < 0)
 		return -1;
-	cow_human(units * COW_MAPUNIT, h, sizeof(h));
-	printf("%s %s: would write %llu %s (%llu bytes, %s) in %llu %s from "
-	       "%s; nothing written (--dry-run)\n",
-	       resume ? "completing the interrupted merge into" : "merge into",
-	       r->path, (unsigned long long)units,
-	       cow_plural(units, "block", "blocks"),
-	       (unsigned long long)(units * COW_MAPUNIT), h,
-	       (unsigned long long)runs, cow_plural(runs, "run", "runs"),
-	       cf->path);
+	if (json) {
+		plan_json(p, cf, r);
+		return 0;
+	}
+	cow_human(p->units * COW_MAPUNIT, h, sizeof(h));
+	if (!p->output) {
+		printf("%s %s: would write %llu %s (%llu bytes, %s) in %llu %s "
+		       "from %s; nothing written (--dry-run)\n",
+		       strcmp(p->action, "resume") ? "merge into" :
+		       "completing the interrupted merge into",
+		       r->path, (unsigned long long)p->units,
+		       cow_plural(p->units, "block", "blocks"),
+		       (unsigned long long)(p->units * COW_MAPUNIT), h,
+		       (unsigned long long)p->runs,
+		       cow_plural(p->runs, "run", "runs"), cf->path);
+		return 0;
+	}
+	cow_human(r->size, hs, sizeof(hs));
+	printf("merge of %s and %s into %s%s: would write an image of %llu "
+	       "bytes (%s), %llu %s (%llu bytes, %s) from the cowfile in %llu "
+	       "%s, the rest from the rdofile; nothing written (--dry-run)\n",
+	       r->path, cf->path, p->output, p->replace ? " (replacing it)" :
+	       "", (unsigned long long)r->size, hs,
+	       (unsigned long long)p->units,
+	       cow_plural(p->units, "block", "blocks"),
+	       (unsigned long long)(p->units * COW_MAPUNIT), h,
+	       (unsigned long long)p->runs, cow_plural(p->runs, "run", "runs"));
 	return 0;
 }
 
@@ -336,32 +386,10 @@ static int check_output(const char *label, const char *path, bool force,
 }
 
 struct opts {
-	bool yes, dry, force;
+	bool yes, dry, force, json;
 	int progress;		/* -1 auto, 0 off, 1 on */
 	const char *output;
 };
-
-/* -o -n: what would be written. */
-static int dry_run_output(struct cowfile *cf, const struct rdofile *r,
-			  const struct opts *o, bool replace)
-{
-	uint64_t units, runs;
-	char h[16], hs[16];
-
-	if (count_runs(cf, &units, &runs) < 0)
-		return -1;
-	cow_human(units * COW_MAPUNIT, h, sizeof(h));
-	cow_human(r->size, hs, sizeof(hs));
-	printf("merge of %s and %s into %s%s: would write an image of %llu "
-	       "bytes (%s), %llu %s (%llu bytes, %s) from the cowfile in %llu "
-	       "%s, the rest from the rdofile; nothing written (--dry-run)\n",
-	       r->path, cf->path, o->output, replace ? " (replacing it)" : "",
-	       (unsigned long long)r->size, hs, (unsigned long long)units,
-	       cow_plural(units, "block", "blocks"),
-	       (unsigned long long)(units * COW_MAPUNIT), h,
-	       (unsigned long long)runs, cow_plural(runs, "run", "runs"));
-	return 0;
-}
 
 /*
  * Write the image into the new file nf (started), with *@written the
@@ -418,8 +446,11 @@ static int merge_to_file(const struct opts *o, const char *rpath,
 	    check_output(label, o->output, o->force, &r, &cf, &lockfd) < 0)
 		goto out;
 	if (o->dry) {
+		struct plan p = { .action = "new-file", .output = o->output,
+				  .replace = lockfd >= 0 };
+
 		if (!cow_newfile_check(label, o->output) &&
-		    !dry_run_output(&cf, &r, o, lockfd >= 0))
+		    !dry_run(&cf, &r, &p, o->json))
 			ret = COW_EXIT_OK;
 		goto out;
 	}
@@ -453,10 +484,12 @@ int main(int argc, char **argv)
 	int c, e, ret = COW_EXIT_FAIL;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "yno:fp" COW_SHORTOPTS_STD,
+	while ((c = getopt_long(argc, argv, "yno:fpJ" COW_SHORTOPTS_STD,
 				longopts, NULL)) != -1) {
 		if (c == 'y')
 			o.yes = true;
+		else if (c == 'J')
+			o.json = true;
 		else if (c == 'n')
 			o.dry = true;
 		else if (c == 'o')
@@ -472,6 +505,8 @@ int main(int argc, char **argv)
 	}
 	if (o.force && !o.output)
 		cow_usage_error("-f goes with -o");
+	if (o.json && !o.dry)
+		cow_usage_error("-J goes with -n");
 	if (o.output && !*o.output)
 		cow_usage_error("-o: empty file name");
 	if (argc - optind != 2)
@@ -500,10 +535,15 @@ int main(int argc, char **argv)
 		goto out;
 	resume = cf.hdr.ext_flags & COW_EXT_MERGING;
 	if (cf.hdr.ext_flags & COW_EXT_MERGED) {
+		struct plan p = { .action = "none" };
+
 		if (check_merge_target(&cf, &r) < 0)
 			goto out;
-		printf("cowfile %s: already merged into %s: nothing to do\n",
-		       cf.path, r.path);
+		if (o.json)
+			plan_json(&p, &cf, &r);
+		else
+			printf("cowfile %s: already merged into %s: nothing to "
+			       "do\n", cf.path, r.path);
 		ret = COW_EXIT_OK;
 		goto out;
 	}
@@ -511,7 +551,10 @@ int main(int argc, char **argv)
 		   : cow_check_pair(&cf, &r) < 0)
 		goto out;
 	if (o.dry) {
-		ret = dry_run(&cf, &r, resume) < 0 ? COW_EXIT_FAIL : COW_EXIT_OK;
+		struct plan p = { .action = resume ? "resume" : "merge" };
+
+		ret = dry_run(&cf, &r, &p, o.json) < 0 ? COW_EXIT_FAIL
+						       : COW_EXIT_OK;
 		goto out;
 	}
 	if (cf.hdr.cowused && !confirmed(&cf, &r, o.yes))

@@ -9,8 +9,8 @@ for t in cowlist cowrepair cowmerge cowdev cowsync cowcreate; do
 	result "$t-h" [ "$h" = "$("$BIN/$t" -h)" ]
 	case $t in
 	cowlist) opts="-v --verbose -J --json -m --map -n --noheadings" ;;
-	cowrepair) opts="-f --force -n --dry-run -p --preen -y --yes --scan-data -C --progress --no-progress -v --verbose" ;;
-	cowmerge) opts="-y --yes -o --output -f --force -n --dry-run -p --progress --no-progress" ;;
+	cowrepair) opts="-f --force -n --dry-run -J --json -p --preen -y --yes --scan-data -C --progress --no-progress -v --verbose" ;;
+	cowmerge) opts="-y --yes -o --output -f --force -n --dry-run -J --json -p --progress --no-progress" ;;
 	cowdev) opts="-a --activate -r --read-only -P --partscan -d --deactivate -A --activate-cowtab -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
 	cowsync|cowcreate) opts="" ;;
 	esac
