@@ -75,6 +75,15 @@ void cow_human(uint64_t bytes, char *buf, size_t len);
 size_t cow_escape(const char *s, char *out, size_t len);
 void cow_json_str(const char *s);
 void cow_json_name(const char *key, const char *s);
+void cow_json_begin(void);
+void cow_json_key(const char *key);
+void cow_json_file(const char *key, const char *path);
+void cow_json_text(const char *key, const char *s);
+void cow_json_u64(const char *key, uint64_t v);
+void cow_json_u64_or_null(const char *key, bool known, uint64_t v);
+void cow_json_null(const char *key);
+void cow_json_bool(const char *key, bool v);
+void cow_json_end(void);
 
 extern volatile sig_atomic_t cow_interrupted;
 void cow_catch_interrupts(void);

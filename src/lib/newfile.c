@@ -139,13 +139,18 @@ static int cow_newfile_rename(struct cow_newfile *nf)
 
 /*
  * The file is complete: made durable, given its permissions and its
- * name, and the directory made durable.  Returns 0, or -1 (said, and
- * the temporary file removed).
+ * name, and the directory made durable; unless the tool was interrupted
+ * (cow_interrupted) by then.  Returns 0, or -1 (said, and the temporary
+ * file removed).
  */
 int cow_newfile_commit(struct cow_newfile *nf)
 {
 	struct stat st;
 
+	if (cow_interrupted) {
+		cow_err(nf->label, "interrupted: not created");
+		goto fail;
+	}
 	if (fstat(nf->fd, &st) < 0) {
 		cow_err_errno(nf->label, NULL);
 		goto fail;

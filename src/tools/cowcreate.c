@@ -168,12 +168,7 @@ int main(int argc, char **argv)
 		cow_newfile_abort(&nf);
 		goto out;
 	}
-	if (cow_interrupted) {
-		cow_err(label, "interrupted: not created");
-		cow_newfile_abort(&nf);
-		goto out;
-	}
-	if (cow_newfile_commit(&nf) < 0)
+	if (cow_newfile_commit(&nf) < 0)	/* also when interrupted */
 		goto out;
 	printf("cowfile %s: created for rdofile %s (%llu %s of 1024 bytes)\n",
 	       argv[optind + 1], r.path, (unsigned long long)h.rdoblocks,

@@ -155,40 +155,31 @@ static void report(const struct cowfile *cf, const struct stat *st,
 static void report_json(const struct cowfile *cf, const struct stat *st)
 {
 	const struct cow_hdr *h = &cf->hdr;
+	char v[32];
 
-	printf("{\n    ");
-	cow_json_name("filename", cf->path);
-	printf(",\n    \"format\": \"cowfile\",\n    \"state\": \"%s\",\n",
-	       state(h));
-	printf("    \"header-version\": %u,\n", h->version);
-	printf("    \"data-offset\": %llu,\n", (unsigned long long)h->doffset);
-	printf("    \"mapunit\": %llu,\n", (unsigned long long)h->mapunit);
-	printf("    \"bitmap-blocks\": %llu,\n",
-	       (unsigned long long)(h->mapsize / COW_MAPUNIT));
-	printf("    \"cowblocks-in-use\": %llu,\n",
-	       (unsigned long long)h->cowused);
-	printf("    \"rdofile-blocks\": %llu,\n",
-	       (unsigned long long)h->rdoblocks);
-	printf("    \"virtual-size\": %llu,\n",
-	       (unsigned long long)(h->rdoblocks * COW_MAPUNIT));
-	printf("    \"layout\": \"%s\",\n",
-	       h->layout == COW_LAYOUT_ILP32 ? "i386" : "x86_64");
-	printf("    \"ordered\": %s,\n",
-	       h->ext_flags & COW_EXT_ORDERED ? "true" : "false");
-	if (h->rdosize)
-		printf("    \"rdofile-size\": %llu,\n",
-		       (unsigned long long)h->rdosize);
-	else
-		printf("    \"rdofile-size\": null,\n");
-	printf("    \"rdofingerprint\": \"0x%llx\",\n",
-	       (unsigned long long)h->fingerprint);
-	if (h->ext_flags & COW_EXT_MERGE_ANY)
-		printf("    \"merged-fingerprint\": \"0x%llx\",\n",
-		       (unsigned long long)h->mergefp);
-	printf("    \"cowfile-size\": %llu,\n",
-	       (unsigned long long)st->st_size);
-	printf("    \"actual-size\": %llu\n}\n",
-	       (unsigned long long)st->st_blocks * 512);
+	cow_json_begin();
+	cow_json_file("filename", cf->path);
+	cow_json_text("format", "cowfile");
+	cow_json_text("state", state(h));
+	cow_json_u64("header-version", h->version);
+	cow_json_u64("data-offset", h->doffset);
+	cow_json_u64("mapunit", h->mapunit);
+	cow_json_u64("bitmap-blocks", h->mapsize / COW_MAPUNIT);
+	cow_json_u64("cowblocks-in-use", h->cowused);
+	cow_json_u64("rdofile-blocks", h->rdoblocks);
+	cow_json_u64("virtual-size", h->rdoblocks * COW_MAPUNIT);
+	cow_json_text("layout", h->layout == COW_LAYOUT_ILP32 ? "i386" : "x86_64");
+	cow_json_bool("ordered", h->ext_flags & COW_EXT_ORDERED);
+	cow_json_u64_or_null("rdofile-size", h->rdosize, h->rdosize);
+	snprintf(v, sizeof(v), "0x%llx", (unsigned long long)h->fingerprint);
+	cow_json_text("rdofingerprint", v);
+	if (h->ext_flags & COW_EXT_MERGE_ANY) {
+		snprintf(v, sizeof(v), "0x%llx", (unsigned long long)h->mergefp);
+		cow_json_text("merged-fingerprint", v);
+	}
+	cow_json_u64("cowfile-size", (uint64_t)st->st_size);
+	cow_json_u64("actual-size", (uint64_t)st->st_blocks * 512);
+	cow_json_end();
 }
 
 /*
@@ -386,10 +377,11 @@ int main(int argc, char **argv)
 	/* what cowdev -a leaves before the driver writes a header */
 	if (!stat(argv[optind], &st) && S_ISREG(st.st_mode) && !st.st_size) {
 		if (json) {
-			printf("{\n    ");
-			cow_json_name("filename", argv[optind]);
-			printf(",\n    \"format\": \"cowfile\",\n"
-			       "    \"state\": \"empty\"\n}\n");
+			cow_json_begin();
+			cow_json_file("filename", argv[optind]);
+			cow_json_text("format", "cowfile");
+			cow_json_text("state", "empty");
+			cow_json_end();
 			return COW_EXIT_OK;
 		}
 		printf("Info about cowfile %s: empty (a new cowfile: cowdev -a "

@@ -171,22 +171,20 @@ struct plan {
 static void plan_json(const struct plan *p, const struct cowfile *cf,
 		      const struct rdofile *r)
 {
-	printf("{\n    ");
-	cow_json_name("rdofile", r->path);
-	printf(",\n    ");
-	cow_json_name("cowfile", cf->path);
-	printf(",\n    ");
+	cow_json_begin();
+	cow_json_file("rdofile", r->path);
+	cow_json_file("cowfile", cf->path);
 	if (p->output)
-		cow_json_name("output", p->output);
+		cow_json_file("output", p->output);
 	else
-		printf("\"output\": null");
-	printf(",\n    \"action\": \"%s\",\n    \"replace\": %s,\n",
-	       p->action, p->replace ? "true" : "false");
-	printf("    \"blocks\": %llu,\n    \"bytes\": %llu,\n"
-	       "    \"runs\": %llu,\n    \"image-size\": %llu\n}\n",
-	       (unsigned long long)p->units,
-	       (unsigned long long)(p->units * COW_MAPUNIT),
-	       (unsigned long long)p->runs, (unsigned long long)r->size);
+		cow_json_null("output");
+	cow_json_text("action", p->action);
+	cow_json_bool("replace", p->replace);
+	cow_json_u64("blocks", p->units);
+	cow_json_u64("bytes", p->units * COW_MAPUNIT);
+	cow_json_u64("runs", p->runs);
+	cow_json_u64("image-size", r->size);
+	cow_json_end();
 }
 
 /* --dry-run: what a merge would write, in how many runs. */

@@ -120,29 +120,23 @@ static void report_json(const struct repair *rp, const struct cow_map_stat *st,
 {
 	const struct cowfile *cf = &rp->cf;
 
-	printf("{\n    ");
-	cow_json_name("filename", cf->path);
-	printf(",\n    \"state\": \"%s\",\n    \"ordered\": %s,\n",
-	       cf->hdr.flags & COW_F_DIRTY ? "dirty" : "clean",
-	       cf->hdr.ext_flags & COW_EXT_ORDERED ? "true" : "false");
-	printf("    \"repair-needed\": %s,\n    \"damaged\": %s,\n"
-	       "    \"data-area-scanned\": %s,\n",
-	       needed ? "true" : "false", st->missing ? "true" : "false",
-	       rp->scanned ? "true" : "false");
-	printf("    \"cowblocks-in-use\": %llu,\n    \"bits-set\": %llu,\n"
-	       "    \"bits-to-set\": %llu,\n    \"bits-to-clear\": %llu,\n",
-	       (unsigned long long)cf->hdr.cowused,
-	       (unsigned long long)st->weight, (unsigned long long)rp->set,
-	       (unsigned long long)st->tail);
-	printf("    \"blocks-missing\": %llu,\n", (unsigned long long)st->missing);
-	if (st->missing)
-		printf("    \"first-missing-block\": %llu,\n",
-		       (unsigned long long)st->first_missing);
-	else
-		printf("    \"first-missing-block\": null,\n");
-	printf("    \"cowblocks-after-repair\": %llu\n}\n",
-	       (unsigned long long)(st->weight + rp->set - st->tail -
-				    st->missing));
+	cow_json_begin();
+	cow_json_file("filename", cf->path);
+	cow_json_text("state", cf->hdr.flags & COW_F_DIRTY ? "dirty" : "clean");
+	cow_json_bool("ordered", cf->hdr.ext_flags & COW_EXT_ORDERED);
+	cow_json_bool("repair-needed", needed);
+	cow_json_bool("damaged", st->missing);
+	cow_json_bool("data-area-scanned", rp->scanned);
+	cow_json_u64("cowblocks-in-use", cf->hdr.cowused);
+	cow_json_u64("bits-set", st->weight);
+	cow_json_u64("bits-to-set", rp->set);
+	cow_json_u64("bits-to-clear", st->tail);
+	cow_json_u64("blocks-missing", st->missing);
+	cow_json_u64_or_null("first-missing-block", st->missing,
+			     st->first_missing);
+	cow_json_u64("cowblocks-after-repair",
+		     st->weight + rp->set - st->tail - st->missing);
+	cow_json_end();
 }
 
 /* "set" or "would be set" */
