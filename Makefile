@@ -46,7 +46,7 @@ CPPFLAGS += -Isrc/include -Isrc/lib -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 CPPFLAGS += -DCOWLOOP_GIT='"$(shell git describe --always --dirty 2>/dev/null)"'
 
 VERSION	:= $(shell sed -n 's/^\#define COWLOOP_VERSION[^"]*"\(.*\)"/\1/p' src/include/cowloop.h)
-TOOLS	:= cowdev cowsync cowlist cowrepair cowmerge
+TOOLS	:= cowdev cowsync cowlist cowrepair cowmerge cowcreate
 GENERATOR := cowtab-generator
 BIN	:= build/bin
 OBJ	:= build/obj

@@ -227,6 +227,33 @@ int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit)
 	}
 }
 
+/*
+ * The next run of consecutive set bits, at most @max long: 1 with
+ * [*@start, *@start + *@n), 0 when there is none, -1 on error (said).
+ * The bit that ends a run is handed out again by the next call.
+ */
+int cow_map_iter_run(struct cow_map_iter *it, uint64_t *start, uint64_t *n,
+		     uint64_t max)
+{
+	uint64_t u;
+	int r = cow_map_iter_next(it, start);
+
+	if (r <= 0)
+		return r;
+	for (*n = 1; *n < max; (*n)++) {
+		r = cow_map_iter_next(it, &u);
+		if (r < 0)
+			return r;
+		if (!r)
+			break;
+		if (u != *start + *n) {
+			it->next = u;	/* in the extent loaded: read again */
+			break;
+		}
+	}
+	return 1;
+}
+
 void cow_map_iter_free(struct cow_map_iter *it)
 {
 	free(it->buf);

@@ -9,6 +9,8 @@
  *   ctl.c      the driver's control device /dev/cow/ctl, the active
  *              cowdevices in sysfs
  *   inuse.c    locks between the tools; files of active cowdevices
+ *   newfile.c  a new file written under a temporary name, then renamed
+ *   image.c    the image a cowdevice shows, written to a file
  *   cowtab.c   /etc/cowtab, the cowdevices activated at boot
  *
  * Functions that can fail print "<tool>: <file>: <reason>" themselves and
@@ -73,6 +75,15 @@ void cow_human(uint64_t bytes, char *buf, size_t len);
 size_t cow_escape(const char *s, char *out, size_t len);
 void cow_json_str(const char *s);
 void cow_json_name(const char *key, const char *s);
+void cow_json_begin(void);
+void cow_json_key(const char *key);
+void cow_json_file(const char *key, const char *path);
+void cow_json_text(const char *key, const char *s);
+void cow_json_u64(const char *key, uint64_t v);
+void cow_json_u64_or_null(const char *key, bool known, uint64_t v);
+void cow_json_null(const char *key);
+void cow_json_bool(const char *key, bool v);
+void cow_json_end(void);
 
 extern volatile sig_atomic_t cow_interrupted;
 void cow_catch_interrupts(void);
@@ -152,6 +163,8 @@ int cow_open_file(const char *label, const char *path, int flags, int type,
 int cow_open(struct cowfile *cf, const char *path, bool writable);
 int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf);
 int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit);
+int cow_map_iter_run(struct cow_map_iter *it, uint64_t *start, uint64_t *n,
+		     uint64_t max);
 void cow_map_iter_free(struct cow_map_iter *it);
 uint64_t cow_units_present(const struct cowfile *cf);
 int cow_map_stat(struct cowfile *cf, struct cow_map_stat *st);
@@ -174,6 +187,11 @@ void rdo_close(struct rdofile *r);
 
 int cow_refuse_rdo(const struct cowfile *cf, const struct rdofile *r, int e);
 int cow_check_pair(struct cowfile *cf, const struct rdofile *r);
+
+/* ---- image.c ---------------------------------------------------- */
+
+int cow_image_write(struct cowfile *cf, const struct rdofile *r, int fd,
+		    const char *label, int progress, uint64_t *written);
 
 /* ---- ctl.c ------------------------------------------------------ */
 
@@ -220,7 +238,30 @@ int cow_active_user(const struct stat *st, unsigned int *devno,
 		    const char **as);
 int cow_refuse_active(const char *label, const struct stat *st);
 int cow_claim(const char *label, int fd, bool write);
+int cow_claim_source(const char *label, int fd);
+bool cow_same_file(const struct stat *a, const struct stat *b);
+int cow_is_cowdevice(const struct stat *st, char *name, size_t len);
 int cow_refuse_loop(const char *label, int fd);
+
+/* ---- newfile.c -------------------------------------------------- */
+
+/* A new file, written as .<name>.<tool>-XXXXXX, renamed once complete. */
+struct cow_newfile {
+	const char *path;	/* its name */
+	const char *label;	/* "output <path>", for messages */
+	char tmp[COW_PATH_MAX + 64];	/* the temporary name, "" once gone */
+	int fd;			/* the temporary file, open for writing */
+	int dirfd;		/* its directory, made durable after the rename */
+	mode_t mode;		/* its permissions, less the umask */
+	bool replace;		/* may replace an existing file of that name */
+};
+
+int cow_newfile_check(const char *label, const char *path);
+int cow_newfile_open(struct cow_newfile *nf, const char *label,
+		     const char *path, mode_t mode, bool replace);
+int cow_newfile_commit(struct cow_newfile *nf);
+void cow_newfile_abort(struct cow_newfile *nf);
+void cow_newfile_close(struct cow_newfile *nf);
 
 /* ---- cowtab.c --------------------------------------------------- */
 

@@ -2,17 +2,17 @@
 # Host tests of the tools.  Sourced by run.sh ($T, $BIN, helpers of lib.sh).
 
 # ---- every tool: --help, --version, usage errors ---------------------
-for t in cowlist cowrepair cowmerge cowdev cowsync; do
+for t in cowlist cowrepair cowmerge cowdev cowsync cowcreate; do
 	expect "$t-version" 0 "$t (cowloop) 4.0" "$BIN/$t" --version
 	expect "$t-V" 0 "$t (cowloop) 4.0" "$BIN/$t" -V
 	h=$("$BIN/$t" --help); ok=true
 	result "$t-h" [ "$h" = "$("$BIN/$t" -h)" ]
 	case $t in
-	cowlist) opts="-v --verbose -J --json" ;;
-	cowrepair) opts="-f --force -n --dry-run -p --preen -y --yes --scan-data -C --progress --no-progress -v --verbose" ;;
-	cowmerge) opts="-y --yes -n --dry-run -p --progress --no-progress" ;;
+	cowlist) opts="-v --verbose -J --json -m --map -n --noheadings" ;;
+	cowrepair) opts="-f --force -n --dry-run -J --json -p --preen -y --yes --scan-data -C --progress --no-progress -v --verbose" ;;
+	cowmerge) opts="-y --yes -o --output -f --force -n --dry-run -J --json -p --progress --no-progress" ;;
 	cowdev) opts="-a --activate -r --read-only -P --partscan -d --deactivate -A --activate-cowtab -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
-	cowsync) opts="" ;;
+	cowsync|cowcreate) opts="" ;;
 	esac
 	for o in $opts -h --help -V --version; do
 		grep -q -- "$o" <<<"$h" || ok=false
