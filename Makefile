@@ -26,6 +26,7 @@
 #   make vm-shell KERNELRELEASE=r   interactive guest
 #   make bench           benchmark against loop, dm-snapshot, qcow2
 #   make bench-tools     the offline tools on an 8 TiB sparse rdofile
+#   make bench-checkpoint  cowdev -c's hold time, 10 GiB modified, xfs/ext4
 #   make check-system    the .debs on a Debian 12 system booted in QEMU
 
 PREFIX	?= /usr
@@ -75,6 +76,7 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 .PHONY: all tools module install install-tools install-man install-doc install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
 	check check-host check-guest check-debug check-kernels check-long kernels \
+	bench-checkpoint \
 	lint demo \
 	vm-shell bench bench-tools fuzz deps clean
 
@@ -235,6 +237,10 @@ bench:
 
 bench-tools: tools
 	@tests/host/bench-tools.sh
+
+bench-checkpoint:
+	@COW_SUITE=bench COW_DISK_SIZE=24G COW_MEM=2G KVERS=$(or $(KVERS),d12-6.12) \
+		tests/guest/run.sh
 
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)

@@ -136,10 +136,13 @@ struct cow_mapblk {
 /* The set bits of a bitmap, read extent by extent (holes skipped). */
 struct cow_map_iter {
 	struct cowfile *cf;
+	uint64_t base;		/* the map's offset in the file */
 	uint8_t *buf;		/* COW_SCAN_CHUNK bytes of bitmap */
 	uint64_t first;		/* unit of buf's first bit */
 	uint64_t units;		/* bits in buf */
 	uint64_t next;		/* next unit to look at */
+	uint64_t again;		/* unit handed back by _run, + 1; 0: none */
+	struct cow_map_iter *bitmap; /* modified: the bitmap, bits in both */
 };
 
 struct cow_map_stat {
@@ -162,6 +165,8 @@ int cow_open_file(const char *label, const char *path, int flags, int type,
 		  struct stat *st);
 int cow_open(struct cowfile *cf, const char *path, bool writable);
 int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf);
+int cow_map_iter_modified(struct cow_map_iter *it, struct cowfile *cf);
+int cow_modified_count(struct cowfile *cf, uint64_t *units);
 int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit);
 int cow_map_iter_run(struct cow_map_iter *it, uint64_t *start, uint64_t *n,
 		     uint64_t max);
@@ -175,6 +180,7 @@ int cow_map_test(struct cowfile *cf, uint64_t unit);
 int cow_map_set(struct cowfile *cf, uint64_t unit);
 int cow_map_clear(struct cowfile *cf, uint64_t unit);
 int cow_map_write(struct cowfile *cf);
+int cow_modmap_rebuild(struct cowfile *cf);
 int cow_hdr_write(struct cowfile *cf);
 void cow_close(struct cowfile *cf);
 

@@ -112,7 +112,7 @@ static const char *state(const struct cow_hdr *h)
 }
 
 static void report(const struct cowfile *cf, const struct stat *st,
-		   bool verbose)
+		   bool verbose, uint64_t modified)
 {
 	const struct cow_hdr *h = &cf->hdr;
 	static const char kb[] = " (of 1024 bytes)";
@@ -145,6 +145,11 @@ static void report(const struct cowfile *cf, const struct stat *st,
 			add_s(&r, "merged fingerprint", v);
 		}
 		add_bytes(&r, "data in use", h->cowused * COW_MAPUNIT);
+		if (h->ext_flags & COW_EXT_MODMAP) {
+			add_u(&r, "modified blocks", modified, kb);
+			add_u(&r, "copied blocks", h->cowused - modified,
+			      " (from the rdofile)");
+		}
 		add_bytes(&r, "size cowfile", (uint64_t)st->st_size);
 		add_bytes(&r, "disk usage", (uint64_t)st->st_blocks * 512);
 	}
@@ -152,7 +157,8 @@ static void report(const struct cowfile *cf, const struct stat *st,
 }
 
 /* Keys and values after qemu-img info --output=json. */
-static void report_json(const struct cowfile *cf, const struct stat *st)
+static void report_json(const struct cowfile *cf, const struct stat *st,
+			uint64_t modified)
 {
 	const struct cow_hdr *h = &cf->hdr;
 	char v[32];
@@ -166,6 +172,8 @@ static void report_json(const struct cowfile *cf, const struct stat *st)
 	cow_json_u64("mapunit", h->mapunit);
 	cow_json_u64("bitmap-blocks", h->mapsize / COW_MAPUNIT);
 	cow_json_u64("cowblocks-in-use", h->cowused);
+	cow_json_u64("modified-blocks", modified);
+	cow_json_u64("copied-blocks", h->cowused - modified);
 	cow_json_u64("rdofile-blocks", h->rdoblocks);
 	cow_json_u64("virtual-size", h->rdoblocks * COW_MAPUNIT);
 	cow_json_text("layout", h->layout == COW_LAYOUT_ILP32 ? "i386" : "x86_64");
@@ -328,7 +336,7 @@ static int map(const char *path, bool json, bool headings)
 	}
 	if (cow_open(&cf, path, false) < 0)
 		return COW_EXIT_FAIL;
-	if (map_check(&cf) < 0 || cow_map_iter_init(&it, &cf) < 0)
+	if (map_check(&cf) < 0 || cow_map_iter_modified(&it, &cf) < 0)
 		goto out;
 	map_begin(&o, path, cf.hdr.rdoblocks * COW_MAPUNIT);
 	while ((r = cow_map_iter_run(&it, &u, &n, UINT64_MAX)) > 0 &&
@@ -348,6 +356,7 @@ int main(int argc, char **argv)
 	struct cow_map_stat ms;
 	struct cowfile cf;
 	struct stat st;
+	uint64_t modified;
 	bool verbose = false, json = false, domap = false, noheadings = false;
 	int c, e;
 
@@ -395,10 +404,18 @@ int main(int argc, char **argv)
 		cow_err_errno(cf.label, NULL);
 		e = -1;
 	}
+	/* with copied blocks, the modified ones are counted: a full read */
+	modified = cf.hdr.cowused;
+	if (e >= 0 && (verbose || json) &&
+	    (cf.hdr.ext_flags & COW_EXT_MODMAP) &&
+	    cow_modified_count(&cf, &modified) < 0)
+		e = -1;
+	if (modified > cf.hdr.cowused)	/* a dirty one's count is stale */
+		modified = cf.hdr.cowused;
 	if (e >= 0 && json)
-		report_json(&cf, &st);
+		report_json(&cf, &st, modified);
 	else if (e >= 0)
-		report(&cf, &st, verbose);
+		report(&cf, &st, verbose, modified);
 	if (e > 0)
 		cow_map_refuse(&cf, e, &ms);
 	cow_close(&cf);

@@ -98,11 +98,13 @@ static int copy_run(const struct cowfile *cf, const struct rdofile *r,
 }
 
 /*
- * Copy every unit whose bit is set, in runs; then make the rdofile
- * durable.  Returns 0, -1 on an error (said), -2 when interrupted
- * (SIGINT, SIGTERM, SIGHUP, between two runs).
+ * Copy every modified unit (the units of the bitmap, but those copied
+ * from the rdofile: doc/cowfile-format.md), in runs; then make the
+ * rdofile durable.  Returns 0, -1 on an error (said), -2 when
+ * interrupted (SIGINT, SIGTERM, SIGHUP, between two runs).
  */
-static int merge(struct cowfile *cf, const struct rdofile *r, int progress)
+static int merge(struct cowfile *cf, const struct rdofile *r, int progress,
+		 uint64_t units)
 {
 	uint64_t start, n, done = 0;
 	struct cow_progress pg;
@@ -114,9 +116,9 @@ static int merge(struct cowfile *cf, const struct rdofile *r, int progress)
 		cow_err_errno(cf->label, "merge");
 		return -1;
 	}
-	if (cow_map_iter_init(&it, cf) < 0)
+	if (cow_map_iter_modified(&it, cf) < 0)
 		goto out;
-	cow_progress_init(&pg, progress, "merging", cf->hdr.cowused);
+	cow_progress_init(&pg, progress, "merging", units);
 	while ((k = cow_map_iter_run(&it, &start, &n, RUN_MAX)) > 0) {
 		if (cow_interrupted) {
 			ret = -2;
@@ -141,15 +143,21 @@ out:
 	return ret;
 }
 
-/* The units a merge writes from @cf, in how many runs; -1 (said). */
-static int count_runs(struct cowfile *cf, uint64_t *units, uint64_t *runs)
+/*
+ * The units a merge writes from @cf, in how many runs; -1 (said): in
+ * place, the modified ones; into a new file (@all), every unit in (a
+ * copied one is the rdofile's, read from where it is nearer).
+ */
+static int count_runs(struct cowfile *cf, bool all, uint64_t *units,
+		      uint64_t *runs)
 {
 	struct cow_map_iter it;
 	uint64_t start, n;
 	int k;
 
 	*units = *runs = 0;
-	if (cow_map_iter_init(&it, cf) < 0)
+	if ((all ? cow_map_iter_init(&it, cf) :
+	     cow_map_iter_modified(&it, cf)) < 0)
 		return -1;
 	while ((k = cow_map_iter_run(&it, &start, &n, UINT64_MAX)) > 0) {
 		(*runs)++;
@@ -193,7 +201,7 @@ static int dry_run(struct cowfile *cf, const struct rdofile *r,
 {
 	char h[16], hs[16];
 
-	if (count_runs(cf, &p->units, &p->runs) < 0)
+	if (count_runs(cf, p->output, &p->units, &p->runs) < 0)
 		return -1;
 	if (json) {
 		plan_json(p, cf, r);
@@ -225,8 +233,17 @@ static int dry_run(struct cowfile *cf, const struct rdofile *r,
 	return 0;
 }
 
+/* The units a merge writes: every unit in, unless some were copied. */
+static int modified_units(struct cowfile *cf, uint64_t *units)
+{
+	*units = cf->hdr.cowused;
+	if (!(cf->hdr.ext_flags & COW_EXT_MODMAP))
+		return 0;
+	return cow_modified_count(cf, units);
+}
+
 static bool confirmed(const struct cowfile *cf, const struct rdofile *r,
-		      bool yes)
+		      uint64_t units, bool yes)
 {
 	char q[3 * COW_PATH_MAX];
 
@@ -239,8 +256,8 @@ static bool confirmed(const struct cowfile *cf, const struct rdofile *r,
 	}
 	snprintf(q, sizeof(q), "Merge %llu modified %s of %s into %s? "
 		 "This destroys the original contents of %s.",
-		 (unsigned long long)cf->hdr.cowused,
-		 cow_plural(cf->hdr.cowused, "block", "blocks"), cf->path,
+		 (unsigned long long)units,
+		 cow_plural(units, "block", "blocks"), cf->path,
 		 r->path, r->path);
 	if (cow_ask(q))
 		return true;
@@ -478,6 +495,7 @@ int main(int argc, char **argv)
 	struct opts o = { .progress = -1 };
 	struct cowfile cf;
 	struct rdofile r;
+	uint64_t units;
 	bool resume;
 	int c, e, ret = COW_EXIT_FAIL;
 
@@ -555,19 +573,21 @@ int main(int argc, char **argv)
 						       : COW_EXIT_OK;
 		goto out;
 	}
-	if (cf.hdr.cowused && !confirmed(&cf, &r, o.yes))
+	if (modified_units(&cf, &units) < 0)
+		goto out;
+	if (units && !confirmed(&cf, &r, units, o.yes))
 		goto out;
 	if (resume)
 		printf("cowfile %s: completing the interrupted merge into %s\n",
 		       cf.path, r.path);
-	else if (cf.hdr.cowused && mark_merging(&cf, &r) < 0)
+	else if (units && mark_merging(&cf, &r) < 0)
 		goto out;
 	/* from here on the rdofile is half merged until the end */
 	cow_catch_interrupts();
-	e = merge(&cf, &r, o.progress);
-	if (!e && cf.hdr.cowused && mark_merged(&cf) < 0)
+	e = merge(&cf, &r, o.progress, units);
+	if (!e && (units || resume) && mark_merged(&cf) < 0)
 		e = -1;
-	if (e && cf.hdr.cowused) {
+	if (e && (units || resume)) {
 		cow_err(cf.label, "merge into %s %s: run the same command "
 			"again to complete it", r.path,
 			e == -2 ? "interrupted" : "not completed");
@@ -576,7 +596,7 @@ int main(int argc, char **argv)
 	if (e)
 		goto out;
 	printf("Number of blocks modified in %s: %llu\n", r.path,
-	       (unsigned long long)cf.hdr.cowused);
+	       (unsigned long long)units);
 	ret = COW_EXIT_OK;
 out:
 	cow_close(&cf);

@@ -388,13 +388,23 @@ static int repair(struct repair *rp, const struct cow_map_stat *st)
 	       (unsigned long long)fixed);
 	if (rp->dryrun)
 		return check_summary(rp, st, dirty, weight);
-	if (!dirty && !fixed && weight == cf->hdr.cowused)
-		return COW_EXIT_OK;	/* nothing to write */
+	/* nothing to write; but --scan-data makes the modified map anew */
+	if (!dirty && !fixed && weight == cf->hdr.cowused &&
+	    !(rp->scan_data && (cf->hdr.ext_flags & COW_EXT_MODMAP)))
+		return COW_EXIT_OK;
 	if (cow_interrupted)
 		return cancel(cf);
-	/* bitmap durable first, then the header that says it is clean */
-	if (cow_map_write(cf) < 0)
+	/*
+	 * bitmap durable first, and the modified map made from it (a unit
+	 * rewritten since it was copied may lack its modified bit), then
+	 * the header that says it is clean
+	 */
+	if (cow_map_write(cf) < 0 || cow_modmap_rebuild(cf) < 0)
 		return EXIT_ERROR;
+	if (cf->hdr.ext_flags & COW_EXT_MODMAP)
+		say(rp, "cowfile %s: every block in the cowfile now counts as "
+		    "modified (the modified map is made from the bitmap)\n",
+		    cf->path);
 	cf->hdr.cowused = weight;
 	cf->hdr.flags &= (__u16)~COW_F_DIRTY;
 	return cow_hdr_write(cf) < 0 ? EXIT_ERROR : EXIT_REPAIRED;

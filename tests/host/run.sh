@@ -27,6 +27,7 @@ build/tests/unit "$T" || fails=$((fails + 1))
 . tests/host/files.sh
 . tests/host/map.sh
 . tests/host/merge-output.sh
+. tests/host/modmap.sh
 . tests/host/create.sh
 . tests/host/json.sh
 . tests/host/output.sh

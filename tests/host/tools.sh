@@ -120,6 +120,8 @@ expect cowlist-json 0 "{
     \"mapunit\": 1024,
     \"bitmap-blocks\": 1,
     \"cowblocks-in-use\": 5,
+    \"modified-blocks\": 5,
+    \"copied-blocks\": 0,
     \"rdofile-blocks\": 1440,
     \"virtual-size\": 1474560,
     \"layout\": \"i386\",

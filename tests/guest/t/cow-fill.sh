@@ -98,6 +98,9 @@ check_eq "modified map, units 20000..20007 (copied)" 0 "$(modbyte "$SCRATCH/fill
 check_eq "modified map, units 40960..40967 (written, rdofile gone)" 255 \
 	"$(modbyte "$SCRATCH/fill.cow" 5120)"
 
+check_eq "cowlist -m: the written extents only" "0 4194304 41943040 2097152" \
+	"$(cowlist -m -n "$SCRATCH/fill.cow" | tr -s ' \n' '  ' | sed 's/^ //; s/ $//')"
+
 note "reactivation with the rdofile gone: refused, unless standalone"
 refused "I/O error|Input/output error" cowdev -a "$rdo" "$SCRATCH/fill.cow"
 dev=$(activate --standalone "$rdo" "$SCRATCH/fill.cow")
