@@ -8,40 +8,98 @@
  * device's I/O is held as short a time as can be: the thread stops
  * between two batches of requests (cd->hold), the requests in flight
  * complete, a flush makes every completed write durable with its bits,
- * and the cowfile is copied, by a reflink of the whole file where its
- * file system shares blocks (xfs, btrfs), else extent by extent (holes
- * stay holes).  Then the device goes on, and the copy gets its clean
- * header.
+ * and the cowfile is copied.  Then the device goes on, and the copy gets
+ * its clean header.
+ *
+ * Where the file system shares blocks (xfs, btrfs), the copy is a
+ * reflink of the whole file: milliseconds, held.  Elsewhere the copy of
+ * the data takes as long as the data is large (minutes for tens of GiB),
+ * so it is made while the device goes on, as a live migration is: the
+ * thread notes the 1 MiB chunks of the cowfile every write, discard and
+ * fill step is about to change (cow_ckpt_note(), from before the first
+ * copy), the whole cowfile is copied, then the chunks noted meanwhile,
+ * again while they shrink; held, only what was noted last is copied,
+ * with the header, the bitmap and the modified map.  A note that cannot
+ * be made (no memory) fails the checkpoint: never a long hold.
+ *
+ * A chunk is noted before its write is sent, so a copy of it must wait
+ * for the writes noted before: each round takes the set noted so far and
+ * lets the thread note in the other one, in a moment's hold while the
+ * requests in flight complete (cow_ckpt_switch()); a write noted after
+ * that is in the next round's set.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/falloc.h>
 #include <linux/ktime.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include "cow.h"
 
-/* Copy the first @size bytes of @src to @dst: shared blocks, or data. */
-static int cow_ckpt_copy(struct file *src, struct file *dst, loff_t size)
+/* The chunks noted: 1 MiB of the cowfile each. */
+#define COW_CKPT_CHUNK_SHIFT	20
+/* Copies of the chunks noted while the device goes on, at most, */
+#define COW_CKPT_ROUNDS		4
+/* unless fewer are left: then the held copy takes them. */
+#define COW_CKPT_FEW		64
+
+/*
+ * The thread is about to change units [@unit, @unit + @count) of the
+ * cowfile: while a checkpoint copies, note their chunks.  Under cd->hold
+ * (read); cow_ckpt_switch() changes cd->ckpt_note under it (write).  A
+ * note that cannot be made (no memory) fails the checkpoint.
+ */
+void cow_ckpt_note(struct cow_dev *cd, u64 unit, u64 count)
 {
-	loff_t pos, data, hole, ret;
+	loff_t pos = cd->hdr.doffset + (unit << COW_MAPUNIT_SHIFT);
+	unsigned long c = pos >> COW_CKPT_CHUNK_SHIFT;
+	unsigned long last = (pos + (count << COW_MAPUNIT_SHIFT) - 1) >>
+			     COW_CKPT_CHUNK_SHIFT;
+
+	if (!cd->ckpt_note)
+		return;
+	for (; c <= last; c++) {
+		if (xa_is_err(xa_store(cd->ckpt_note, c, xa_mk_value(0),
+				       GFP_NOIO | __GFP_NOWARN))) {
+			WRITE_ONCE(cd->ckpt_lost, true);
+			return;
+		}
+	}
+}
+
+/*
+ * Copy [@pos, @end) of @src over the same range of @dst: the data
+ * extents, @dst's range first made a hole, so that what @src has as a
+ * hole (never written, or discarded) reads as zeroes there too.
+ */
+static int cow_ckpt_range(struct file *src, struct file *dst, loff_t pos,
+			  loff_t end)
+{
+	loff_t data, hole, ret;
 	ssize_t n;
 
-	ret = vfs_clone_file_range(src, 0, dst, 0, size, 0);
-	if (ret == size)
+	end = min(end, i_size_read(file_inode(src)));
+	if (pos >= end)
 		return 0;
-	if (ret < 0 && ret != -EOPNOTSUPP && ret != -EXDEV && ret != -EINVAL)
+	ret = vfs_fallocate(dst, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    pos, end - pos);
+	if (ret == -EOPNOTSUPP)		/* then its zeroes are copied too */
+		data = pos, hole = end;
+	else if (ret)
 		return ret;
-	for (pos = max_t(loff_t, ret, 0); pos < size; pos = hole) {
-		data = vfs_llseek(src, pos, SEEK_DATA);
-		if (data == -ENXIO || data >= size)
-			break;
-		if (data < 0)
-			return data;
-		hole = vfs_llseek(src, data, SEEK_HOLE);
-		if (hole < 0)
-			return hole;
-		hole = min(hole, size);
+	for (; pos < end; pos = hole) {
+		if (!ret) {
+			data = vfs_llseek(src, pos, SEEK_DATA);
+			if (data == -ENXIO || data >= end)
+				break;
+			if (data < 0)
+				return data;
+			hole = vfs_llseek(src, data, SEEK_HOLE);
+			if (hole < 0)
+				return hole;
+			hole = min(hole, end);
+		}
 		for (pos = data; pos < hole; pos += n) {
 			n = vfs_copy_file_range(src, pos, dst, pos, hole - pos,
 						COPY_FILE_SPLICE);
@@ -52,7 +110,186 @@ static int cow_ckpt_copy(struct file *src, struct file *dst, loff_t size)
 			cond_resched();
 		}
 	}
-	return vfs_truncate(&dst->f_path, size);
+	return 0;
+}
+
+/*
+ * Copy the first @len bytes of @src to @dst by a reflink: 1, 0 where
+ * the file system does not share blocks, or an errno.
+ */
+static int cow_ckpt_clone(struct file *src, struct file *dst, loff_t len)
+{
+	loff_t ret = vfs_clone_file_range(src, 0, dst, 0, len, 0);
+
+	if (ret == len)
+		return 1;
+	if (ret < 0 && ret != -EOPNOTSUPP && ret != -EXDEV && ret != -EINVAL)
+		return ret;
+	return 0;
+}
+
+/* Copy the data of @src to the empty @dst: holes stay holes. */
+static int cow_ckpt_data(struct file *src, struct file *dst)
+{
+	loff_t size = i_size_read(file_inode(src));
+	int ret = cow_ckpt_range(src, dst, 0, size);
+
+	return ret ?: vfs_truncate(&dst->f_path, size);
+}
+
+/*
+ * Hold the I/O a moment while the requests in flight complete: the
+ * writes noted so far are in the cowfile.  The thread notes in the other
+ * set from now on, or, @on false, no more.  Returns the set noted till
+ * now (NULL: none) and adds the time held to *@us.
+ */
+static struct xarray *cow_ckpt_switch(struct cow_dev *cd, bool on, s64 *us)
+{
+	struct xarray *noted;
+	ktime_t t0;
+
+	down_write(&cd->hold);
+	t0 = ktime_get();
+	wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
+	noted = cd->ckpt_note;
+	cd->ckpt_note = !on ? NULL : noted == &cd->ckpt_sets[0] ?
+			&cd->ckpt_sets[1] : &cd->ckpt_sets[0];
+	up_write(&cd->hold);
+	*us += ktime_us_delta(ktime_get(), t0);
+	return noted;
+}
+
+/* Empty both sets, the thread noting in neither. */
+static void cow_ckpt_forget(struct cow_dev *cd)
+{
+	xa_destroy(&cd->ckpt_sets[0]);
+	xa_destroy(&cd->ckpt_sets[1]);
+}
+
+/*
+ * Copy the chunks of set @noted, whose writes are all in the cowfile,
+ * and empty it; *@n: how many.
+ */
+static int cow_ckpt_noted(struct cow_dev *cd, struct file *dst,
+			  struct xarray *noted, u64 *n)
+{
+	struct file *src = cd->file[COW_COW];
+	unsigned long c;
+	void *entry;
+	int ret = 0;
+
+	*n = 0;
+	if (!noted)
+		return 0;
+	xa_for_each(noted, c, entry) {
+		ret = cow_ckpt_range(src, dst, (loff_t)c << COW_CKPT_CHUNK_SHIFT,
+				     (loff_t)(c + 1) << COW_CKPT_CHUNK_SHIFT);
+		if (ret)
+			break;
+		(*n)++;
+	}
+	xa_destroy(noted);
+	return ret;
+}
+
+/* A checkpoint being made, and what it took. */
+struct cow_ckpt {
+	struct file	*dst;
+	struct cow_hdr	hdr;		/* the cowfile's, at the checkpoint */
+	u64		used;		/* its units in use then */
+	s64		held_us;	/* the I/O held, in all */
+	s64		flush_us;	/* of which the flush */
+	s64		chunks;		/* MiB copied held; -1: a reflink */
+};
+
+/*
+ * Held: complete the copy: the chunks noted last, the header, the
+ * bitmap, the modified map and the size; or a reflink of all of it.
+ * Notes lost (no memory): -ENOMEM, rather than a whole copy held.
+ */
+static int cow_ckpt_last(struct cow_dev *cd, struct cow_ckpt *ck, int shared)
+{
+	struct file *cow = cd->file[COW_COW], *dst = ck->dst;
+	u64 n;
+	int ret;
+
+	if (shared) {
+		ret = cow_ckpt_clone(cow, dst, i_size_read(file_inode(cow)));
+		return ret < 0 ? ret : ret ? 0 : -EOPNOTSUPP;
+	}
+	if (READ_ONCE(cd->ckpt_lost))
+		return -ENOMEM;
+	ret = cow_ckpt_noted(cd, dst, cd->ckpt_note, &n);
+	if (!ret)
+		ret = cow_ckpt_range(cow, dst, 0, ck->hdr.doffset);
+	if (!ret && (ck->hdr.ext_flags & COW_EXT_MODMAP))
+		ret = cow_ckpt_range(cow, dst, ck->hdr.modmap,
+				     ck->hdr.modmap + ck->hdr.mapsize);
+	if (!ret)
+		ret = vfs_truncate(&dst->f_path, i_size_read(file_inode(cow)));
+	ck->chunks = n;
+	return ret;
+}
+
+/* Hold the device's I/O, flush it and complete the copy. */
+static int cow_ckpt_held(struct cow_dev *cd, struct cow_ckpt *ck, int shared)
+{
+	ktime_t t0;
+	int ret;
+
+	down_write(&cd->hold);
+	t0 = ktime_get();
+	wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
+	ret = cow_bm_flush(cd);
+	ck->flush_us = ktime_us_delta(ktime_get(), t0);
+	ck->hdr = cd->hdr;
+	ck->used = atomic64_read(&cd->cowused);
+	if (!ret)
+		ret = cow_ckpt_last(cd, ck, shared);
+	cd->ckpt_note = NULL;
+	cow_ckpt_forget(cd);
+	ck->held_us += ktime_us_delta(ktime_get(), t0);
+	up_write(&cd->hold);
+	return ret;
+}
+
+/*
+ * Copy the cowfile to ck->dst: a reflink, held; else a copy while the
+ * device goes on, then of what changed meanwhile, and held, of what
+ * changed last.  One checkpoint of a device at a time (ckpt_mutex).
+ */
+static int cow_ckpt_copy(struct cow_dev *cd, struct cow_ckpt *ck)
+{
+	struct file *cow = cd->file[COW_COW];
+	u64 n = ULLONG_MAX;
+	int ret, round, shared;
+	loff_t size;
+
+	/* what is dirty now is not flushed while held */
+	ret = vfs_fsync(cow, 1);
+	if (ret)
+		return ret;
+	size = min_t(loff_t, SZ_64K, i_size_read(file_inode(cow)));
+	shared = cow_ckpt_clone(cow, ck->dst, size);
+	if (shared < 0)
+		return shared;
+	if (shared)
+		return cow_ckpt_held(cd, ck, shared);
+	WRITE_ONCE(cd->ckpt_lost, false);
+	cow_ckpt_switch(cd, true, &ck->held_us);
+	ret = cow_ckpt_data(cow, ck->dst);
+	for (round = 0; !ret && round < COW_CKPT_ROUNDS &&
+	     n > COW_CKPT_FEW && !READ_ONCE(cd->ckpt_lost); round++)
+		ret = cow_ckpt_noted(cd, ck->dst,
+				     cow_ckpt_switch(cd, true, &ck->held_us),
+				     &n);
+	if (!ret)
+		ret = vfs_fsync(cow, 1);
+	if (!ret)
+		return cow_ckpt_held(cd, ck, shared);
+	cow_ckpt_switch(cd, false, &ck->held_us);
+	cow_ckpt_forget(cd);
+	return ret;
 }
 
 /* Is @file on cowdevice @cd itself?  Writing it would wait for @cd. */
@@ -61,31 +298,6 @@ static bool cow_ckpt_on(struct cow_dev *cd, struct file *file)
 	struct block_device *bdev = file_inode(file)->i_sb->s_bdev;
 
 	return bdev && bdev->bd_disk == cd->disk;
-}
-
-/*
- * Hold the device's I/O, flush it, copy its cowfile to @dst; *hdr and
- * *used: its header and units in use then.  Returns 0 or an errno; *us:
- * how long the I/O was held.
- */
-static int cow_ckpt_hold(struct cow_dev *cd, struct file *dst,
-			 struct cow_hdr *hdr, u64 *used, s64 *us)
-{
-	struct file *cow = cd->file[COW_COW];
-	ktime_t t0;
-	int ret;
-
-	down_write(&cd->hold);
-	t0 = ktime_get();
-	wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
-	ret = cow_bm_flush(cd);
-	*hdr = cd->hdr;
-	*used = atomic64_read(&cd->cowused);
-	if (!ret)
-		ret = cow_ckpt_copy(cow, dst, i_size_read(file_inode(cow)));
-	*us = ktime_us_delta(ktime_get(), t0);
-	up_write(&cd->hold);
-	return ret;
 }
 
 /* The copy's header: clean, with the units in use at the checkpoint. */
@@ -114,11 +326,8 @@ static int cow_ckpt_header(struct file *dst, struct cow_hdr *hdr, u64 used)
  */
 int cow_checkpoint(struct cow_ioc_dev *req)
 {
+	struct cow_ckpt ck = { .chunks = -1 };
 	struct cow_dev *cd;
-	struct cow_hdr hdr;
-	struct file *dst;
-	u64 used = 0;
-	s64 us = 0;
 	int ret;
 
 	if (req->cowfile[0] != '/' || !memchr(req->cowfile, 0, COW_PATH_MAX)) {
@@ -128,28 +337,37 @@ int cow_checkpoint(struct cow_ioc_dev *req)
 	cd = cow_dev_get(req->devno);
 	if (!cd)
 		return -ENXIO;
-	dst = filp_open(req->cowfile, O_RDWR | O_CREAT | O_EXCL | O_LARGEFILE,
-			0600);
-	ret = PTR_ERR_OR_ZERO(dst);
+	ck.dst = filp_open(req->cowfile,
+			   O_RDWR | O_CREAT | O_EXCL | O_LARGEFILE, 0600);
+	ret = PTR_ERR_OR_ZERO(ck.dst);
 	if (ret)
 		goto out_put;
-	if (cow_ckpt_on(cd, dst)) {
+	if (cow_ckpt_on(cd, ck.dst)) {
 		req->reason = COW_E_CKPTSELF;
 		ret = -EINVAL;
 		goto out_close;
 	}
-	ret = cow_ckpt_hold(cd, dst, &hdr, &used, &us);
+	ret = mutex_lock_killable(&cd->ckpt_mutex);
+	if (ret)
+		goto out_close;
+	ret = cow_ckpt_copy(cd, &ck);
+	mutex_unlock(&cd->ckpt_mutex);
 	if (!ret)
-		ret = cow_ckpt_header(dst, &hdr, used);
-	req->detail = us;
+		ret = cow_ckpt_header(ck.dst, &ck.hdr, ck.used);
+	req->detail = ck.held_us;
 	if (ret)
 		pr_err("cow%d: checkpoint %s failed: %pe\n", cd->devno,
 		       req->cowfile, ERR_PTR(ret));
+	else if (ck.chunks < 0)
+		pr_info("cow%d: checkpoint %s: %llu blocks in use, I/O held %lld us: a flush (%lld us), a reflink\n",
+			cd->devno, req->cowfile, ck.used, ck.held_us,
+			ck.flush_us);
 	else
-		pr_info("cow%d: checkpoint %s: %llu blocks in use, I/O held %lld us\n",
-			cd->devno, req->cowfile, used, us);
+		pr_info("cow%d: checkpoint %s: %llu blocks in use, I/O held %lld us: a flush (%lld us), copying %lld MiB changed meanwhile and the bitmap\n",
+			cd->devno, req->cowfile, ck.used, ck.held_us,
+			ck.flush_us, ck.chunks);
 out_close:
-	filp_close(dst, NULL);
+	filp_close(ck.dst, NULL);
 out_put:
 	cow_dev_put(cd);
 	return ret;

@@ -120,6 +120,11 @@ struct cow_dev {
 	}			cor[COW_COR_MAX];
 	unsigned int		cor_n;
 	atomic64_t		copied;		/* units copied */
+	/* a checkpoint copying (checkpoint.c): under ckpt_mutex, hold */
+	struct mutex		ckpt_mutex;	/* one checkpoint at a time */
+	struct xarray		ckpt_sets[2];	/* chunks changed: the thread */
+	struct xarray		*ckpt_note;	/* notes in this one, or none, */
+	bool			ckpt_lost;	/* unless it could not */
 	bool			can_punch;	/* cowfile takes PUNCH_HOLE */
 	enum cow_reason		reason;		/* why activation was refused */
 	u64			detail;		/* and cow_ioc_dev.detail */
@@ -154,6 +159,7 @@ int cow_fill_init(struct cow_dev *cd);
 
 /* checkpoint.c */
 int cow_checkpoint(struct cow_ioc_dev *req);
+void cow_ckpt_note(struct cow_dev *cd, u64 unit, u64 count);
 void cow_deactivate_all(void);
 int cow_dev_init(void);
 void cow_dev_exit(void);

@@ -589,6 +589,9 @@ static noinline struct cow_dev *cow_dev_alloc(const char *rdofile,
 	cd->devno = -1;
 	spin_lock_init(&cd->lock);
 	init_rwsem(&cd->hold);
+	mutex_init(&cd->ckpt_mutex);
+	xa_init(&cd->ckpt_sets[0]);
+	xa_init(&cd->ckpt_sets[1]);
 	init_waitqueue_head(&cd->wq);
 	init_waitqueue_head(&cd->drain_wq);
 	bio_list_init(&cd->bios);

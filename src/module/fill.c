@@ -220,6 +220,7 @@ void cow_fill_step(struct cow_dev *cd)
 	if (!ret)
 		ret = cow_bm_prepare(cd, unit, count);
 	if (!ret) {
+		cow_ckpt_note(cd, unit, count);
 		atomic64_inc(&cd->cowwrites);
 		ret = cow_file_rw(cd, COW_COW, true, cd->fill_buf, len,
 				  cd->hdr.doffset + (unit << COW_MAPUNIT_SHIFT));

@@ -533,6 +533,8 @@ static void cow_write(struct cow_dev *cd, struct bio *bio,
 	ret = cow_bm_prepare(cd, first, last - first + 1);
 	if (ret)
 		cow_log_error(cd, COW_COW, ret);
+	else
+		cow_ckpt_note(cd, first, last - first + 1);
 	if (!ret && (pos & (COW_MAPUNIT - 1)) && !cow_bm_test(cd, first))
 		ret = cow_copy_up(cd, first);
 	if (!ret && (end & (COW_MAPUNIT - 1)) && !cow_bm_test(cd, last))
@@ -640,6 +642,8 @@ static int cow_zero_range(struct cow_dev *cd, struct bio *bio, loff_t pos,
 	ret = cow_bm_prepare(cd, first, last - first + 1);
 	if (!ret)
 		ret = cow_mm_set(cd, first, last - first + 1);
+	if (!ret)
+		cow_ckpt_note(cd, first, last - first + 1);
 	if (!ret && pos < head)
 		ret = cow_zero_part(cd, pos, head);
 	if (!ret && head < tail)

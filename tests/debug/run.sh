@@ -49,7 +49,7 @@ start=$SECONDS
 rc=0
 COW_DEBUG_TESTS=1 COW_TIMEOUT_SCALE=${COW_TIMEOUT_SCALE:-4} COW_NO_SUMMARY=1 \
 	COW_SHARDS=${COW_SHARDS:-cowdebug:2} \
-	COW_KCSAN_TESTS=${COW_KCSAN_TESTS:-cow-ioerr,cow-churn,cow-stress,cow-fio,cow-discard,crash-kill,crash-logwrites,cow-wberr,debug-suspend} \
+	COW_KCSAN_TESTS=${COW_KCSAN_TESTS:-cow-ioerr,cow-churn,cow-stress,cow-fio,cow-discard,crash-kill,crash-logwrites,cow-wberr,debug-suspend,cow-fill,cow-checkpoint} \
 	KVERS="$dbg,$rt,$kcsan" tests/guest/run.sh 2>&1 | tee "$out" || rc=$?
 run=$((SECONDS - start))
 tests/debug/coccicheck.sh 2>&1 | tee -a "$out" || true

@@ -10,7 +10,9 @@
 # every file synced before and none written after.  A checkpoint to an
 # existing file, to a file on the cowdevice itself, or of a cowdevice
 # that is not active is refused, and the device's I/O is held a time
-# cowdev reports.
+# cowdev reports.  A checkpoint taken while blocks are written one after
+# another shows the device as at one moment (seqstamp), also on ext4,
+# where the cowfile is copied while the device goes on.
 # timeout: 600
 . /cowloop/t/lib.sh
 . /cowloop/t/cowlib.sh
@@ -110,5 +112,41 @@ one() {
 	rm -f "$rdo" "$cow" "$ck" "$dir/exists.cow"
 }
 
+# moment DIR FSNAME: a checkpoint of a device with 384 MiB modified
+# while one block after another is written to it (seqstamp): it must
+# show the device as at one moment of the writing.  On ext4 the cowfile
+# is copied while the device goes on, then what changed meanwhile.
+moment() {
+	dir=$1 where=$2
+	rdo=$dir/rdo.img cow=$dir/c.cow ck=$dir/ck.cow
+	truncate -s $((512 * M)) "$rdo"
+	dev=$(activate "$rdo" "$cow")
+	fio --name=fill --filename="$dev" --rw=write --bs=1M --size=$((384 * M)) \
+		--ioengine=libaio --iodepth=8 --direct=1 --output=/tmp/ck.fio \
+		>/dev/null 2>&1 || fail "$where: fio filling 384 MiB: $(cat /tmp/ck.fio)"
+	seqstamp write "$dev" $((400 * M)) 8192 >/tmp/ck.seq &
+	wpid=$!
+	sleep 2
+	out=$(cowdev -c "$dev" "$ck") || fail "$where: cowdev -c while written: $out"
+	kill -TERM $wpid
+	wait $wpid || fail "$where: seqstamp write failed"
+	log=$(dmesg | grep "checkpoint $ck:" | tail -n 1)
+	note "$where: while written one block after another: $out; $(cat /tmp/ck.seq) blocks written; ${log#*: }"
+	[ "$where" != ext4 ] || echo "$log" | grep -q "changed meanwhile" ||
+		fail "$where: the checkpoint was not copied while the device went on: $log"
+	dev2=$(activate "$rdo" "$ck")
+	t=$(seqstamp check "$dev2" $((400 * M)) 8192) ||
+		fail "$where: the checkpoint is not the device at one moment: $t"
+	note "$where: the checkpoint is the device after write $t"
+	[ "$t" -gt 0 ] || fail "$where: the checkpoint holds none of the writes before it"
+	cmp -n $((384 * M)) "$dev" "$dev2" ||
+		fail "$where: the checkpoint's first 384 MiB differ from the device's"
+	deactivate "$dev2"
+	deactivate "$dev"
+	rm -f "$rdo" "$cow" "$ck"
+}
+
 one "$XFS_SCRATCH" xfs
 one "$SCRATCH" ext4
+moment "$XFS_SCRATCH" xfs
+moment "$SCRATCH" ext4

@@ -19,10 +19,7 @@ need dmsetup losetup fio cmp
 cow_load
 M=1048576
 SIZE=$((64 * M))
-head -c $SIZE /dev/urandom >"$SCRATCH/rdo.img"
-lo=$(losetup -f --show "$SCRATCH/rdo.img")
-sz=$((SIZE / 512))
-dm_create fillrdo "0 $sz linear $lo 0"
+dm_rdofile fillrdo 64
 rdo=/dev/mapper/fillrdo
 gone() { dm_table fillrdo "0 $sz error"; }
 back() { dm_table fillrdo "0 $sz linear $lo 0"; }

@@ -16,11 +16,8 @@ cow_load
 
 M=1048576
 SIZE=$((32 * M))
-head -c $SIZE /dev/urandom >"$SCRATCH/rdo.img"
-lo=$(losetup -f --show "$SCRATCH/rdo.img")
-sz=$((SIZE / 512))
+dm_rdofile rdoerr 32
 dm_create rdoerr-e "0 $sz error"
-dm_create rdoerr "0 $sz linear $lo 0"
 dev=$(activate /dev/mapper/rdoerr "$XFS_SCRATCH/c.cow")
 
 note "every other 4 KiB block written to the cowfile"

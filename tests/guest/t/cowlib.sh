@@ -80,6 +80,17 @@ dm_create() {
 	wait_for "/dev/mapper/$1"
 }
 
+# dm_rdofile NAME MIB: an rdofile of MIB MiB of random data,
+# $SCRATCH/rdo.img, as device-mapper disk /dev/mapper/NAME (linear over
+# loop device $lo, $sz sectors), which a test can make fail (dm_table
+# NAME "0 $sz error") and come back.
+dm_rdofile() {
+	head -c $(($2 * 1048576)) /dev/urandom >"$SCRATCH/rdo.img"
+	lo=$(losetup -f --show "$SCRATCH/rdo.img")
+	sz=$(($2 * 2048))
+	dm_create "$1" "0 $sz linear $lo 0"
+}
+
 # dm_table NAME TABLE: replace the live table of NAME (TABLE may have
 # several lines).
 dm_table() {
