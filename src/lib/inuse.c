@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -45,22 +46,55 @@ int cow_lock(int fd, const char *label, bool write)
 	return r;
 }
 
-/* cow_lock(), but a conflict (1) is left for the caller to say. */
+/*
+ * How long a tool that writes waits for tools that only read (cowlist,
+ * a dry run) to let go of the file, in steps of COW_LOCK_STEP_MS.
+ */
+#define COW_LOCK_WAIT_MS	10000
+#define COW_LOCK_STEP_MS	20
+#define COW_LOCK_NOTE_MS	1000	/* then it says so */
+
+/* Is the lock that keeps @fd from being locked as @fl a shared one? */
+static bool cow_lock_held_shared(int fd, const struct flock *fl)
+{
+	struct flock other = *fl;
+
+	other.l_pid = 0;
+	return !fcntl(fd, F_OFD_GETLK, &other) && other.l_type == F_RDLCK;
+}
+
+/*
+ * cow_lock(), but a conflict (1) is left for the caller to say.  A tool
+ * that writes waits a while for readers, which hold their lock briefly;
+ * another writer is a conflict at once.
+ */
 int cow_lock_try(int fd, const char *label, bool write)
 {
 	struct flock fl = {
 		.l_type = write ? F_WRLCK : F_RDLCK,
 		.l_whence = SEEK_SET,
 	};
+	const struct timespec step = { 0, COW_LOCK_STEP_MS * 1000000L };
+	int waited = 0;
 
-	if (!fcntl(fd, F_OFD_SETLK, &fl))
-		return 0;
-	if (errno == EAGAIN || errno == EACCES)
-		return 1;
-	if (errno == ENOLCK || errno == EINVAL || errno == EOPNOTSUPP)
-		return 0;
-	cow_err_errno(label, "cannot lock");
-	return -1;
+	for (;;) {
+		if (!fcntl(fd, F_OFD_SETLK, &fl))
+			return 0;
+		if (errno == ENOLCK || errno == EINVAL || errno == EOPNOTSUPP)
+			return 0;	/* no locks here: unlocked */
+		if (errno != EAGAIN && errno != EACCES) {
+			cow_err_errno(label, "cannot lock");
+			return -1;
+		}
+		if (!write || waited >= COW_LOCK_WAIT_MS ||
+		    !cow_lock_held_shared(fd, &fl))
+			return 1;
+		if (waited == COW_LOCK_NOTE_MS)
+			cow_err(label, "waiting up to %d s for another cowloop "
+				"tool that reads it", COW_LOCK_WAIT_MS / 1000);
+		nanosleep(&step, NULL);
+		waited += COW_LOCK_STEP_MS;
+	}
 }
 
 /* "MAJ:MIN INO MAJ:MIN" of rdofile_id or cowfile_id into @id. */

@@ -163,7 +163,12 @@ run_kernel() {
 				esac
 				done_[$name]=1
 				result "$r" "$name" "$word"
-				[ "$word" = FAIL ] && keep_log "$logs" "$name" "$console" "test failed"
+				if [ "$word" = FAIL ]; then
+					keep_log "$logs" "$name" "$console" "test failed"
+					# the reason, for a CI log that shows only stdout
+					{ grep -a -m1 '^FAIL: ' "$logs/$name.log" || :; } |
+						cut -c1-300 | sed 's/^/  /'
+				fi
 				;;
 			esac
 		done <"$res"

@@ -100,23 +100,27 @@ if command -v strace >/dev/null; then
 	result lock-merge-during-repair-untouched [ $? = 0 ]
 fi
 if command -v python3 >/dev/null; then
-	# hold file r|w: hold an OFD lock on file (read or write) until killed
+	# hold file r|w [S]: hold an OFD lock on file (read or write) until
+	# killed, or S seconds (60)
 	hold() {
 		python3 -c '
 import fcntl, os, struct, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR if sys.argv[2] == "w" else os.O_RDONLY)
 fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x",
 	fcntl.F_WRLCK if sys.argv[2] == "w" else fcntl.F_RDLCK, 0, 0, 0, 0))
-time.sleep(60)' "$@" &
+time.sleep(float(sys.argv[3]) if len(sys.argv) > 3 else 60)' "$@" &
 		holder=$!
 		lockwait "$1"
 	}
 	mkrdo; mkmerge 64; rs=$(sum "$R")
-	hold "$C" r		# a reader: other readers go on, writers wait
+	# a reader: other readers go on, writers wait 10 s for it (a merge
+	# started while cowlist runs), then give up
+	waiting="cowfile $C: waiting up to 10 s for another cowloop tool that reads it"
+	hold "$C" r
 	expect lock-shared-reader 0 "cowfile $C is not dirty
 cowfile $C: consistent, no repair needed" "$BIN/cowrepair" -n "$C"
-	expect lock-shared-writer 8 "cowrepair: $(locked "cowfile $C")" "$BIN/cowrepair" -f "$C"
-	expect lock-shared-merge 1 "cowmerge: $(locked "cowfile $C")" "$BIN/cowmerge" -y "$R" "$C"
+	expect lock-shared-writer 8 "cowrepair: $waiting
+cowrepair: $(locked "cowfile $C")" "$BIN/cowrepair" -f "$C"
 	kill $holder; wait $holder 2>/dev/null
 	hold "$C" w		# a writer: nobody else
 	expect lock-excl-reader 8 "cowrepair: $(locked "cowfile $C")" "$BIN/cowrepair" -n "$C"
@@ -129,9 +133,16 @@ cowfile $C: consistent, no repair needed" "$BIN/cowrepair" -n "$C"
 	rm -f "$T/err"
 	kill $holder; wait $holder 2>/dev/null
 	hold "$R" r		# the rdofile too
-	expect lock-rdofile-merge 1 "cowmerge: $(locked "rdofile $R")" "$BIN/cowmerge" -y "$R" "$C"
+	expect lock-rdofile-merge 1 "cowmerge: rdofile $R: waiting up to 10 s for another cowloop tool that reads it
+cowmerge: $(locked "rdofile $R")" "$BIN/cowmerge" -y "$R" "$C"
 	kill $holder; wait $holder 2>/dev/null
 	result lock-untouched [ "$(sum "$R")" = "$rs" ]
+	hold "$C" r 2		# a reader that lets go in 2 s: the merge waits
+	out=$("$BIN/cowmerge" -y "$R" "$C" 2>&1); rc=$?
+	[ $rc = 0 ] && grep -qx "cowmerge: $waiting" <<<"$out" &&
+		"$BIN/cowlist" "$C" | grep -q "state cowfile: *merged"
+	result lock-shared-merge-waits [ $? = 0 ]
+	wait $holder 2>/dev/null
 fi
 
 # ---- cowmerge: a file a loop device uses; -n refuses what the merge

@@ -4,7 +4,7 @@
 # expected image's md5 is kept); while it is active, cowmerge and
 # cowrepair refuse its files ("in use by /dev/cow/0"); after cowdev -d,
 # cowmerge runs and the guest is reset (sysrq b) once the cowfile says
-# "merging".  Phase 2: the driver and cowrepair refuse the half-merged
+# "merging" on disk.  Phase 2: the driver and cowrepair refuse the half-merged
 # cowfile; the same cowmerge command completes the merge; the block
 # device equals the expected image; a rerun has nothing to do.
 # timeout: 600
@@ -29,11 +29,22 @@ case $COW_PHASE in
 	deactivate "$dev"
 	sync
 	cowmerge -y "$loop" "$cow" >"$SCRATCH/merge1.out" 2>&1 &
+	pid=$!
+	# Before it marks the cowfile, cowmerge reads the whole rdofile
+	# (fingerprints): seconds, or a minute on a loaded machine.
 	n=0
 	while ! cowlist "$cow" | grep -q "state cowfile: *merging"; do
+		if ! kill -0 $pid 2>/dev/null; then
+			note "cowmerge ended first: $(cat "$SCRATCH/merge1.out")"
+			break
+		fi
 		n=$((n + 1))
-		[ $n -lt 2000 ] || break
+		[ $n -lt 3000 ] || fail "cowmerge did not start merging in 300 s"
+		sleep 0.1
 	done
+	# The header seen in the page cache may not be on disk yet: its
+	# fsync (cow_hdr_write) is made before the first write of the merge.
+	sync "$cow"
 	note "state before the reset: $(cowlist "$cow" | grep 'state cowfile')"
 	reboot_guest crash
 	;;
