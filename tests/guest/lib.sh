@@ -293,7 +293,9 @@ cow_drive() {
 # (Ctrl-A x quits); RESULTS is a file for the second serial port.  With
 # COW_TIMEOUT=seconds set, QEMU is killed after that long (exit 124).
 # slab_nomerge: every cache of the module shows in /proc/slabinfo (leak
-# checks, the benchmark's memory figure).
+# checks, the benchmark's memory figure).  no_timer_check: on a loaded
+# host a TCG guest's timer can miss the boot-time IO-APIC check, which
+# then panics ("IO-APIC + timer doesn't work"); QEMU's timer is fine.
 cow_qemu() {
 	local r=$1 append=$2 console=$3 results=$4
 	shift 4
@@ -304,7 +306,7 @@ cow_qemu() {
 		-accel tcg -cpu max -smp "$COW_SMP" -m "$COW_MEM" \
 		-kernel "${COW_KERNEL:-$(cow_kfile "$r" "/boot/vmlinuz-$r")}" \
 		-initrd "${COW_INITRD:-$COW_OUT/initramfs-$r.cpio.gz}" \
-		-append "console=ttyS0 panic=-1 loglevel=5 slab_nomerge $append${COW_APPEND:+ $COW_APPEND}" \
+		-append "console=ttyS0 panic=-1 loglevel=5 slab_nomerge no_timer_check $append${COW_APPEND:+ $COW_APPEND}" \
 		"${serial0[@]}" -serial "file:$results" \
 		-drive "$(cow_drive "$COW_DISK1")" \
 		-drive "$(cow_drive "$COW_DISK2")" \
