@@ -11,13 +11,14 @@
  * and the cowfile is copied.  Then the device goes on, and the copy gets
  * its clean header.
  *
- * Where the file system shares blocks (xfs, btrfs), the copy is a
- * reflink of the whole file: milliseconds, held.  Elsewhere the copy of
- * the data takes as long as the data is large (minutes for tens of GiB),
+ * A copy takes as long as the data is large (minutes for tens of GiB),
+ * and so does a reflink where the file system shares blocks (xfs,
+ * btrfs: a minute for 10 GiB written at random, each extent remapped),
  * so it is made while the device goes on, as a live migration is: the
  * thread notes the 1 MiB chunks of the cowfile every write, discard and
  * fill step is about to change (cow_ckpt_note(), from before the first
- * copy), the whole cowfile is copied, then the chunks noted meanwhile,
+ * copy), the whole cowfile is copied (reflinked, 16 MiB at a time, where
+ * the file system shares blocks), then the chunks noted meanwhile,
  * again while they shrink; held, only what was noted last is copied,
  * with the header, the bitmap and the modified map.  A note that cannot
  * be made (no memory) fails the checkpoint: never a long hold.
@@ -43,6 +44,8 @@
 #define COW_CKPT_ROUNDS		4
 /* unless fewer are left: then the held copy takes them. */
 #define COW_CKPT_FEW		64
+/* A reflink locks both files: 16 MiB at a time, writes go on between. */
+#define COW_CKPT_PIECE		SZ_16M
 
 /*
  * The thread is about to change units [@unit, @unit + @count) of the
@@ -69,12 +72,13 @@ void cow_ckpt_note(struct cow_dev *cd, u64 unit, u64 count)
 }
 
 /*
- * Copy [@pos, @end) of @src over the same range of @dst: the data
+ * Copy [@pos, @end) of @src over the same range of @dst: a reflink when
+ * @shared, else (or where the range is not aligned for one) the data
  * extents, @dst's range first made a hole, so that what @src has as a
  * hole (never written, or discarded) reads as zeroes there too.
  */
 static int cow_ckpt_range(struct file *src, struct file *dst, loff_t pos,
-			  loff_t end)
+			  loff_t end, bool shared)
 {
 	loff_t data, hole, ret;
 	ssize_t n;
@@ -82,6 +86,13 @@ static int cow_ckpt_range(struct file *src, struct file *dst, loff_t pos,
 	end = min(end, i_size_read(file_inode(src)));
 	if (pos >= end)
 		return 0;
+	if (shared) {
+		ret = vfs_clone_file_range(src, pos, dst, pos, end - pos, 0);
+		if (ret == end - pos)
+			return 0;
+		if (ret < 0 && ret != -EINVAL)
+			return ret;
+	}
 	ret = vfs_fallocate(dst, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			    pos, end - pos);
 	if (ret == -EOPNOTSUPP)		/* then its zeroes are copied too */
@@ -114,11 +125,12 @@ static int cow_ckpt_range(struct file *src, struct file *dst, loff_t pos,
 }
 
 /*
- * Copy the first @len bytes of @src to @dst by a reflink: 1, 0 where
- * the file system does not share blocks, or an errno.
+ * Do the file systems of @src and @dst share blocks?  A reflink of the
+ * first 64 KiB tells: 1, 0 where they do not, or an errno.
  */
-static int cow_ckpt_clone(struct file *src, struct file *dst, loff_t len)
+static int cow_ckpt_shared(struct file *src, struct file *dst)
 {
+	loff_t len = min_t(loff_t, SZ_64K, i_size_read(file_inode(src)));
 	loff_t ret = vfs_clone_file_range(src, 0, dst, 0, len, 0);
 
 	if (ret == len)
@@ -128,13 +140,22 @@ static int cow_ckpt_clone(struct file *src, struct file *dst, loff_t len)
 	return 0;
 }
 
-/* Copy the data of @src to the empty @dst: holes stay holes. */
-static int cow_ckpt_data(struct file *src, struct file *dst)
+/* Copy all of @src to the empty @dst, a piece at a time. */
+static int cow_ckpt_data(struct file *src, struct file *dst, bool shared)
 {
-	loff_t size = i_size_read(file_inode(src));
-	int ret = cow_ckpt_range(src, dst, 0, size);
+	loff_t size = i_size_read(file_inode(src)), pos;
+	int ret;
 
-	return ret ?: vfs_truncate(&dst->f_path, size);
+	for (pos = 0; pos < size; pos += COW_CKPT_PIECE) {
+		ret = cow_ckpt_range(src, dst, pos, pos + COW_CKPT_PIECE,
+				     shared);
+		if (ret)
+			return ret;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return vfs_truncate(&dst->f_path, size);
 }
 
 /*
@@ -171,7 +192,7 @@ static void cow_ckpt_forget(struct cow_dev *cd)
  * and empty it; *@n: how many.
  */
 static int cow_ckpt_noted(struct cow_dev *cd, struct file *dst,
-			  struct xarray *noted, u64 *n)
+			  struct xarray *noted, bool shared, u64 *n)
 {
 	struct file *src = cd->file[COW_COW];
 	unsigned long c;
@@ -183,7 +204,8 @@ static int cow_ckpt_noted(struct cow_dev *cd, struct file *dst,
 		return 0;
 	xa_for_each(noted, c, entry) {
 		ret = cow_ckpt_range(src, dst, (loff_t)c << COW_CKPT_CHUNK_SHIFT,
-				     (loff_t)(c + 1) << COW_CKPT_CHUNK_SHIFT);
+				     (loff_t)(c + 1) << COW_CKPT_CHUNK_SHIFT,
+				     shared);
 		if (ret)
 			break;
 		(*n)++;
@@ -199,40 +221,36 @@ struct cow_ckpt {
 	u64		used;		/* its units in use then */
 	s64		held_us;	/* the I/O held, in all */
 	s64		flush_us;	/* of which the flush */
-	s64		chunks;		/* MiB copied held; -1: a reflink */
+	u64		chunks;		/* MiB copied held */
+	bool		shared;		/* copied by reflinks */
 };
 
 /*
  * Held: complete the copy: the chunks noted last, the header, the
- * bitmap, the modified map and the size; or a reflink of all of it.
- * Notes lost (no memory): -ENOMEM, rather than a whole copy held.
+ * bitmap, the modified map and the size.  Notes lost (no memory):
+ * -ENOMEM, rather than a whole copy held.
  */
-static int cow_ckpt_last(struct cow_dev *cd, struct cow_ckpt *ck, int shared)
+static int cow_ckpt_last(struct cow_dev *cd, struct cow_ckpt *ck)
 {
 	struct file *cow = cd->file[COW_COW], *dst = ck->dst;
-	u64 n;
 	int ret;
 
-	if (shared) {
-		ret = cow_ckpt_clone(cow, dst, i_size_read(file_inode(cow)));
-		return ret < 0 ? ret : ret ? 0 : -EOPNOTSUPP;
-	}
 	if (READ_ONCE(cd->ckpt_lost))
 		return -ENOMEM;
-	ret = cow_ckpt_noted(cd, dst, cd->ckpt_note, &n);
+	ret = cow_ckpt_noted(cd, dst, cd->ckpt_note, ck->shared, &ck->chunks);
 	if (!ret)
-		ret = cow_ckpt_range(cow, dst, 0, ck->hdr.doffset);
+		ret = cow_ckpt_range(cow, dst, 0, ck->hdr.doffset, ck->shared);
 	if (!ret && (ck->hdr.ext_flags & COW_EXT_MODMAP))
 		ret = cow_ckpt_range(cow, dst, ck->hdr.modmap,
-				     ck->hdr.modmap + ck->hdr.mapsize);
+				     ck->hdr.modmap + ck->hdr.mapsize,
+				     ck->shared);
 	if (!ret)
 		ret = vfs_truncate(&dst->f_path, i_size_read(file_inode(cow)));
-	ck->chunks = n;
 	return ret;
 }
 
 /* Hold the device's I/O, flush it and complete the copy. */
-static int cow_ckpt_held(struct cow_dev *cd, struct cow_ckpt *ck, int shared)
+static int cow_ckpt_held(struct cow_dev *cd, struct cow_ckpt *ck)
 {
 	ktime_t t0;
 	int ret;
@@ -245,7 +263,7 @@ static int cow_ckpt_held(struct cow_dev *cd, struct cow_ckpt *ck, int shared)
 	ck->hdr = cd->hdr;
 	ck->used = atomic64_read(&cd->cowused);
 	if (!ret)
-		ret = cow_ckpt_last(cd, ck, shared);
+		ret = cow_ckpt_last(cd, ck);
 	cd->ckpt_note = NULL;
 	cow_ckpt_forget(cd);
 	ck->held_us += ktime_us_delta(ktime_get(), t0);
@@ -254,39 +272,36 @@ static int cow_ckpt_held(struct cow_dev *cd, struct cow_ckpt *ck, int shared)
 }
 
 /*
- * Copy the cowfile to ck->dst: a reflink, held; else a copy while the
- * device goes on, then of what changed meanwhile, and held, of what
- * changed last.  One checkpoint of a device at a time (ckpt_mutex).
+ * Copy the cowfile to ck->dst while the device goes on, then what
+ * changed meanwhile, and held, what changed last.  One checkpoint of a
+ * device at a time (ckpt_mutex).
  */
 static int cow_ckpt_copy(struct cow_dev *cd, struct cow_ckpt *ck)
 {
 	struct file *cow = cd->file[COW_COW];
 	u64 n = ULLONG_MAX;
-	int ret, round, shared;
-	loff_t size;
+	int ret, round;
 
 	/* what is dirty now is not flushed while held */
 	ret = vfs_fsync(cow, 1);
 	if (ret)
 		return ret;
-	size = min_t(loff_t, SZ_64K, i_size_read(file_inode(cow)));
-	shared = cow_ckpt_clone(cow, ck->dst, size);
-	if (shared < 0)
-		return shared;
-	if (shared)
-		return cow_ckpt_held(cd, ck, shared);
+	ret = cow_ckpt_shared(cow, ck->dst);
+	if (ret < 0)
+		return ret;
+	ck->shared = ret;
 	WRITE_ONCE(cd->ckpt_lost, false);
 	cow_ckpt_switch(cd, true, &ck->held_us);
-	ret = cow_ckpt_data(cow, ck->dst);
+	ret = cow_ckpt_data(cow, ck->dst, ck->shared);
 	for (round = 0; !ret && round < COW_CKPT_ROUNDS &&
 	     n > COW_CKPT_FEW && !READ_ONCE(cd->ckpt_lost); round++)
 		ret = cow_ckpt_noted(cd, ck->dst,
 				     cow_ckpt_switch(cd, true, &ck->held_us),
-				     &n);
+				     ck->shared, &n);
 	if (!ret)
 		ret = vfs_fsync(cow, 1);
 	if (!ret)
-		return cow_ckpt_held(cd, ck, shared);
+		return cow_ckpt_held(cd, ck);
 	cow_ckpt_switch(cd, false, &ck->held_us);
 	cow_ckpt_forget(cd);
 	return ret;
@@ -326,7 +341,7 @@ static int cow_ckpt_header(struct file *dst, struct cow_hdr *hdr, u64 used)
  */
 int cow_checkpoint(struct cow_ioc_dev *req)
 {
-	struct cow_ckpt ck = { .chunks = -1 };
+	struct cow_ckpt ck = { };
 	struct cow_dev *cd;
 	int ret;
 
@@ -358,14 +373,11 @@ int cow_checkpoint(struct cow_ioc_dev *req)
 	if (ret)
 		pr_err("cow%d: checkpoint %s failed: %pe\n", cd->devno,
 		       req->cowfile, ERR_PTR(ret));
-	else if (ck.chunks < 0)
-		pr_info("cow%d: checkpoint %s: %llu blocks in use, I/O held %lld us: a flush (%lld us), a reflink\n",
-			cd->devno, req->cowfile, ck.used, ck.held_us,
-			ck.flush_us);
 	else
-		pr_info("cow%d: checkpoint %s: %llu blocks in use, I/O held %lld us: a flush (%lld us), copying %lld MiB changed meanwhile and the bitmap\n",
+		pr_info("cow%d: checkpoint %s: %llu blocks in use, I/O held %lld us: a flush (%lld us), %s %llu MiB changed meanwhile and the bitmap\n",
 			cd->devno, req->cowfile, ck.used, ck.held_us,
-			ck.flush_us, ck.chunks);
+			ck.flush_us, ck.shared ? "reflinking" : "copying",
+			ck.chunks);
 out_close:
 	filp_close(ck.dst, NULL);
 out_put:
