@@ -18,10 +18,14 @@
  * thread notes the 1 MiB chunks of the cowfile every write, discard and
  * fill step is about to change (cow_ckpt_note(), from before the first
  * copy), the whole cowfile is copied (reflinked, 16 MiB at a time, where
- * the file system shares blocks), then the chunks noted meanwhile,
- * again while they shrink; held, only what was noted last is copied,
- * with the header, the bitmap and the modified map.  A note that cannot
- * be made (no memory) fails the checkpoint: never a long hold.
+ * the file system shares blocks), then the chunks noted meanwhile, again
+ * while they shrink.  Held, only the header, the bitmap and the modified
+ * map are copied: the chunks noted last become pending, and once the
+ * device goes on each is copied before the thread changes it (as
+ * dm-snapshot copies a chunk before its first write), or by the
+ * checkpoint itself, whichever comes first (cow_ckpt_take()).  The hold
+ * is so a flush and the metadata, however fast the device is written.
+ * A note that cannot be made (no memory) fails the checkpoint.
  *
  * A chunk is noted before its write is sent, so a copy of it must wait
  * for the writes noted before: each round takes the set noted so far and
@@ -34,6 +38,7 @@
 #include <linux/fs.h>
 #include <linux/falloc.h>
 #include <linux/ktime.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include "cow.h"
@@ -42,16 +47,69 @@
 #define COW_CKPT_CHUNK_SHIFT	20
 /* Copies of the chunks noted while the device goes on, at most, */
 #define COW_CKPT_ROUNDS		4
-/* unless fewer are left: then the held copy takes them. */
+/* unless fewer are left: then they are pending. */
 #define COW_CKPT_FEW		64
 /* A reflink locks both files: 16 MiB at a time, writes go on between. */
 #define COW_CKPT_PIECE		SZ_16M
 
+/* A checkpoint being made, and what it took. */
+struct cow_ckpt {
+	struct file	*dst;
+	bool		shared;		/* copied by reflinks */
+	struct cow_hdr	hdr;		/* the cowfile's, at the checkpoint */
+	u64		used;		/* its units in use then */
+	loff_t		size;		/* its size then */
+	s64		held_us;	/* the I/O held, in all */
+	s64		flush_us;	/* of which the flush */
+	/* once held: chunks still to copy, before the thread changes them */
+	struct xarray	*pending;
+	struct mutex	take;		/* one copies a chunk at a time */
+	u64		taken;		/* chunks copied so, */
+	int		err;		/* the first error then */
+};
+
+static int cow_ckpt_range(struct file *src, struct file *dst, loff_t pos,
+			  loff_t end, bool shared);
+
+/*
+ * Copy pending chunk @c, unless done already (by the thread, or the
+ * checkpoint); taken off the set only once copied, so that whoever sees
+ * it gone knows it copied.  Only its data: the header, the bitmap and
+ * the modified map are the ones copied held.  NOIO: the thread may wait
+ * for this.
+ */
+static void cow_ckpt_take(struct cow_dev *cd, struct cow_ckpt *ck,
+			  unsigned long c)
+{
+	loff_t data = ck->hdr.doffset, end = data +
+		      (ck->hdr.rdoblocks << COW_MAPUNIT_SHIFT);
+	loff_t pos = (loff_t)c << COW_CKPT_CHUNK_SHIFT;
+	unsigned int noio = memalloc_noio_save();
+	int ret;
+
+	mutex_lock(&ck->take);
+	if (xa_load(ck->pending, c)) {
+		ret = cow_ckpt_range(cd->file[COW_COW], ck->dst,
+				     max(pos, data),
+				     min3(ck->size, end,
+					  pos + (1LL << COW_CKPT_CHUNK_SHIFT)),
+				     ck->shared);
+		if (ret && !ck->err)
+			ck->err = ret;
+		xa_erase(ck->pending, c);
+		ck->taken++;
+	}
+	mutex_unlock(&ck->take);
+	memalloc_noio_restore(noio);
+}
+
 /*
  * The thread is about to change units [@unit, @unit + @count) of the
- * cowfile: while a checkpoint copies, note their chunks.  Under cd->hold
- * (read); cow_ckpt_switch() changes cd->ckpt_note under it (write).  A
- * note that cannot be made (no memory) fails the checkpoint.
+ * cowfile: while a checkpoint copies, note their chunks; once it held
+ * the device, copy those still pending first.  Under cd->hold (read),
+ * under which (write) the checkpoint changes cd->ckpt_note and
+ * cd->ckpt_pending.  A note that cannot be made (no memory) fails the
+ * checkpoint.
  */
 void cow_ckpt_note(struct cow_dev *cd, u64 unit, u64 count)
 {
@@ -59,7 +117,14 @@ void cow_ckpt_note(struct cow_dev *cd, u64 unit, u64 count)
 	unsigned long c = pos >> COW_CKPT_CHUNK_SHIFT;
 	unsigned long last = (pos + (count << COW_MAPUNIT_SHIFT) - 1) >>
 			     COW_CKPT_CHUNK_SHIFT;
+	struct cow_ckpt *ck = cd->ckpt_pending;
+	void *entry;
 
+	if (ck) {
+		xa_for_each_range(ck->pending, c, entry, c, last)
+			cow_ckpt_take(cd, ck, c);
+		return;
+	}
 	if (!cd->ckpt_note)
 		return;
 	for (; c <= last; c++) {
@@ -214,44 +279,14 @@ static int cow_ckpt_noted(struct cow_dev *cd, struct file *dst,
 	return ret;
 }
 
-/* A checkpoint being made, and what it took. */
-struct cow_ckpt {
-	struct file	*dst;
-	struct cow_hdr	hdr;		/* the cowfile's, at the checkpoint */
-	u64		used;		/* its units in use then */
-	s64		held_us;	/* the I/O held, in all */
-	s64		flush_us;	/* of which the flush */
-	u64		chunks;		/* MiB copied held */
-	bool		shared;		/* copied by reflinks */
-};
-
 /*
- * Held: complete the copy: the chunks noted last, the header, the
- * bitmap, the modified map and the size.  Notes lost (no memory):
- * -ENOMEM, rather than a whole copy held.
+ * Held: the device's I/O stopped, flushed; copy the header, the bitmap,
+ * the modified map and the size, and make the chunks noted last pending.
+ * Notes lost (no memory): -ENOMEM.
  */
-static int cow_ckpt_last(struct cow_dev *cd, struct cow_ckpt *ck)
-{
-	struct file *cow = cd->file[COW_COW], *dst = ck->dst;
-	int ret;
-
-	if (READ_ONCE(cd->ckpt_lost))
-		return -ENOMEM;
-	ret = cow_ckpt_noted(cd, dst, cd->ckpt_note, ck->shared, &ck->chunks);
-	if (!ret)
-		ret = cow_ckpt_range(cow, dst, 0, ck->hdr.doffset, ck->shared);
-	if (!ret && (ck->hdr.ext_flags & COW_EXT_MODMAP))
-		ret = cow_ckpt_range(cow, dst, ck->hdr.modmap,
-				     ck->hdr.modmap + ck->hdr.mapsize,
-				     ck->shared);
-	if (!ret)
-		ret = vfs_truncate(&dst->f_path, i_size_read(file_inode(cow)));
-	return ret;
-}
-
-/* Hold the device's I/O, flush it and complete the copy. */
 static int cow_ckpt_held(struct cow_dev *cd, struct cow_ckpt *ck)
 {
+	struct file *cow = cd->file[COW_COW];
 	ktime_t t0;
 	int ret;
 
@@ -262,19 +297,57 @@ static int cow_ckpt_held(struct cow_dev *cd, struct cow_ckpt *ck)
 	ck->flush_us = ktime_us_delta(ktime_get(), t0);
 	ck->hdr = cd->hdr;
 	ck->used = atomic64_read(&cd->cowused);
+	ck->size = i_size_read(file_inode(cow));
+	if (!ret && READ_ONCE(cd->ckpt_lost))
+		ret = -ENOMEM;
 	if (!ret)
-		ret = cow_ckpt_last(cd, ck);
+		ret = cow_ckpt_range(cow, ck->dst, 0, ck->hdr.doffset,
+				     ck->shared);
+	if (!ret && (ck->hdr.ext_flags & COW_EXT_MODMAP))
+		ret = cow_ckpt_range(cow, ck->dst, ck->hdr.modmap,
+				     ck->hdr.modmap + ck->hdr.mapsize,
+				     ck->shared);
+	if (!ret)
+		ret = vfs_truncate(&ck->dst->f_path, ck->size);
+	if (!ret) {
+		ck->pending = cd->ckpt_note;
+		cd->ckpt_pending = ck;
+	}
 	cd->ckpt_note = NULL;
-	cow_ckpt_forget(cd);
 	ck->held_us += ktime_us_delta(ktime_get(), t0);
 	up_write(&cd->hold);
 	return ret;
 }
 
 /*
+ * Copy the chunks still pending, the thread copying those it is about
+ * to change meanwhile; then the thread stops looking.
+ */
+static int cow_ckpt_pending(struct cow_dev *cd, struct cow_ckpt *ck)
+{
+	unsigned long c;
+	void *entry;
+	int ret = 0;
+
+	xa_for_each(ck->pending, c, entry) {
+		cow_ckpt_take(cd, ck, c);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	down_write(&cd->hold);
+	cd->ckpt_pending = NULL;
+	up_write(&cd->hold);
+	return ret ?: ck->err;
+}
+
+/*
  * Copy the cowfile to ck->dst while the device goes on, then what
- * changed meanwhile, and held, what changed last.  One checkpoint of a
- * device at a time (ckpt_mutex).
+ * changed meanwhile; held, the metadata; then what changed last, each
+ * chunk before the device changes it.  One checkpoint of a device at a
+ * time (ckpt_mutex).
  */
 static int cow_ckpt_copy(struct cow_dev *cd, struct cow_ckpt *ck)
 {
@@ -301,8 +374,11 @@ static int cow_ckpt_copy(struct cow_dev *cd, struct cow_ckpt *ck)
 	if (!ret)
 		ret = vfs_fsync(cow, 1);
 	if (!ret)
-		return cow_ckpt_held(cd, ck);
-	cow_ckpt_switch(cd, false, &ck->held_us);
+		ret = cow_ckpt_held(cd, ck);
+	if (!ret)
+		ret = cow_ckpt_pending(cd, ck);
+	else
+		cow_ckpt_switch(cd, false, &ck->held_us);
 	cow_ckpt_forget(cd);
 	return ret;
 }
@@ -362,6 +438,7 @@ int cow_checkpoint(struct cow_ioc_dev *req)
 		ret = -EINVAL;
 		goto out_close;
 	}
+	mutex_init(&ck.take);
 	ret = mutex_lock_killable(&cd->ckpt_mutex);
 	if (ret)
 		goto out_close;
@@ -374,10 +451,10 @@ int cow_checkpoint(struct cow_ioc_dev *req)
 		pr_err("cow%d: checkpoint %s failed: %pe\n", cd->devno,
 		       req->cowfile, ERR_PTR(ret));
 	else
-		pr_info("cow%d: checkpoint %s: %llu blocks in use, I/O held %lld us: a flush (%lld us), %s %llu MiB changed meanwhile and the bitmap\n",
+		pr_info("cow%d: checkpoint %s: %llu blocks in use, I/O held %lld us: a flush (%lld us) and the bitmap; then %s %llu MiB changed meanwhile\n",
 			cd->devno, req->cowfile, ck.used, ck.held_us,
 			ck.flush_us, ck.shared ? "reflinking" : "copying",
-			ck.chunks);
+			ck.taken);
 out_close:
 	filp_close(ck.dst, NULL);
 out_put:

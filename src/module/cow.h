@@ -47,6 +47,8 @@ enum cow_file_id {
 	COW_NR_FILES,
 };
 
+struct cow_ckpt;
+
 struct cow_dev {
 	int			devno;
 	enum cow_state		state;
@@ -124,7 +126,8 @@ struct cow_dev {
 	struct mutex		ckpt_mutex;	/* one checkpoint at a time */
 	struct xarray		ckpt_sets[2];	/* chunks changed: the thread */
 	struct xarray		*ckpt_note;	/* notes in this one, or none, */
-	bool			ckpt_lost;	/* unless it could not */
+	bool			ckpt_lost;	/* unless it could not; */
+	struct cow_ckpt		*ckpt_pending;	/* then copies these first */
 	bool			can_punch;	/* cowfile takes PUNCH_HOLE */
 	enum cow_reason		reason;		/* why activation was refused */
 	u64			detail;		/* and cow_ioc_dev.detail */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The benchmark of checkpoints (make bench-checkpoint; doc/benchmark.md):
 # how long cowdev -c holds a cowdevice's I/O with 10 GiB modified, the
-# cowfile on xfs (a reflink) and on ext4 (a copy of its data extents),
+# cowfile on xfs (reflinks) and on ext4 (a copy of its data extents),
 # while fio writes 4 KiB blocks at queue depth 16: what cowdev -c says,
 # and the longest write fio saw.  One line per file system:
 #   bench-checkpoint: FS modified 10 GiB: cowdev -c N s, I/O held N ms,
