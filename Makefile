@@ -23,7 +23,7 @@
 #   make vm-shell KERNELRELEASE=r   interactive guest
 #   make bench           benchmark against loop, dm-snapshot, qcow2
 #   make bench-tools     the offline tools on an 8 TiB sparse rdofile
-#   make check-system    the .debs on a Debian 12 system booted in QEMU
+#   make check-system    the .debs on Debian 12 and 13 systems booted in QEMU
 
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin

@@ -1,22 +1,26 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make check-system, guest side: one phase per boot of the Debian 12
-# system (cowcheck.service runs it from the disk labelled cowctl, which
-# also holds the .debs).  "PASS name" / "FAIL name" lines, then
-# "BOOT <release>" (the kernel of the next boot; the host extracts it
-# from /boot) or "DONE", go to the second serial port; then the system
-# reboots or powers off (QEMU runs with -no-reboot: each boot is one run).
+# make check-system, guest side: one phase per boot of a Debian system
+# of tests/system/dists.conf (cowcheck.service runs it from the disk
+# labelled cowctl, which also holds the .debs and dist.conf: which system
+# this is, and the later kernel's packages).  "PASS name (system,
+# kernel)" / "FAIL ..." lines, then "BOOT <release>" (the kernel of the
+# next boot; the host extracts it from the image) or "DONE", go to the
+# second serial port; then the system reboots or powers off (QEMU runs
+# with -no-reboot: each boot is one run).
 set -u
 R=/dev/ttyS1
 stty -F $R raw -echo 2>/dev/null
 phase=$(sed -n 's/.*cowcheck\.phase=\([0-9]*\).*/\1/p' /proc/cmdline)
 ctl=/media/cowctl
 kver=$(uname -r)
+DIST=unknown LATER_SUITE= LATER_PKGS= LATER_GLOB=
+. "$ctl/dist.conf"
 log() { echo "cowcheck: $*"; }
 out() { echo "$*" > $R; log "$*"; }
-pass() { out "PASS $1 ($kver)"; }
-fail() { out "FAIL $1 ($kver)"; }
+pass() { out "PASS $1 ($DIST, $kver)"; }
+fail() { out "FAIL $1 ($DIST, $kver)"; }
 # check name command...: PASS when the command succeeds
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; fi; }
 # same name want got
@@ -28,6 +32,10 @@ same() {
 jcount() { journalctl -b -o cat "${@:2}" | grep -cE -- "$1"; }
 next() { out "BOOT $1"; sync; systemctl reboot; exit 0; }
 dkms_built() { dkms status -m cowloop -k "$1" | grep -q "^cowloop/.*, $1, .*: installed"; }
+# dpkg --audit finds no package half-installed or half-configured
+audit_clean() { [ -z "$(dpkg --audit 2>&1)" ]; }
+# a cowloop module file of kernel $1, if any
+module_files() { find "/lib/modules/$1" -name 'cowloop.ko*' 2>/dev/null; }
 # after unit dependency: systemctl show -p After unit | has dependency
 after() { systemctl show -p After "$1" | grep -qw -- "$2"; }
 
@@ -49,6 +57,7 @@ case $phase in
 		apt-get install -y "$ctl"/cowloop-dkms_*.deb \
 		"$ctl"/cowloop-utils_*.deb
 	log "apt-get install of the .debs: $(( $(date +%s) - t0 )) s"
+	check dpkg-audit-clean audit_clean
 	dkms status
 	check dkms-built-$kver dkms_built "$kver"
 	same module-from-dkms "/lib/modules/$kver/updates/dkms" \
@@ -125,17 +134,23 @@ case $phase in
 	order=$(journalctl -b -1 -o cat _PID=1 | grep -oE '^(Unmounted mnt-cow\.mount|Stopped cowdev@0\.service|Unmounted srv\.mount)' |
 		tr '\n' '|')
 	same shutdown-order "Unmounted mnt-cow.mount|Stopped cowdev@0.service|Unmounted srv.mount|" "$order"
+	# the later kernel of dists.conf, from the apt cache; with
+	# -t SUITE, its dependencies (linux-base) come from there too
 	t0=$(date +%s)
+	# shellcheck disable=SC2086 # one word per package
 	check apt-install-other-kernel env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y --no-download --no-install-recommends \
-		linux-image-6.12-cloud-amd64 \
-		linux-headers-6.12-cloud-amd64
-	log "apt-get install of the 6.12 kernel: $(( $(date +%s) - t0 )) s"
-	new=$(cd /lib/modules && ls -d 6.12* | sort -V | tail -1)
+		-t "$LATER_SUITE" $LATER_PKGS
+	log "apt-get install of $LATER_PKGS: $(( $(date +%s) - t0 )) s"
+	check dpkg-audit-clean-other-kernel audit_clean
+	# shellcheck disable=SC2086 # a pattern
+	new=$(cd /lib/modules && ls -d $LATER_GLOB 2>/dev/null | sort -V | tail -1)
+	same other-kernel-installed yes "$([ -n "$new" ] && echo yes || echo "no /lib/modules/$LATER_GLOB")"
 	dkms status
 	check dkms-built-$new dkms_built "$new"
-	check module-file-$new test -e "/lib/modules/$new/updates/dkms/cowloop.ko" -o \
-		-e "/lib/modules/$new/updates/dkms/cowloop.ko.xz"
+	check module-file-$new test -n "$(module_files "$new")"
+	check initramfs-$new test -s "/boot/initrd.img-$new"
+	check kernel-image-$new test -s "/boot/vmlinuz-$new"
 	# Bad input for the next boot: a malformed line, a missing
 	# rdofile (its fstab mount nofail), dirty cowfiles (copies of the
 	# active one) with repair=yes and with the default repair=no.
@@ -154,7 +169,8 @@ case $phase in
 	next "$new"
 	;;
 4)	# ---- booted the other kernel: bad lines did not stop the boot ---
-	case $kver in 6.12*) pass booted-6.12 ;; *) fail booted-6.12 ;; esac
+	# shellcheck disable=SC2254 # a pattern
+	case $kver in $LATER_GLOB) pass booted-other-kernel ;; *) fail booted-other-kernel ;; esac
 	same module-from-dkms "/lib/modules/$kver/updates/dkms" \
 		"$(dirname "$(modinfo -F filename cowloop 2>&1)")"
 	check cowdev0-active systemctl -q is-active cowdev@0.service
