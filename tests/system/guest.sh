@@ -5,10 +5,11 @@
 # of tests/system/dists.conf (cowcheck.service runs it from the disk
 # labelled cowctl, which also holds the .debs and dist.conf: which system
 # this is, and the later kernel's packages).  "PASS name (system,
-# kernel)" / "FAIL ..." lines, then "BOOT <release>" (the kernel of the
-# next boot; the host extracts it from the image) or "DONE", go to the
-# second serial port; then the system reboots or powers off (QEMU runs
-# with -no-reboot: each boot is one run).
+# kernel)" / "FAIL ..." lines ("INFO ..." for what is found out, not
+# checked), then "BOOT <release>" (the kernel of the next boot; the host
+# extracts it from the image) or "DONE", go to the second serial port;
+# then the system reboots or powers off (QEMU runs with -no-reboot: each
+# boot is one run).
 set -u
 R=/dev/ttyS1
 stty -F $R raw -echo 2>/dev/null
@@ -21,6 +22,7 @@ log() { echo "cowcheck: $*"; }
 out() { echo "$*" > $R; log "$*"; }
 pass() { out "PASS $1 ($DIST, $kver)"; }
 fail() { out "FAIL $1 ($DIST, $kver)"; }
+info() { out "INFO $1 ($DIST, $kver): $2"; }
 # check name command...: PASS when the command succeeds
 check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; fi; }
 # same name want got
@@ -38,6 +40,94 @@ audit_clean() { [ -z "$(dpkg --audit 2>&1)" ]; }
 module_files() { find "/lib/modules/$1" -name 'cowloop.ko*' 2>/dev/null; }
 # after unit dependency: systemctl show -p After unit | has dependency
 after() { systemctl show -p After "$1" | grep -qw -- "$2"; }
+
+# fake_headers RELEASE: /tmp/cowtest-headers-RELEASE.deb, a package
+# shaped like Debian's linux-headers-RELEASE: /lib/modules/RELEASE/build
+# and a postinst that runs the kernel's header hooks (as linux-headers'
+# postinst does, through linux-run-hooks or run-parts: --exit-on-error,
+# a failing hook fails the package).  Its Makefile fails every build, so
+# that cowloop cannot build for it.
+fake_headers() {
+	local r=$1 d=/tmp/fake-$1
+	rm -rf "$d"
+	mkdir -p "$d/DEBIAN" "$d/usr/src/cowtest-headers-$r/include/linux" "$d/lib/modules/$r"
+	printf 'modules clean:\n\t@echo "cowtest: kernel %s: this build fails on purpose"; exit 2\n' \
+		"$r" > "$d/usr/src/cowtest-headers-$r/Makefile"
+	ln -s "/usr/src/cowtest-headers-$r" "$d/lib/modules/$r/build"
+	cat > "$d/DEBIAN/control" <<-EOF
+	Package: cowtest-headers-$r
+	Version: 1
+	Architecture: all
+	Maintainer: cowloop check-system <root@localhost>
+	Description: kernel headers that build nothing (make check-system)
+	EOF
+	cat > "$d/DEBIAN/postinst" <<-EOF
+	#!/bin/sh
+	set -e
+	if [ "\$1" = configure ] && [ -d /etc/kernel/header_postinst.d ]; then
+		DEB_MAINT_PARAMS="\$*" run-parts --report --exit-on-error --arg=$r /etc/kernel/header_postinst.d
+	fi
+	EOF
+	chmod 755 "$d/DEBIAN/postinst"
+	dpkg-deb -b "$d" "/tmp/cowtest-headers-$r.deb" >/dev/null
+}
+
+# install_fake RELEASE LOG: apt-get installs it; its exit status.
+install_fake() {
+	fake_headers "$1"
+	env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		"/tmp/cowtest-headers-$1.deb" > "$2" 2>&1
+}
+
+# Kernels cowloop cannot build for, installed as packages: one older than
+# 6.1 (dkms.conf excludes it: DKMS says so), one whose build fails (the
+# build log): each package configured (dpkg --audit clean), a message
+# naming the kernel and the reason, no cowloop.ko for it.  Then what
+# DKMS's own autoinstall would have done (cowloop-dkms does not use it
+# for this reason), shown by forcing AUTOINSTALL=yes in
+# /etc/dkms/cowloop.conf: INFO lines, whatever this Debian's dkms does.
+kernels_dkms_cannot_build() {
+	local r rc log
+	r=5.10.0-cowtest-amd64
+	log=/tmp/fake-$r.log
+	rc=0; install_fake "$r" "$log" || rc=$?
+	cat "$log"
+	same excluded-kernel-apt-exit 0 "$rc"
+	check excluded-kernel-audit-clean audit_clean
+	same excluded-kernel-dkms-says 1 "$(grep -c 'includes a BUILD_EXCLUSIVE directive' "$log")"
+	same excluded-kernel-cowloop-dkms-says 1 "$(grep -c "^cowloop-dkms: cowloop .* is not built for kernel $r (it builds for 6.1 and later" "$log")"
+	same excluded-kernel-no-module "" "$(module_files "$r")"
+	r=7.99.0-cowtest-amd64
+	log=/tmp/fake-$r.log
+	rc=0; install_fake "$r" "$log" || rc=$?
+	cat "$log"
+	same failing-build-apt-exit 0 "$rc"
+	check failing-build-audit-clean audit_clean
+	same failing-build-dkms-says 1 "$(grep -c "Bad return status for module build on kernel: $r" "$log")"
+	same failing-build-cowloop-dkms-says 1 "$(grep -c "^cowloop-dkms: cowloop .* did not build for kernel $r (dkms exit [0-9]*; build log: /var/lib/dkms/cowloop/.*/build/make.log)" "$log")"
+	same failing-build-no-module "" "$(module_files "$r")"
+	check failing-build-dkms-not-installed sh -c "! dkms status -m cowloop -k $r | grep -q installed"
+	# what dkms's autoinstall does with the same two: without
+	# cowloop-dkms's hooks, dkms.conf has AUTOINSTALL=yes
+	mkdir -p /tmp/hooks
+	mv /etc/kernel/postinst.d/cowloop-dkms /tmp/hooks/postinst
+	mv /etc/kernel/header_postinst.d/cowloop-dkms /tmp/hooks/header_postinst
+	for r in 5.9.0-cowtest-amd64 7.98.0-cowtest-amd64; do
+		log=/tmp/fake-$r.log
+		rc=0; install_fake "$r" "$log" || rc=$?
+		cat "$log"
+		info "dkms-own-autoinstall-$r" "apt-get exit $rc, dpkg --audit: $(dpkg --audit 2>&1 | grep -o 'cowtest-headers-[^ ]*' | sort -u | paste -sd' ' | sed 's/^$/clean/')$(grep -q 'Autoinstall on .* was skipped' "$log" && echo ', autoinstall: skipped')$(grep -q 'Autoinstall on .* failed\|One or more modules failed to install during autoinstall' "$log" && echo ', autoinstall: failed')"
+		dpkg --purge "cowtest-headers-$r" >/dev/null 2>&1
+	done
+	mv /tmp/hooks/postinst /etc/kernel/postinst.d/cowloop-dkms
+	mv /tmp/hooks/header_postinst /etc/kernel/header_postinst.d/cowloop-dkms
+	env DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null 2>&1
+	check audit-clean-after-reconfigure audit_clean
+	dpkg --purge cowtest-headers-5.10.0-cowtest-amd64 cowtest-headers-7.99.0-cowtest-amd64 \
+		cowtest-headers-5.9.0-cowtest-amd64 cowtest-headers-7.98.0-cowtest-amd64 >/dev/null 2>&1
+	rm -rf /lib/modules/*-cowtest-amd64 /var/lib/dkms/cowloop/*/*-cowtest-amd64
+	dkms status
+}
 
 # The system came up with systemd and udev: every phase.  (This unit is
 # part of the start-up: wait for the other jobs, not for the state.)
@@ -188,6 +278,7 @@ case $phase in
 	check dirty-refused-unit-failed systemctl -q is-failed cowdev@4.service
 	same active-after-bad-input "0 3" "$(cowdev -l -n -O NAME | sed 's|/dev/cow/||' | awk '{print $1}' | paste -sd' ')"
 	journalctl -b -o cat -t cowdev -t cowtab-generator
+	kernels_dkms_cannot_build
 	out DONE
 	sync
 	systemctl poweroff

@@ -17,7 +17,9 @@
 #            without repair, the shutdown order right; apt installs the
 #            later kernel of dists.conf (Debian 12: 6.12; Debian 13: the
 #            backports kernel kernels.conf pins) with its headers, dkms
-#            built for it; bad cowtab lines
+#            built for it; kernels DKMS must not build for (older than
+#            6.1, or failing to build) installed as packages: no
+#            half-configured package, no module; bad cowtab lines
 #   4 (later) boots the later kernel: the module, the mount and the data
 #            there; the malformed line, the missing rdofile and the dirty
 #            cowfiles each got their journal line, the rest was activated
