@@ -5,8 +5,9 @@
 #   make                 tools, and the module when kernel headers exist
 #   make tools           userland tools into build/bin/
 #   make module [KERNELRELEASE=r]   build/<r>/cowloop.ko
-#   make install [DESTDIR=] [PREFIX=/usr]   tools, man pages, completion,
-#                        systemd/udev files (install-system), the module
+#   make install [DESTDIR=] [PREFIX=/usr]   tools, man pages, documentation,
+#                        completion, systemd/udev files (install-system),
+#                        the module
 #   make dkms-install    the module's source into /usr/src, built by DKMS
 #                        for every kernel with headers (dkms-source: copy)
 #   make deb             cowloop-dkms and cowloop-utils .debs in build/deb/
@@ -15,6 +16,8 @@
 #   make check-kernels   the guest suite on the other kernels it names
 #                        (Debian 13's 6.12, PREEMPT_RT, sid, and what the
 #                        meta packages point to today)
+#   make check-long      the long guest tests ("# suite: long": memory bounds
+#                        over an 8 TiB device...) on make check's kernels
 #   make kernels [KSET=all]   the build roots and kernels of that set
 #   make lint            checkpatch --strict over the kernel sources
 #   make check-debug     the guest suite on a KASAN/lockdep/kmemleak/fault-
@@ -23,12 +26,14 @@
 #   make vm-shell KERNELRELEASE=r   interactive guest
 #   make bench           benchmark against loop, dm-snapshot, qcow2
 #   make bench-tools     the offline tools on an 8 TiB sparse rdofile
+#   make bench-checkpoint  cowdev -c's hold time, 10 GiB modified, xfs/ext4
 #   make check-system    the .debs on Debian 12 and 13 systems booted in QEMU
 
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 COMPDIR	?= $(PREFIX)/share/bash-completion/completions
+DOCDIR	?= $(PREFIX)/share/doc/cowloop-utils
 # systemd and udev look here on Debian 12 (not moved by PREFIX)
 UNITDIR	?= /lib/systemd/system
 GENDIR	?= /lib/systemd/system-generators
@@ -42,7 +47,7 @@ CPPFLAGS += -Isrc/include -Isrc/lib -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 CPPFLAGS += -DCOWLOOP_GIT='"$(shell git describe --always --dirty 2>/dev/null)"'
 
 VERSION	:= $(shell sed -n 's/^\#define COWLOOP_VERSION[^"]*"\(.*\)"/\1/p' src/include/cowloop.h)
-TOOLS	:= cowdev cowsync cowlist cowrepair cowmerge
+TOOLS	:= cowdev cowsync cowlist cowrepair cowmerge cowcreate
 GENERATOR := cowtab-generator
 BIN	:= build/bin
 OBJ	:= build/obj
@@ -68,9 +73,11 @@ KSRC	:= $(wildcard src/module/*.c src/module/*.h) src/module/Kbuild
 # The kernel's own make must not see our KERNELRELEASE on its command line.
 MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
-.PHONY: all tools module install install-tools install-man install-module \
+.PHONY: all tools module install install-tools install-man install-doc install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
-	check check-host check-guest check-debug check-kernels kernels lint demo \
+	check check-host check-guest check-debug check-kernels check-long kernels \
+	bench-checkpoint \
+	lint demo \
 	vm-shell bench bench-tools fuzz deps clean
 
 all: tools
@@ -119,7 +126,7 @@ module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(KOUT) COWLOOP_INC=$(CURDIR)/src/include modules
 endif
 
-install: install-tools install-man install-completion install-system
+install: install-tools install-man install-doc install-completion install-system
 	@if [ -e $(KOUT)/cowloop.ko ]; then $(MAKE) --no-print-directory install-module; \
 	else echo "cowloop: module not built for $(KERNELRELEASE): not installed"; fi
 
@@ -127,12 +134,20 @@ install-tools: tools
 	install -d $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(addprefix $(BIN)/,$(TOOLS)) $(DESTDIR)$(SBINDIR)
 
+# The manual pages name the documentation where install-doc puts it.
 install-man:
 	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man4
-	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8
-	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
-	install -m 0644 man/*.4 $(DESTDIR)$(MANDIR)/man4
+	for f in man/*.[458]; do \
+		d=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#man/}; \
+		sed 's|/usr/share/doc/cowloop\\-utils|$(subst -,\\-,$(DOCDIR))|g' \
+			$$f > $$d && chmod 0644 $$d || exit 1; \
+	done
+
+# README, HOWTO.install and doc/*.md, which the manual pages point to.
+install-doc:
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 0644 README HOWTO.install doc/*.md $(DESTDIR)$(DOCDIR)
 
 # udev rule, systemd units and generator (boot-time activation of
 # /etc/cowtab); an existing /etc/cowtab is kept.
@@ -190,6 +205,9 @@ check:
 check-kernels:
 	@COW_KSET=kernels tests/check.sh
 
+check-long:
+	@COW_SUITE=long tests/check.sh
+
 kernels:
 	@tests/guest/buildroot.sh prepare $(or $(KSET),all)
 
@@ -219,6 +237,10 @@ bench:
 
 bench-tools: tools
 	@tests/host/bench-tools.sh
+
+bench-checkpoint:
+	@COW_SUITE=bench COW_DISK_SIZE=24G COW_MEM=2G KVERS=$(or $(KVERS),d12-6.12) \
+		tests/guest/run.sh
 
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)

@@ -3,17 +3,20 @@
 #
 # make check: install missing dependencies, make the build roots and
 # install the kernels of tests/kernels.conf's "check" set, run checkpatch
-# (tests/lint.sh), the host tests (tests/host/run.sh) and the guest suite
-# on every kernel of the set (tests/guest/run.sh; KVERS= and TESTS= narrow
-# it down).  make check-kernels (COW_KSET=kernels): the same guest suite on
-# the kernels of the "kernels" set instead, after looking up what Debian's
-# meta packages point to now.  The last line is "N passed, N failed"; the
-# exit status is non-zero if anything failed.
+# (tests/lint.sh), then the host tests (tests/host/run.sh) beside the
+# guest suite on every kernel of the set (tests/guest/run.sh; KVERS= and
+# TESTS= narrow it down): the host tests' results are printed once the
+# guests are done.  make check-kernels (COW_KSET=kernels): the same guest
+# suite on the kernels of the "kernels" set instead, after looking up
+# what Debian's meta packages point to now.  make check-long
+# (COW_SUITE=long): the long guest tests only, on the "check" kernels.
+# The last line is "N passed, N failed"; the exit status is non-zero if
+# anything failed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+out=$(mktemp) host=$(mktemp)
+trap 'rm -f "$out" "$host" "$host.rc"' EXIT
 export COW_KSET=${COW_KSET:-check}
 
 tests/guest/deps.sh
@@ -27,14 +30,30 @@ suite() {
 		echo "FAIL $* (exit $rc)" | tee -a "$out"
 	fi
 }
-if [ "$COW_KSET" = check ]; then
+hostpid=
+if [ -n "${COW_SUITE:-}" ]; then
+	suite tests/guest/buildroot.sh prepare "$COW_KSET"
+elif [ "$COW_KSET" = check ]; then
 	suite tests/guest/buildroot.sh prepare check
 	suite tests/lint.sh
-	suite make --no-print-directory check-host
+	# the tools once, before both suites use them
+	suite make --no-print-directory -s tools
+	(rc=0; make --no-print-directory check-host >"$host" 2>&1 || rc=$?
+	 echo "$rc" >"$host.rc") &
+	hostpid=$!
 else
 	suite tests/guest/buildroot.sh prepare all
 fi
 COW_NO_SUMMARY=1 suite tests/guest/run.sh
+if [ -n "$hostpid" ]; then
+	wait "$hostpid" || true
+	echo "check: the host tests, run beside the guests:"
+	tee -a "$out" <"$host"
+	rc=$(cat "$host.rc" 2>/dev/null || echo 1)
+	if [ "$rc" != 0 ] && ! grep -q '^FAIL ' "$host"; then
+		echo "FAIL make check-host (exit $rc)" | tee -a "$out"
+	fi
+fi
 
 npass=$(grep -c '^PASS ' "$out" || true)
 nfail=$(grep -c '^FAIL ' "$out" || true)

@@ -45,11 +45,20 @@ __u64 cow_cowsize(__u64 rdoblocks)
 	return cow_doffset(rdoblocks) + (rdoblocks << COW_MAPUNIT_SHIFT);
 }
 
+/* Where the modified map (COW_EXT_MODMAP) begins: after the data area. */
+__u64 cow_modmap_off(__u64 rdoblocks)
+{
+	return cow_div_up(cow_cowsize(rdoblocks), COW_DATA_ALIGN) *
+		COW_DATA_ALIGN;
+}
+
 static void cow_ext_decode(struct cow_hdr *h, const struct cow_disk_ext *e)
 {
 	h->ext_flags = le64_to_cpu(e->flags);
 	h->rdosize = le64_to_cpu(e->rdosize);
 	h->mergefp = le64_to_cpu(e->mergefp);
+	h->rdoid = le64_to_cpu(e->rdoid);
+	h->modmap = le64_to_cpu(e->modmap);
 }
 
 static int cow_ext_check(const struct cow_hdr *h, const struct cow_disk_ext *e)
@@ -72,9 +81,13 @@ static int cow_ext_check(const struct cow_hdr *h, const struct cow_disk_ext *e)
 		return COW_E_EXT;
 	if ((h->ext_flags & COW_EXT_MERGE_ANY) && !(h->flags & COW_F_DIRTY))
 		return COW_E_EXT;
-	if (!(h->ext_flags & COW_EXT_MERGE_ANY) && h->mergefp)
+	if (!(h->ext_flags & COW_EXT_MERGE_ANY) && (h->mergefp || h->rdoid))
 		return COW_E_EXT;
 	if (h->mergefp > 0xffffffffULL)
+		return COW_E_EXT;
+	/* the modified map: where it belongs, or none */
+	if (!(h->ext_flags & COW_EXT_MODMAP) != !h->modmap ||
+	    (h->modmap && h->modmap != cow_modmap_off(h->rdoblocks)))
 		return COW_E_EXT;
 	if (h->rdosize && cow_rdoblocks(h->rdosize) != h->rdoblocks)
 		return COW_E_EXT;
@@ -178,6 +191,8 @@ void cow_hdr_encode(void *blk, const struct cow_hdr *h)
 		e->flags = cpu_to_le64(h->ext_flags);
 		e->rdosize = cpu_to_le64(h->rdosize);
 		e->mergefp = cpu_to_le64(h->mergefp);
+		e->rdoid = cpu_to_le64(h->rdoid);
+		e->modmap = cpu_to_le64(h->modmap);
 	}
 }
 
@@ -228,7 +243,7 @@ static const char *const cow_reasons[COW_E_MAX] = {
 	[COW_E_SHORT]		= "file too short for its header and bitmap",
 	[COW_E_MAGIC]		= "not a cowfile (bad magic number)",
 	[COW_E_ENDIAN]		= "cowfile written on a big-endian machine (not supported)",
-	[COW_E_VERSION]		= "unsupported header version (newer than this cowloop?)",
+	[COW_E_VERSION]		= "unsupported header version (only version 1 is known)",
 	[COW_E_MAPUNIT]		= "corrupt header (mapunit is not 1024)",
 	[COW_E_GEOMETRY]	= "corrupt header (mapsize or data offset do not match the size)",
 	[COW_E_TOOBIG]		= "corrupt header (rdofile size beyond 16 PiB)",
@@ -256,11 +271,16 @@ static const char *const cow_reasons[COW_E_MAX] = {
 	[COW_E_RDOBUSY]		= "rdofile is the cowfile of an active cowdevice",
 	[COW_E_COWBUSY]		= "cowfile is the rdofile of an active cowdevice",
 	[COW_E_RDOBIG]		= "rdofile larger than 16 PiB, the largest a cowfile can describe",
-	[COW_E_MERGING]		= "a merge into the rdofile is under way: rerun cowmerge to complete it",
+	[COW_E_MERGING]		=
+		"a merge into the rdofile is under way: run the same cowmerge command again to complete it",
 	[COW_E_MERGED]		= "already merged into its rdofile (no longer usable)",
 	[COW_E_TRUNCATED]	= "cowfile truncated: it ends before blocks its bitmap lists",
 	[COW_E_NOCOWFILE]	= "cowfile missing or empty (a read-only activation creates none)",
 	[COW_E_ROREPAIR]	= "a read-only activation cannot repair the cowfile",
+	[COW_E_FSLIMIT]		= "the cowfile's file system cannot hold a cowfile this large",
+	[COW_E_CKPTSELF]	= "the checkpoint file is on the cowdevice itself",
+	[COW_E_ROCOPY]		= "a read-only activation cannot copy into its cowfile",
+	[COW_E_NOTFULL]		= "without its rdofile, a cowfile must hold every block (filled)",
 };
 
 const char *cow_strerror(int reason)

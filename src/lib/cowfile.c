@@ -9,27 +9,86 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <linux/fs.h>
 #include "cowlib.h"
-
-/* Name @path "<what> <path>" in @label and open it, or say why not. */
-static int open_labeled(char *label, size_t len, const char *what,
-			const char *path, bool writable)
-{
-	int fd;
-
-	snprintf(label, len, "%s %s", what, path);
-	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0 && errno == EISDIR)	/* as when opened read-only */
-		cow_err(label, "%s", cow_strerror(COW_E_COWTYPE));
-	else if (fd < 0)
-		cow_err_errno(label, NULL);
-	return fd;
-}
 
 static int cow_fail_reason(const char *label, int reason)
 {
 	cow_err(label, "%s", cow_strerror(reason));
+	return -1;
+}
+
+/* Is @st a file of the kind @type refuses: COW_E_COWTYPE or COW_E_RDOTYPE? */
+static bool cow_wrong_type(const struct stat *st, int type)
+{
+	if (S_ISREG(st->st_mode))
+		return false;
+	return type == COW_E_COWTYPE || !S_ISBLK(st->st_mode);
+}
+
+/*
+ * Open @path, the file @label names ("cowfile <path>"), as every tool
+ * must: without ever waiting (the open of a FIFO, or of a device, can
+ * block), refusing with reason @type what is not a regular file or, for
+ * COW_E_RDOTYPE, a block device: before opening it when stat says so,
+ * and, race-free, by fstat of what was opened.  @flags is O_RDONLY or
+ * O_RDWR; for writing, a block device is opened O_EXCL as mkfs and fsck
+ * do, so that the kernel refuses it while it is mounted or held by
+ * another program (Linux ignores O_EXCL without O_CREAT for any other
+ * file), and a read-only one is refused.  Returns the descriptor, with
+ * *@st filled in, or -1 (said).
+ */
+int cow_open_file(const char *label, const char *path, int flags, int type,
+		  struct stat *st)
+{
+	bool write = (flags & O_ACCMODE) == O_RDWR;
+	int fd, e;
+
+	/* never open what cannot be the file (a disk, exclusively...) */
+	if (!stat(path, st) && cow_wrong_type(st, type))
+		return cow_fail_reason(label, type);
+	fd = open(path, flags | (write ? O_EXCL : 0) | O_NONBLOCK | O_NOCTTY |
+		  O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (!stat(path, st) && cow_wrong_type(st, type))
+			return cow_fail_reason(label, type);
+		errno = e;
+		if (e == EBUSY && write)
+			cow_err(label, "block device in use (mounted, or held "
+				"open by another program): not opened for "
+				"writing");
+		else if (write && (e == EACCES || e == EROFS || e == EPERM ||
+				   e == ETXTBSY))
+			cow_err_errno(label, "cannot open for writing");
+		else
+			cow_err_errno(label, NULL);
+		return -1;
+	}
+	if (fstat(fd, st) < 0) {
+		cow_err_errno(label, NULL);
+		goto fail;
+	}
+	if (cow_wrong_type(st, type)) {
+		cow_fail_reason(label, type);
+		goto fail;
+	}
+	/* the open of a read-only block device for writing succeeds */
+	if (write && S_ISBLK(st->st_mode) && !ioctl(fd, BLKROGET, &e) && e) {
+		cow_err(label, "cannot open for writing: read-only block "
+			"device");
+		goto fail;
+	}
+	/* a regular file or a block device: blocking I/O from now on */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		cow_err_errno(label, NULL);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
 	return -1;
 }
 
@@ -48,18 +107,11 @@ int cow_open(struct cowfile *cf, const char *path, bool writable)
 	memset(cf, 0, sizeof(*cf));
 	cf->path = path;
 	cf->writable = writable;
-	cf->fd = open_labeled(cf->label, sizeof(cf->label), "cowfile", path,
-			      writable);
+	snprintf(cf->label, sizeof(cf->label), "cowfile %s", path);
+	cf->fd = cow_open_file(cf->label, path, writable ? O_RDWR : O_RDONLY,
+			       COW_E_COWTYPE, &st);
 	if (cf->fd < 0)
 		return -1;
-	if (fstat(cf->fd, &st) < 0) {
-		cow_err_errno(cf->label, NULL);
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		cow_fail_reason(cf->label, COW_E_COWTYPE);
-		goto fail;
-	}
 	cf->fsize = (uint64_t)st.st_size;
 	memset(blk, 0, sizeof(blk));
 	n = cow_pread_full(cf->fd, blk, sizeof(blk), 0);
@@ -73,10 +125,17 @@ int cow_open(struct cowfile *cf, const char *path, bool writable)
 		r = COW_E_SHORT;
 	if (r == COW_OK && cf->fsize < COW_HDRSIZE + cf->hdr.mapsize)
 		r = COW_E_SHORT;
-	if (r != COW_OK) {
+	if (r == COW_E_VERSION && cf->hdr.version)
+		cow_err(cf->label, "unsupported header version %u (newer than "
+			"this cowloop, which knows version %u)",
+			cf->hdr.version, COW_VERSION);
+	else if (r == COW_E_VERSION)
+		cow_err(cf->label, "unsupported header version 0 (only "
+			"version %u is known)", COW_VERSION);
+	else if (r != COW_OK)
 		cow_fail_reason(cf->label, r);
+	if (r != COW_OK)
 		goto fail;
-	}
 	return 0;
 fail:
 	close(cf->fd);
@@ -97,6 +156,7 @@ int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf)
 {
 	memset(it, 0, sizeof(*it));
 	it->cf = cf;
+	it->base = COW_HDRSIZE;
 	it->buf = cow_alloc_aligned(COW_SCAN_CHUNK);
 	if (!it->buf) {
 		cow_err_errno(cf->label, "cannot read bitmap");
@@ -105,12 +165,38 @@ int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf)
 	return 0;
 }
 
+/*
+ * Start iterating over the modified units of @cf: with COW_EXT_MODMAP,
+ * the bits set both in the modified map and in the bitmap (copied units
+ * are in the bitmap only; doc/cowfile-format.md), else the bitmap's.
+ */
+int cow_map_iter_modified(struct cow_map_iter *it, struct cowfile *cf)
+{
+	struct cow_map_iter *bm;
+
+	if (!(cf->hdr.ext_flags & COW_EXT_MODMAP))
+		return cow_map_iter_init(it, cf);
+	bm = malloc(sizeof(*bm));
+	if (!bm) {
+		cow_err_errno(cf->label, "cannot read bitmap");
+		return -1;
+	}
+	if (cow_map_iter_init(bm, cf) < 0 || cow_map_iter_init(it, cf) < 0) {
+		cow_map_iter_free(bm);
+		free(bm);
+		return -1;
+	}
+	it->base = cf->hdr.modmap;
+	it->bitmap = bm;
+	return 0;
+}
+
 /* Load the next bitmap extent at or after unit it->next; 0 at the end. */
 static int cow_map_iter_load(struct cow_map_iter *it)
 {
 	const struct cowfile *cf = it->cf;
-	uint64_t limit = COW_HDRSIZE + cf->hdr.mapsize, end, len, first;
-	uint64_t start = COW_HDRSIZE + (it->next >> 3);
+	uint64_t limit = it->base + cf->hdr.mapsize, end, len, first;
+	uint64_t start = it->base + (it->next >> 3);
 	ssize_t n;
 	int r;
 
@@ -122,7 +208,7 @@ static int cow_map_iter_load(struct cow_map_iter *it)
 	if (n < 0)
 		return -1;
 	memset(it->buf + n, 0, len - (uint64_t)n);
-	first = (start - COW_HDRSIZE) << 3;
+	first = (start - it->base) << 3;
 	it->first = first;
 	it->units = len << 3;
 	if (it->next < first)
@@ -130,8 +216,8 @@ static int cow_map_iter_load(struct cow_map_iter *it)
 	return 1;
 }
 
-/* The next set bit: 1 with *@unit, 0 when there is none, -1 on error. */
-int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit)
+/* The next set bit of the map itself: as cow_map_iter_next(). */
+static int cow_map_iter_bit(struct cow_map_iter *it, uint64_t *unit)
 {
 	for (;;) {
 		uint64_t i, end = it->first + it->units;
@@ -168,10 +254,92 @@ int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit)
 	}
 }
 
+/*
+ * The next set bit: 1 with *@unit, 0 when there is none, -1 on error.
+ * Of a modified map, the next bit set in the bitmap too: the two
+ * iterators leapfrog, each skipping to where the other is.
+ */
+int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit)
+{
+	uint64_t u, b;
+	int r;
+
+	if (it->again) {
+		*unit = it->again - 1;
+		it->again = 0;
+		return 1;
+	}
+	for (;;) {
+		r = cow_map_iter_bit(it, &u);
+		if (r <= 0 || !it->bitmap)
+			break;
+		if (it->bitmap->next < u)
+			it->bitmap->next = u;
+		r = cow_map_iter_bit(it->bitmap, &b);
+		if (r <= 0)
+			break;
+		if (b == u)
+			break;
+		it->next = b;	/* the next unit the bitmap has */
+	}
+	if (r > 0)
+		*unit = u;
+	return r;
+}
+
+/*
+ * The next run of consecutive set bits, at most @max long: 1 with
+ * [*@start, *@start + *@n), 0 when there is none, -1 on error (said).
+ * The bit that ends a run is handed out again by the next call.
+ */
+int cow_map_iter_run(struct cow_map_iter *it, uint64_t *start, uint64_t *n,
+		     uint64_t max)
+{
+	uint64_t u;
+	int r = cow_map_iter_next(it, start);
+
+	if (r <= 0)
+		return r;
+	for (*n = 1; *n < max; (*n)++) {
+		r = cow_map_iter_next(it, &u);
+		if (r < 0)
+			return r;
+		if (!r)
+			break;
+		if (u != *start + *n) {
+			it->again = u + 1;
+			break;
+		}
+	}
+	return 1;
+}
+
 void cow_map_iter_free(struct cow_map_iter *it)
 {
 	free(it->buf);
 	it->buf = NULL;
+	if (it->bitmap) {
+		cow_map_iter_free(it->bitmap);
+		free(it->bitmap);
+		it->bitmap = NULL;
+	}
+}
+
+/* The modified units of @cf (cow_map_iter_modified): 0, or -1 (said). */
+int cow_modified_count(struct cowfile *cf, uint64_t *units)
+{
+	struct cow_map_iter it;
+	uint64_t u;
+	int r;
+
+	*units = 0;
+	if (cow_map_iter_modified(&it, cf) < 0)
+		return -1;
+	while ((r = cow_map_iter_next(&it, &u)) > 0)
+		if (u < cf->hdr.rdoblocks)
+			(*units)++;
+	cow_map_iter_free(&it);
+	return r;
 }
 
 /* Units of the data area the file holds whole (a set bit beyond: lost). */
@@ -228,19 +396,18 @@ void cow_map_refuse(const struct cowfile *cf, int reason,
 		    const struct cow_map_stat *st)
 {
 	if (reason == COW_E_TRUNCATED)
-		cow_err(cf->label, "%s (%llu blocks missing from block %llu "
-			"on; the file is %llu bytes, needs %llu)",
-			cow_strerror(reason),
-			(unsigned long long)st->missing,
-			(unsigned long long)st->first_missing,
-			(unsigned long long)cf->fsize,
-			(unsigned long long)(cf->hdr.doffset +
-			(st->first_missing + 1) * COW_MAPUNIT));
+		cow_err_reason(cf->label, reason, "%llu %s missing from block "
+			       "%llu on; the file is %llu bytes, needs %llu",
+			       (unsigned long long)st->missing,
+			       cow_plural(st->missing, "block", "blocks"),
+			       (unsigned long long)st->first_missing,
+			       (unsigned long long)cf->fsize,
+			       (unsigned long long)(cf->hdr.doffset +
+			       (st->first_missing + 1) * COW_MAPUNIT));
 	else if (reason == COW_E_BITMAP)
-		cow_err(cf->label, "%s (header says %llu, bitmap has %llu)",
-			cow_strerror(reason),
-			(unsigned long long)cf->hdr.cowused,
-			(unsigned long long)st->weight);
+		cow_err_reason(cf->label, reason, "header says %llu, bitmap "
+			       "has %llu", (unsigned long long)cf->hdr.cowused,
+			       (unsigned long long)st->weight);
 	else
 		cow_err(cf->label, "%s", cow_strerror(reason));
 }
@@ -365,6 +532,49 @@ int cow_map_write(struct cowfile *cf)
 	return cow_fsync(cf->label, cf->fd);
 }
 
+/*
+ * Make the modified map of @cf (COW_EXT_MODMAP) say that every unit of
+ * the bitmap on disk was modified, as a repair must (a crash may have
+ * left modified bits behind; doc/cowfile-format.md): the bitmap's data
+ * extents copied over it, then fsync.  Bits left where the bitmap has
+ * holes mean nothing.  0, or -1 (said).
+ */
+int cow_modmap_rebuild(struct cowfile *cf)
+{
+	uint64_t pos = COW_HDRSIZE, end, limit = COW_HDRSIZE + cf->hdr.mapsize;
+	uint64_t delta = cf->hdr.modmap - COW_HDRSIZE, len;
+	uint8_t *buf;
+	int r;
+
+	if (!(cf->hdr.ext_flags & COW_EXT_MODMAP))
+		return 0;
+	buf = cow_alloc_aligned(COW_SCAN_CHUNK);
+	if (!buf) {
+		cow_err_errno(cf->label, "cannot write the modified map");
+		return -1;
+	}
+	while ((r = cow_next_data(cf->fd, &pos, &end, limit)) > 0) {
+		for (; pos < end; pos += len) {
+			len = end - pos < COW_SCAN_CHUNK ? end - pos
+							 : COW_SCAN_CHUNK;
+			if (cow_pread_full(cf->fd, buf, len, pos) !=
+			    (ssize_t)len ||
+			    cow_pwrite_full(cf->fd, buf, len, pos + delta) < 0) {
+				r = -1;
+				break;
+			}
+		}
+		if (r < 0)
+			break;
+	}
+	free(buf);
+	if (r < 0) {
+		cow_err_errno(cf->label, "cannot write the modified map");
+		return -1;
+	}
+	return cow_fsync(cf->label, cf->fd);
+}
+
 /* Write cf->hdr (in its own layout) as the header block, then fsync. */
 int cow_hdr_write(struct cowfile *cf)
 {
@@ -392,34 +602,21 @@ void cow_close(struct cowfile *cf)
 
 /*
  * Open @path as an rdofile: a regular file or a block device of at least
- * one unit.  A trailing partial unit is not part of the cowdevice.  A
- * block device opened for writing is opened O_EXCL, as mkfs and fsck
- * do: the kernel then refuses it while mounted or held by another
- * program (a cowdevice, a device mapper target...).
+ * one unit (for writing, a block device exclusively: see
+ * cow_open_file()).  A trailing partial unit is not part of the cowdevice.
  */
 int rdo_open(struct rdofile *r, const char *path, bool writable)
 {
 	struct stat st;
-	int e, flags = O_RDONLY;
+	int e;
 
 	memset(r, 0, sizeof(*r));
 	r->path = path;
 	snprintf(r->label, sizeof(r->label), "rdofile %s", path);
-	if (writable) {
-		flags = O_RDWR;
-		if (!stat(path, &st) && S_ISBLK(st.st_mode))
-			flags |= O_EXCL;
-	}
-	r->fd = open(path, flags | O_CLOEXEC);
-	if (r->fd < 0) {
-		if (errno == EBUSY && (flags & O_EXCL))
-			cow_err(r->label, "block device in use (mounted, or "
-				"held open by another program): not opened "
-				"for writing");
-		else
-			cow_err_errno(r->label, NULL);
+	r->fd = cow_open_file(r->label, path, writable ? O_RDWR : O_RDONLY,
+			      COW_E_RDOTYPE, &st);
+	if (r->fd < 0)
 		return -1;
-	}
 	e = cow_fd_size(r->fd, &r->size, &r->blockdev);
 	if (e < 0)
 		cow_err_errno(r->label, "cannot get size");
@@ -516,9 +713,9 @@ static int merged_rdo_unit(void *ctx, uint64_t unit, const uint8_t *data)
 
 /*
  * The fingerprint rdofile @r has once cowfile @cf (bitmap checked) is
- * merged into it: unit by unit, the cowfile's where its bit is set, the
- * rdofile's elsewhere.  A merge changes only units whose bit is set, so
- * this value holds before, during and after a merge.
+ * merged into it: unit by unit, the cowfile's where it was modified, the
+ * rdofile's elsewhere.  A merge changes only modified units, so this
+ * value holds before, during and after a merge.
  */
 int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
 			   uint32_t *fp)
@@ -527,7 +724,7 @@ int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
 	int ret = 0;
 
 	cow_fp_init(&m.f);
-	if (cow_map_iter_init(&m.it, cf) < 0)
+	if (cow_map_iter_modified(&m.it, cf) < 0)
 		return -1;
 	if (merged_next(&m) >= 0) {
 		errno = 0;
@@ -545,6 +742,97 @@ int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
 	return ret || m.err ? -1 : 0;
 }
 
+/*
+ * The rdofile's identity as a merge of cowfile @cf cannot change it: a
+ * hash of units whose bit is clear, which no merge writes.  Those of the
+ * first COW_RDOID_HEAD units, and of COW_RDOID_SPREAD units spread over
+ * the rest (unit k * rdoblocks / COW_RDOID_SPREAD): a bounded read (at
+ * most 64 MiB and 256 units) however large the rdofile.  The hash is
+ * FNV-1a over 64-bit little-endian words: for each unit in increasing
+ * order, its number, then its 1024 bytes.  0 is "not recorded", so a
+ * hash of 0 is taken as 1.  See doc/cowfile-format.md.
+ */
+#define COW_RDOID_HEAD		65536
+#define COW_RDOID_SPREAD	256
+#define COW_FNV_BASIS		0xcbf29ce484222325ULL
+#define COW_FNV_PRIME		0x100000001b3ULL
+
+static uint64_t cow_fnv(uint64_t h, const uint8_t *p, size_t len)
+{
+	uint64_t w;
+	size_t i;
+
+	for (i = 0; i < len; i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w));
+		h = (h ^ le64toh(w)) * COW_FNV_PRIME;
+	}
+	return h;
+}
+
+/* Hash units [u, u + n) of @r held in @buf, those whose bit is clear. */
+static int cow_rdoid_units(struct cowfile *cf, const uint8_t *buf,
+			   uint64_t u, uint64_t n, uint64_t *h)
+{
+	uint64_t i, le;
+	int bit;
+
+	for (i = 0; i < n; i++) {
+		bit = cow_map_test(cf, u + i);
+		if (bit < 0)
+			return -1;
+		if (bit)
+			continue;
+		le = htole64(u + i);
+		*h = cow_fnv(*h, (const uint8_t *)&le, sizeof(le));
+		*h = cow_fnv(*h, buf + i * COW_MAPUNIT, COW_MAPUNIT);
+	}
+	return 0;
+}
+
+/* Read units [u, u + n) of @r into @buf and hash them. */
+static int cow_rdoid_read(struct cowfile *cf, const struct rdofile *r,
+			  uint8_t *buf, uint64_t u, uint64_t n, uint64_t *h)
+{
+	size_t len = n * COW_MAPUNIT;
+
+	if (cow_pread_full(r->fd, buf, len, u * COW_MAPUNIT) != (ssize_t)len) {
+		if (errno == 0)
+			errno = EIO;	/* shorter than its size said */
+		cow_err_errno(r->label, "cannot read");
+		return -1;
+	}
+	return cow_rdoid_units(cf, buf, u, n, h);
+}
+
+int cow_rdoid(struct cowfile *cf, const struct rdofile *r, uint64_t *id)
+{
+	uint64_t head = r->rdoblocks < COW_RDOID_HEAD ? r->rdoblocks
+						     : COW_RDOID_HEAD;
+	uint64_t h = COW_FNV_BASIS, u, n, k;
+	uint8_t *buf = cow_alloc_aligned(COW_SCAN_CHUNK);
+	int ret = 0;
+
+	if (!buf) {
+		cow_err_errno(r->label, "cannot read");
+		return -1;
+	}
+	for (u = 0; !ret && u < head; u += n) {
+		n = head - u < COW_SCAN_CHUNK / COW_MAPUNIT ?
+		    head - u : COW_SCAN_CHUNK / COW_MAPUNIT;
+		errno = 0;
+		ret = cow_rdoid_read(cf, r, buf, u, n, &h);
+	}
+	for (k = 0; !ret && k < COW_RDOID_SPREAD; k++) {
+		u = k * r->rdoblocks / COW_RDOID_SPREAD;
+		errno = 0;
+		if (u >= head)
+			ret = cow_rdoid_read(cf, r, buf, u, 1, &h);
+	}
+	free(buf);
+	*id = h ? h : 1;
+	return ret;
+}
+
 void rdo_close(struct rdofile *r)
 {
 	if (r->fd >= 0)
@@ -556,15 +844,17 @@ void rdo_close(struct rdofile *r)
 int cow_refuse_rdo(const struct cowfile *cf, const struct rdofile *r, int e)
 {
 	if (e == COW_E_RDOBLOCKS)
-		cow_err(cf->label, "%s (cowfile: %llu blocks, %s: %llu blocks)",
-			cow_strerror(e), (unsigned long long)cf->hdr.rdoblocks,
-			r->label, (unsigned long long)r->rdoblocks);
+		cow_err_reason(cf->label, e, "cowfile: %llu %s, %s: %llu %s",
+			       (unsigned long long)cf->hdr.rdoblocks,
+			       cow_plural(cf->hdr.rdoblocks, "block", "blocks"),
+			       r->label, (unsigned long long)r->rdoblocks,
+			       cow_plural(r->rdoblocks, "block", "blocks"));
 	else if (e == COW_E_RDOSIZE)
-		cow_err(cf->label, "%s (cowfile: %llu bytes, %s: %llu bytes)",
-			cow_strerror(e), (unsigned long long)cf->hdr.rdosize,
-			r->label, (unsigned long long)r->size);
+		cow_err_reason(cf->label, e, "cowfile: %llu bytes, %s: %llu "
+			       "bytes", (unsigned long long)cf->hdr.rdosize,
+			       r->label, (unsigned long long)r->size);
 	else
-		cow_err(cf->label, "%s (%s)", cow_strerror(e), r->label);
+		cow_err_reason(cf->label, e, "%s", r->label);
 	return -1;
 }
 

@@ -11,6 +11,7 @@
  * other lines stay usable.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,18 +101,27 @@ static int parse_options(char *opts, struct cowtab_entry *e, char *why,
 			e->readonly = true;
 		} else if (!strcmp(o, "partscan")) {
 			e->partscan = true;
+		} else if (!strcmp(o, "copy-on-read")) {
+			e->copyread = true;
+		} else if (!strcmp(o, "fill")) {
+			e->fill = true;
 		} else if (!strcmp(o, "defaults")) {
 			continue;
 		} else {
 			snprintf(why, len, "unknown option '%s' (known: "
-				 "repair=yes, repair=no, noauto, ro, partscan)",
-				 o);
+				 "repair=yes, repair=no, noauto, ro, partscan, "
+				 "copy-on-read, fill)", o);
 			return -1;
 		}
 	}
 	if (e->readonly && e->repair) {
 		snprintf(why, len, "options ro and repair=yes exclude each "
 			 "other (a read-only cowdevice writes nothing)");
+		return -1;
+	}
+	if (e->readonly && (e->copyread || e->fill)) {
+		snprintf(why, len, "option ro excludes copy-on-read and fill "
+			 "(a read-only cowdevice writes nothing)");
 		return -1;
 	}
 	return 0;
@@ -199,19 +209,89 @@ static int add_entry(struct cowtab *t, const struct cowtab_entry *e)
 	return 0;
 }
 
-/* A later line for a cowdevice or cowfile an earlier line has. */
-static bool duplicate(const struct cowtab *t, const struct cowtab_entry *e,
+/*
+ * @path (absolute) made normal by its text alone into @out: "//" and "."
+ * components gone, ".." taking the component before it away, no "/" at
+ * the end (but for "/").
+ */
+void cow_path_normalize(const char *path, char *out, size_t len)
+{
+	size_t k = 0, n;
+	const char *p = path;
+
+	while (*p && k + 1 < len) {
+		p += strspn(p, "/");
+		n = strcspn(p, "/");
+		if (!n)
+			break;
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (k && out[k - 1] != '/')
+				k--;
+			if (k)
+				k--;
+		} else if (!(n == 1 && p[0] == '.') && k + 1 + n < len) {
+			out[k++] = '/';
+			memcpy(out + k, p, n);
+			k += n;
+		}
+		p += n;
+	}
+	if (!k && len > 1)
+		out[k++] = '/';
+	out[k] = '\0';
+}
+
+/*
+ * What @path names, as a string to compare: the path with every symlink
+ * resolved (realpath), or its directory's when the file does not exist
+ * yet (a new cowfile), or, when neither is there yet (at boot, before
+ * its file system is mounted), the path made normal by its text.
+ */
+void cowtab_path_key(const char *path, char *out, size_t len)
+{
+	char norm[COW_PATH_MAX], dir[PATH_MAX], *slash;
+
+	if (realpath(path, dir) && strlen(dir) < len) {
+		strcpy(out, dir);
+		return;
+	}
+	cow_path_normalize(path, norm, sizeof(norm));
+	slash = strrchr(norm, '/');
+	if (slash && slash != norm) {
+		*slash = '\0';
+		if (realpath(norm, dir) &&
+		    snprintf(out, len, "%s/%s", strcmp(dir, "/") ? dir : "",
+			     slash + 1) < (int)len)
+			return;
+		*slash = '/';
+	}
+	snprintf(out, len, "%s", norm);
+}
+
+/*
+ * A line whose cowfile is its rdofile, or whose cowdevice or cowfile an
+ * earlier line has; files are compared by what their paths resolve to.
+ */
+static bool duplicate(const struct cowtab *t, struct cowtab_entry *e,
 		      char *why, size_t len)
 {
+	char rkey[COW_PATH_MAX];
 	size_t i;
 
+	cowtab_path_key(e->cowfile, e->cowkey, sizeof(e->cowkey));
+	cowtab_path_key(e->rdofile, rkey, sizeof(rkey));
+	if (!strcmp(rkey, e->cowkey)) {
+		snprintf(why, len, "rdofile and cowfile are the same file %s",
+			 e->cowfile);
+		return true;
+	}
 	for (i = 0; i < t->n; i++) {
 		if (t->e[i].devno == e->devno) {
 			snprintf(why, len, "/dev/cow/%u is already on line %u",
 				 e->devno, t->e[i].line);
 			return true;
 		}
-		if (!strcmp(t->e[i].cowfile, e->cowfile)) {
+		if (!strcmp(t->e[i].cowkey, e->cowkey)) {
 			snprintf(why, len, "cowfile %s is already on line %u",
 				 e->cowfile, t->e[i].line);
 			return true;

@@ -50,10 +50,74 @@ int cow_ctl_ioctl(unsigned long cmd, struct cow_ioc_dev *d)
 	return r < 0 ? -1 : 0;
 }
 
+/*
+ * Which cowdevices there are, for messages: "maxcows is 16: /dev/cow/0 to
+ * /dev/cow/15" as the module shows it, or "maxcows is 16 by default, at
+ * most 1024" when it is not loaded.
+ */
+void cow_devno_limit(char *buf, size_t len)
+{
+	char path[PATH_MAX], line[32], *end;
+	unsigned long m = 0;
+
+	snprintf(path, sizeof(path), "%s/module/cowloop/parameters/maxcows",
+		 cow_sysfs());
+	if (!cow_read_line(path, line, sizeof(line)))
+		m = strtoul(line, &end, 10);
+	if (m && m <= COW_MAXCOWS_LIMIT && !*end)
+		snprintf(buf, len, "maxcows is %lu: /dev/cow/0 to /dev/cow/%lu",
+			 m, m - 1);
+	else
+		snprintf(buf, len, "maxcows is %u by default, at most %u",
+			 COW_MAXCOWS_DEFAULT, COW_MAXCOWS_LIMIT);
+}
+
 /* The reason of a failed control ioctl, as text. */
+/*
+ * COW_E_FSLIMIT: the largest file of the cowfile's file system (detail)
+ * and how large the cowfile of @d's rdofile grows.
+ */
+static void cow_fslimit(const struct cow_ioc_dev *d, char *out, size_t len)
+{
+	char max[32], need[32];
+	uint64_t size = 0;
+	bool blockdev;
+	int fd;
+
+	cow_human(d->detail, max, sizeof(max));
+	fd = open(d->rdofile, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0 && !cow_fd_size(fd, &size, &blockdev) && size) {
+		cow_human(cow_cowsize(cow_rdoblocks(size)), need, sizeof(need));
+		snprintf(out, len, "it holds files of %s at most; this rdofile's cowfile grows to %s",
+			 max, need);
+	} else {
+		snprintf(out, len, "it holds files of %s at most", max);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 const char *cow_ctl_strerror(const struct cow_ioc_dev *d, int err)
 {
-	return d->reason ? cow_strerror((int)d->reason) : strerror(err);
+	static char buf[256];
+	char more[128];
+
+	switch (d->reason) {
+	case COW_OK:
+		return strerror(err);
+	case COW_E_DEVRANGE:
+		cow_devno_limit(more, sizeof(more));
+		break;
+	case COW_E_FSLIMIT:
+		if (!d->detail)
+			return cow_strerror(COW_E_FSLIMIT);
+		cow_fslimit(d, more, sizeof(more));
+		break;
+	default:
+		return cow_strerror((int)d->reason);
+	}
+	cow_reason_with(buf, sizeof(buf), cow_strerror((int)d->reason), more);
+	return buf;
 }
 
 /* Where sysfs is: COWLOOP_SYSFS replaces /sys (for tests). */
@@ -64,18 +128,12 @@ const char *cow_sysfs(void)
 	return sys && *sys ? sys : "/sys";
 }
 
-/* One line of a sysfs attribute, without its newline. */
-/* @attr is "cowloop/rdofile", "size"... below /sys/block/@dev. */
-static int read_attr(const char *dev, const char *attr, char *out,
-		     size_t len)
+/* The first line of the file @path, without its newline, or -1. */
+int cow_read_line(const char *path, char *out, size_t len)
 {
-	char path[PATH_MAX];
-	FILE *f;
+	FILE *f = fopen(path, "re");
 	bool ok;
 
-	snprintf(path, sizeof(path), "%s/block/%s/%s", cow_sysfs(), dev,
-		 attr);
-	f = fopen(path, "re");
 	if (!f)
 		return -1;
 	ok = fgets(out, (int)len, f) != NULL;
@@ -84,6 +142,17 @@ static int read_attr(const char *dev, const char *attr, char *out,
 		return -1;
 	out[strcspn(out, "\n")] = '\0';
 	return 0;
+}
+
+/* @attr is "cowloop/rdofile", "size"... below /sys/block/@dev. */
+static int read_attr(const char *dev, const char *attr, char *out,
+		     size_t len)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/block/%s/%s", cow_sysfs(), dev,
+		 attr);
+	return cow_read_line(path, out, len);
 }
 
 static int by_devno(const void *a, const void *b)
@@ -95,7 +164,8 @@ static int by_devno(const void *a, const void *b)
 
 /*
  * The active cowdevices, as the driver shows them in
- * /sys/block/cowN/cowloop/{rdofile,cowfile}, by device number.  *@v is
+ * /sys/block/cowN/cowloop/{rdofile,cowfile,rdofile_id,cowfile_id}, by
+ * device number.  *@v is
  * to be freed.  Returns 0 (no /sys/block: none), or -1 (said).
  */
 int cow_active_list(struct cow_active **v, size_t *n)
@@ -140,8 +210,16 @@ int cow_active_list(struct cow_active **v, size_t *n)
 			      sizeof(a[*n].cowfile)))
 			continue;	/* deactivated meanwhile */
 		/* optional: older drivers, tests */
+		if (!read_attr(de->d_name, "cowloop/rdofile_id", path,
+			       sizeof(path)))
+			cow_file_id_parse(path, &a[*n].rdo_id);
+		if (!read_attr(de->d_name, "cowloop/cowfile_id", path,
+			       sizeof(path)))
+			cow_file_id_parse(path, &a[*n].cow_id);
 		read_attr(de->d_name, "cowloop/state", a[*n].state,
 			  sizeof(a[*n].state));
+		read_attr(de->d_name, "cowloop/fill", a[*n].fill,
+			  sizeof(a[*n].fill));
 		if (!read_attr(de->d_name, "size", path, sizeof(path)))
 			a[*n].size = strtoull(path, NULL, 10) * 512;
 		(*n)++;
@@ -151,51 +229,4 @@ int cow_active_list(struct cow_active **v, size_t *n)
 		qsort(a, *n, sizeof(*a), by_devno);
 	*v = a;
 	return 0;
-}
-
-static bool same_inode(const char *path, const struct stat *st)
-{
-	struct stat s;
-
-	return !stat(path, &s) && s.st_dev == st->st_dev &&
-	       s.st_ino == st->st_ino &&
-	       (S_ISBLK(s.st_mode) == S_ISBLK(st->st_mode)) &&
-	       (!S_ISBLK(s.st_mode) || s.st_rdev == st->st_rdev);
-}
-
-/*
- * Refuse @path (the @what: rdofile or cowfile) when an active cowdevice uses
- * it as its rdofile or cowfile: the driver publishes both paths in
- * sysfs, compared here by device and inode number (so that any name of
- * the file is recognised).  Returns 0 when not in use, -1 (said).
- */
-int cow_refuse_active(const char *what, const char *path)
-{
-	char label[32 + COW_PATH_MAX];
-	struct cow_active *v;
-	struct stat st;
-	size_t n, i;
-	int ret = 0;
-
-	if (stat(path, &st) < 0)
-		return 0;		/* the open that follows says why */
-	snprintf(label, sizeof(label), "%s %s", what, path);
-	if (cow_active_list(&v, &n) < 0)
-		return -1;
-	for (i = 0; i < n && !ret; i++) {
-		const char *as = NULL;
-
-		if (same_inode(v[i].cowfile, &st))
-			as = "cowfile";
-		else if (same_inode(v[i].rdofile, &st))
-			as = "rdofile";
-		if (!as)
-			continue;
-		cow_err(label, "in use by /dev/cow/%u (as its %s): deactivate "
-			"it first (cowdev -d /dev/cow/%u)", v[i].devno, as,
-			v[i].devno);
-		ret = -1;
-	}
-	free(v);
-	return ret;
 }

@@ -10,6 +10,8 @@
 #define _COW_COMPAT_H
 
 #include <linux/blkdev.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
 
 /*
  * 6.5 passes the gendisk and a blk_mode_t to ->open and drops the mode
@@ -37,7 +39,7 @@ struct cow_limits {
 
 /*
  * 6.9 takes the queue limits at allocation, 6.11 turns the write cache,
- * FUA and rotational into features of those limits.  Discards are
+ * FUA, rotational and I/O accounting into features of those limits.  Discards are
  * byte-granular here (cowloop zeroes parts of units itself).
  */
 static inline struct gendisk *cow_alloc_disk(const struct cow_limits *l)
@@ -54,6 +56,7 @@ static inline struct gendisk *cow_alloc_disk(const struct cow_limits *l)
 		.max_write_zeroes_sectors = l->write_zeroes_sectors,
 #ifdef COW_HAVE_BLK_FEAT
 		.features = BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA |
+			    BLK_FEAT_IO_STAT |
 			    (l->rotational ? BLK_FEAT_ROTATIONAL : 0),
 #endif
 	};
@@ -76,6 +79,7 @@ static inline struct gendisk *cow_alloc_disk(const struct cow_limits *l)
 #endif
 #ifndef COW_HAVE_BLK_FEAT
 	blk_queue_write_cache(disk->queue, true, true);
+	blk_queue_flag_set(QUEUE_FLAG_IO_STAT, disk->queue);
 	if (l->rotational)
 		blk_queue_flag_clear(QUEUE_FLAG_NONROT, disk->queue);
 	else
@@ -107,6 +111,79 @@ static inline unsigned int cow_bvec_iter_offset(const struct bvec_iter *it)
 	return it->bi_bvec_done;
 #endif
 }
+
+/*
+ * 6.7 allocates shrinkers (shrinker_alloc, shrinker_register,
+ * shrinker_free, ->private_data); before, the caller embedded one and
+ * registered it.  cow_shrinker_new() gives a registered shrinker whose
+ * cow_shrinker_priv() is @priv either way.
+ */
+typedef unsigned long (*cow_shrink_fn)(struct shrinker *,
+				       struct shrink_control *);
+
+#ifdef COW_HAVE_SHRINKER_ALLOC
+static inline struct shrinker *cow_shrinker_new(void *priv, int id,
+						cow_shrink_fn count,
+						cow_shrink_fn scan)
+{
+	struct shrinker *s = shrinker_alloc(0, "cowloop-%d", id);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->private_data = priv;
+	shrinker_register(s);
+	return s;
+}
+
+static inline void *cow_shrinker_priv(struct shrinker *s)
+{
+	return s->private_data;
+}
+
+static inline void cow_shrinker_free(struct shrinker *s)
+{
+	shrinker_free(s);
+}
+#else
+struct cow_shrinker {
+	struct shrinker	s;
+	void		*priv;
+};
+
+static inline struct shrinker *cow_shrinker_new(void *priv, int id,
+						cow_shrink_fn count,
+						cow_shrink_fn scan)
+{
+	struct cow_shrinker *cs = kzalloc(sizeof(*cs), GFP_KERNEL);
+
+	if (!cs)
+		return NULL;
+	cs->s.count_objects = count;
+	cs->s.scan_objects = scan;
+	cs->s.seeks = DEFAULT_SEEKS;
+	cs->priv = priv;
+	if (register_shrinker(&cs->s, "cowloop-%d", id)) {
+		kfree(cs);
+		return NULL;
+	}
+	return &cs->s;
+}
+
+static inline void *cow_shrinker_priv(struct shrinker *s)
+{
+	return container_of(s, struct cow_shrinker, s)->priv;
+}
+
+static inline void cow_shrinker_free(struct shrinker *s)
+{
+	if (!s)
+		return;
+	unregister_shrinker(s);
+	kfree(container_of(s, struct cow_shrinker, s));
+}
+#endif
 
 /* 6.5: a slab cache can ask not to be merged with others (slabinfo). */
 #ifndef SLAB_NO_MERGE

@@ -153,14 +153,15 @@ static void cow_open_direct(struct cow_dev *cd, enum cow_file_id id,
 static bool cow_file_in_use(struct cow_dev *cd, enum cow_file_id mine,
 			    enum cow_file_id id)
 {
-	struct inode *inode = file_inode(cd->file[mine]);
 	struct cow_dev *other;
 	unsigned long i;
 
 	lockdep_assert_held(&cow_ctl_mutex);
+	if (!cd->file[mine])
+		return false;		/* standalone: no rdofile */
 	xa_for_each(&cow_devs, i, other)
-		if (other != cd && other->claimed &&
-		    file_inode(other->file[id]) == inode)
+		if (other != cd && other->claimed && other->file[id] &&
+		    file_inode(other->file[id]) == file_inode(cd->file[mine]))
 			return true;
 	return false;
 }
@@ -198,7 +199,9 @@ static int cow_open_rdofile(struct cow_dev *cd)
 		return cow_refuse(cd, COW_E_RDOTYPE);
 	if (cow_file_size(file) < COW_MAPUNIT)
 		return cow_refuse(cd, COW_E_RDOSMALL);
-	cow_open_direct(cd, COW_RDO, O_RDONLY);
+	/* copy-on-read copies what was just read: from the page cache */
+	if (!cd->copyread)
+		cow_open_direct(cd, COW_RDO, O_RDONLY);
 	return 0;
 }
 
@@ -227,11 +230,12 @@ static int cow_open_cowfile(struct cow_dev *cd)
 	inode = file_inode(file);
 	if (!S_ISREG(inode->i_mode))
 		return cow_refuse(cd, COW_E_COWTYPE);
-	if (inode == file_inode(cd->file[COW_RDO]))
+	if (cd->file[COW_RDO] && inode == file_inode(cd->file[COW_RDO]))
 		return cow_refuse(cd, COW_E_SAMEFILE);
 
 	/* Page cache allocations for it must not recurse into us (as loop) */
 	mapping = file->f_mapping;
+	cd->wb_since = filemap_sample_wb_err(mapping);
 	cd->old_gfp_mask = mapping_gfp_mask(mapping);
 	mapping_set_gfp_mask(mapping,
 			     cd->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
@@ -325,6 +329,8 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 	ret = cow_hdr_check_state(h);
 	if (ret && !(ret == COW_E_DIRTY && repair))
 		return cow_refuse(cd, ret);
+	if (cd->standalone)
+		return 0;	/* nothing of the rdofile is read: whole */
 	ret = cow_rdo_fingerprint(cd, h->rdoblocks, &fp);
 	if (ret)
 		return ret;
@@ -332,12 +338,84 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 	return ret ? cow_refuse(cd, ret) : 0;
 }
 
+/*
+ * How large a new file beside the cowfile may grow, if less than @need:
+ * asked of an unnamed file in its directory (O_TMPFILE), made that long,
+ * which a file system with sparse files does without writing.  ext4
+ * serving an ext2 file system limits a file without extents (indirect
+ * blocks: 16 GiB with 1 KiB blocks) below its s_maxbytes.  Where the
+ * question cannot be asked (no O_TMPFILE: vfat, NFS...), @need:
+ * s_maxbytes has answered.
+ */
+static loff_t cow_file_limit(struct cow_dev *cd, loff_t need)
+{
+	loff_t lo = 0, hi = need, mid;
+	struct file *tmp;
+	char *dir, *slash;
+	int ret;
+
+	dir = kstrdup(cd->path[COW_COW], GFP_KERNEL);
+	if (!dir)
+		return need;
+	slash = strrchr(dir, '/');
+	slash[slash == dir] = '\0';		/* "/c.cow": "/" */
+	tmp = filp_open(dir, O_TMPFILE | O_RDWR | O_LARGEFILE, 0600);
+	kfree(dir);
+	if (IS_ERR(tmp))
+		return need;
+	ret = vfs_truncate(&tmp->f_path, need);
+	if (ret == -EFBIG) {
+		/* the largest size it takes, to the page */
+		while (hi - lo > PAGE_SIZE) {
+			mid = round_down(lo + (hi - lo) / 2, PAGE_SIZE);
+			if (vfs_truncate(&tmp->f_path, mid))
+				hi = mid;
+			else
+				lo = mid;
+		}
+		need = lo;
+	}
+	filp_close(tmp, NULL);
+	return need;
+}
+
+/*
+ * The cowfile will grow up to cow_cowsize() bytes (and its modified map
+ * after, with copied units): its file system must
+ * take a file that large (vfat: 4 GiB, ext2 with 1 KiB blocks: 16 GiB,
+ * ext4: 16 TiB), or writes past its limit would fail later with EIO.
+ * A read-only activation never grows it.
+ */
+static int cow_check_fslimit(struct cow_dev *cd, u64 rdoblocks)
+{
+	loff_t max = file_inode(cd->file[COW_COW])->i_sb->s_maxbytes;
+	u64 need = cow_cowsize(rdoblocks);
+
+	/* and the modified map, after the data area */
+	if (cd->copyread || cd->filling ||
+	    (cd->hdr.ext_flags & COW_EXT_MODMAP))
+		need = cow_modmap_off(rdoblocks) + cow_mapsize(rdoblocks);
+
+	if (cd->readonly)
+		return 0;
+	if (need <= max)
+		max = cow_file_limit(cd, need);
+	if (need <= max)
+		return 0;
+	pr_err("cowfile %s: its file system holds files up to %lld bytes (%lld MiB); this rdofile needs a cowfile of %llu bytes (%llu MiB)\n",
+	       cd->path[COW_COW], max, max >> 20, need, need >> 20);
+	cd->detail = max;
+	return cow_refuse(cd, COW_E_FSLIMIT);
+}
+
 /* Open both files. */
 static noinline int cow_open_files(struct cow_dev *cd)
 {
-	int ret;
+	int ret = 0;
 
-	ret = cow_open_rdofile(cd);
+	/* standalone: the rdofile is not even looked at (its server gone) */
+	if (!cd->standalone)
+		ret = cow_open_rdofile(cd);
 	if (!ret)
 		ret = cow_open_cowfile(cd);
 	return ret;
@@ -350,22 +428,40 @@ ALLOW_ERROR_INJECTION(cow_open_files, ERRNO);
  */
 static noinline int cow_load(struct cow_dev *cd, bool repair)
 {
-	u64 rdosize = cow_file_size(cd->file[COW_RDO]);
+	u64 rdosize = cd->standalone ? 0 : cow_file_size(cd->file[COW_RDO]);
 	int ret;
 
 	if (cow_rdoblocks(rdosize) > COW_MAX_RDOBLOCKS)
 		return cow_refuse(cd, COW_E_RDOBIG);
 	if (cow_file_size(cd->file[COW_COW]) == 0) {
-		if (cd->readonly)
+		if (cd->readonly || cd->standalone)
 			return cow_refuse(cd, COW_E_NOCOWFILE);
-		ret = cow_create_header(cd, rdosize);
+		ret = cow_check_fslimit(cd, cow_rdoblocks(rdosize));
+		if (!ret)
+			ret = cow_create_header(cd, rdosize);
 	} else {
 		ret = cow_check_header(cd, rdosize, repair);
+		if (!ret)
+			ret = cow_check_fslimit(cd, cd->hdr.rdoblocks);
 		if (!ret)
 			ret = cow_bm_load(cd, repair);
 	}
 	if (ret)
 		return ret;
+	/* standalone: every unit is in the cowfile, the rdofile never read */
+	if (cd->standalone) {
+		if (atomic64_read(&cd->cowused) != cd->hdr.rdoblocks)
+			return cow_refuse(cd, COW_E_NOTFULL);
+		rdosize = cd->hdr.rdosize ?: cd->hdr.rdoblocks << COW_MAPUNIT_SHIFT;
+	}
+	/*
+	 * The modified map is made when units start being copied, and
+	 * made again by a repair: a crash may have left it behind.
+	 */
+	if ((cd->copyread || cd->filling) && !cow_mm_on(cd))
+		cd->mm_build = true;
+	if (cow_mm_on(cd) && repair && (cd->hdr.flags & COW_F_DIRTY))
+		cd->mm_build = true;
 	/* From now on bitmap writes are ordered: cow_commit() says so. */
 	cd->hdr.ext_flags |= COW_EXT_ORDERED;
 	cd->hdr.rdosize = rdosize;
@@ -377,16 +473,25 @@ ALLOW_ERROR_INJECTION(cow_load, ERRNO);
  * Can the cowfile's file system punch holes (discard)?  Asked of a range
  * past the end of everything the cowfile can hold, where there is
  * nothing to lose: without KEEP_SIZE's effect on the size, it changes
- * nothing there.
+ * nothing there.  The range must stay below the file system's largest
+ * file size (ext4 refuses beyond it with EFBIG): a cowfile that ends in
+ * the last block the file system allows leaves no room to ask.
  */
 static bool cow_probe_punch(struct cow_dev *cd)
 {
-	loff_t end = max_t(loff_t, cow_file_size(cd->file[COW_COW]),
-			   cow_cowsize(cd->hdr.rdoblocks));
+	struct file *cow = cd->file[COW_COW];
+	loff_t max = file_inode(cow)->i_sb->s_maxbytes;
+	loff_t pos = round_up(max_t(loff_t, cow_file_size(cow),
+				    cow_cowsize(cd->hdr.rdoblocks)),
+			      COW_DATA_ALIGN);
 
-	return !vfs_fallocate(cd->file[COW_COW],
-			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      round_up(end, COW_DATA_ALIGN), COW_DATA_ALIGN);
+	if (pos > max - COW_DATA_ALIGN) {
+		pr_info("cow%d: cowfile %s ends at its file system's size limit: discard not offered\n",
+			cd->devno, cd->path[COW_COW]);
+		return false;
+	}
+	return !vfs_fallocate(cow, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      pos, COW_DATA_ALIGN);
 }
 
 /*
@@ -412,6 +517,16 @@ static noinline int cow_commit(struct cow_dev *cd)
 	}
 	if (!ret)
 		ret = cow_bm_flush(cd);
+	if (!ret && cd->mm_build) {
+		ret = cow_mm_build(cd);
+		mutex_lock(&cd->meta_mutex);
+		if (!ret)
+			ret = cow_hdr_store(cd, cd->hdr.flags | COW_F_DIRTY,
+					    atomic64_read(&cd->cowused));
+		mutex_unlock(&cd->meta_mutex);
+	}
+	if (!ret)
+		ret = cow_fill_init(cd);
 	if (!ret)
 		cd->can_punch = cow_probe_punch(cd);
 	return ret;
@@ -453,7 +568,9 @@ static void cow_restore(struct cow_dev *cd)
 static void cow_dev_free(struct cow_dev *cd)
 {
 	cow_bm_free(cd);
+	cow_io_dev_exit(cd);
 	kvfree(cd->flush_buf);
+	kvfree(cd->fill_buf);
 	kfree(cd->unit_buf);
 	kfree(cd->hdr_buf);
 	kfree(cd->orig_hdr);
@@ -471,6 +588,7 @@ static noinline struct cow_dev *cow_dev_alloc(const char *rdofile,
 		return NULL;
 	cd->devno = -1;
 	spin_lock_init(&cd->lock);
+	init_rwsem(&cd->hold);
 	init_waitqueue_head(&cd->wq);
 	init_waitqueue_head(&cd->drain_wq);
 	bio_list_init(&cd->bios);
@@ -484,7 +602,8 @@ static noinline struct cow_dev *cow_dev_alloc(const char *rdofile,
 	cd->unit_buf = kmalloc(COW_MAPUNIT, GFP_KERNEL);
 	cd->hdr_buf = kmalloc(COW_HDRSIZE, GFP_KERNEL);
 	if (!cd->path[COW_RDO] || !cd->path[COW_COW] || !cd->flush_buf ||
-	    !cd->unit_buf || !cd->hdr_buf) {
+	    !cd->unit_buf || !cd->hdr_buf || cow_io_dev_init(cd) ||
+	    cow_bm_dev_init(cd)) {
 		cow_dev_free(cd);
 		return NULL;
 	}
@@ -499,6 +618,8 @@ static bool cow_rotational(struct cow_dev *cd)
 	int id;
 
 	for (id = 0; id < COW_NR_FILES; id++) {
+		if (!cd->file[id])
+			continue;
 		bdev = cow_backing_bdev(cd->file[id]);
 		if (bdev && bdev_rot(bdev))
 			return true;
@@ -528,8 +649,12 @@ static noinline int cow_add_disk(struct cow_dev *cd)
 	disk->major = cow_major;
 	disk->first_minor = cd->devno;
 	disk->minors = 1;
-	/* partitions, if asked for, once active (cow_scan_partitions) */
-	disk->flags |= GENHD_FL_NO_PART;
+	/*
+	 * No partition scan of its own, as loop without -P: partitions if
+	 * asked for, once active (cow_scan_partitions); partx may still
+	 * add some (BLKPG), as on loop.
+	 */
+	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
 	disk->fops = &cow_fops;
 	disk->private_data = cd;
 	snprintf(disk->disk_name, DISK_NAME_LEN, "cow%d", cd->devno);
@@ -542,11 +667,15 @@ static noinline int cow_add_disk(struct cow_dev *cd)
 		ret = PTR_ERR(cd->thread);
 		goto out_put;
 	}
+	ret = cow_bm_shrinker_add(cd);
+	if (ret)
+		goto out_stop;
 	ret = device_add_disk(NULL, disk, cow_attr_groups);
 	if (ret)
 		goto out_stop;
 	return 0;
 out_stop:
+	cow_bm_shrinker_del(cd);
 	kthread_stop(cd->thread);
 out_put:
 	put_disk(disk);
@@ -566,7 +695,7 @@ static void cow_scan_partitions(struct cow_dev *cd)
 	struct gendisk *disk = cd->disk;
 	int ret;
 
-	disk->flags &= ~GENHD_FL_NO_PART;
+	clear_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
 	mutex_lock(&disk->open_mutex);
 	ret = bdev_disk_changed(disk, false);
 	mutex_unlock(&disk->open_mutex);
@@ -581,6 +710,7 @@ static void cow_dev_destroy(struct cow_dev *cd)
 
 	cow_status_remove(cd);
 	del_gendisk(cd->disk);
+	cow_bm_shrinker_del(cd);
 	kthread_stop(cd->thread);	/* returns when all I/O has ended */
 	ret = cow_bm_sync(cd, true);
 	if (ret)
@@ -654,8 +784,12 @@ static bool cow_path_ok(char *path)
 	return path[0] == '/' && memchr(path, 0, COW_PATH_MAX);
 }
 
-/* Returns 0 or a negative errno; req->reason says why in words. */
-static int cow_activate_dev(struct cow_ioc_dev *req)
+/*
+ * Returns 0 or a negative errno; req->reason says why in words.  The
+ * device is left in COW_SETUP: added, but refusing opens, deactivation
+ * and sync, until cow_publish() (or cow_abort()).
+ */
+static int cow_activate_dev(struct cow_ioc_dev *req, struct cow_dev **held)
 {
 	bool repair = req->flags & COW_ACT_REPAIR;
 	struct cow_dev *cd;
@@ -666,6 +800,10 @@ static int cow_activate_dev(struct cow_ioc_dev *req)
 		return -ENOMEM;
 	cd->readonly = req->flags & COW_ACT_READONLY;
 	cd->partscan = req->flags & COW_ACT_PARTSCAN;
+	/* a fill copies what is read first */
+	cd->copyread = req->flags & (COW_ACT_COPYREAD | COW_ACT_FILL);
+	cd->filling = req->flags & COW_ACT_FILL;
+	cd->standalone = req->flags & COW_ACT_STANDALONE;
 	ret = cow_claim_devno(cd, req);
 	if (ret)
 		goto out_close;
@@ -681,25 +819,15 @@ static int cow_activate_dev(struct cow_ioc_dev *req)
 	if (!ret)
 		ret = cow_add_disk(cd);
 	if (ret) {
+		/* restored while still claimed: no other activation meanwhile */
+		cow_restore(cd);
 		xa_erase(&cow_devs, cd->devno);
 		mutex_unlock(&cow_ctl_mutex);
-		cow_restore(cd);
 		goto out_close;
 	}
 	cow_status_add(cd);
-	kfree(cd->orig_hdr);
-	cd->orig_hdr = NULL;
-	spin_lock_irq(&cd->lock);
-	cd->state = COW_ACTIVE;
-	spin_unlock_irq(&cd->lock);
-	pr_info("cow%d: activated%s: rdofile %s, cowfile %s (%llu blocks, %lld in use)\n",
-		cd->devno, cd->readonly ? " read-only" : "",
-		cd->path[COW_RDO], cd->path[COW_COW],
-		cd->hdr.rdoblocks, atomic64_read(&cd->cowused));
-	/* still under the lock: no deactivation while it scans */
-	if (cd->partscan)
-		cow_scan_partitions(cd);
 	mutex_unlock(&cow_ctl_mutex);
+	*held = cd;
 	return 0;
 
 out_close:
@@ -715,13 +843,21 @@ out_close:
 		pr_err("cannot activate rdofile %s with cowfile %s: %pe\n",
 		       req->rdofile, req->cowfile, ERR_PTR(ret));
 	req->reason = cd->reason;
+	req->detail = cd->detail;
 	cow_close_files(cd);
 	cow_dev_free(cd);
 	return ret;
 }
 
-/* Returns 0 or a negative errno; req->reason says why in words. */
-int cow_activate(struct cow_ioc_dev *req)
+/*
+ * Activate the cowdevice @req asks for, up to the point of no return:
+ * *held is the device, in COW_SETUP, which the caller then publishes
+ * (cow_publish) or takes back (cow_abort), so that nothing it cannot
+ * undo (an open, a deactivation by someone else) happens before it has
+ * told its own caller.  Returns 0 or a negative errno; req->reason says
+ * why in words.
+ */
+int cow_activate(struct cow_ioc_dev *req, struct cow_dev **held)
 {
 	if (req->flags & ~COW_ACT_KNOWN)
 		return -EINVAL;
@@ -729,11 +865,65 @@ int cow_activate(struct cow_ioc_dev *req)
 		req->reason = COW_E_ROREPAIR;
 		return -EINVAL;
 	}
+	if ((req->flags & COW_ACT_READONLY) &&
+	    (req->flags & (COW_ACT_COPYREAD | COW_ACT_FILL))) {
+		req->reason = COW_E_ROCOPY;
+		return -EINVAL;
+	}
+	/* standalone: nothing left to copy */
+	if ((req->flags & COW_ACT_STANDALONE) &&
+	    (req->flags & (COW_ACT_COPYREAD | COW_ACT_FILL)))
+		return -EINVAL;
 	if (!cow_path_ok(req->rdofile) || !cow_path_ok(req->cowfile)) {
 		req->reason = COW_E_PATH;
 		return -EINVAL;
 	}
-	return cow_activate_dev(req);
+	return cow_activate_dev(req, held);
+}
+
+/*
+ * The activated device @cd goes live: it takes opens, and udev, whose
+ * probe at the "add" uevent found it refusing them, is told to look
+ * again (a "change" uevent, as loop sends once configured).
+ */
+void cow_publish(struct cow_dev *cd)
+{
+	mutex_lock(&cow_ctl_mutex);
+	kfree(cd->orig_hdr);
+	cd->orig_hdr = NULL;
+	spin_lock_irq(&cd->lock);
+	cd->state = COW_ACTIVE;
+	spin_unlock_irq(&cd->lock);
+	pr_info("cow%d: activated%s: rdofile %s, cowfile %s (%llu blocks, %lld in use)\n",
+		cd->devno, cd->readonly ? " read-only" : "",
+		cd->path[COW_RDO], cd->path[COW_COW],
+		cd->hdr.rdoblocks, atomic64_read(&cd->cowused));
+	kobject_uevent(&disk_to_dev(cd->disk)->kobj, KOBJ_CHANGE);
+	/* still under the lock: no deactivation while it scans */
+	if (cd->partscan)
+		cow_scan_partitions(cd);
+	mutex_unlock(&cow_ctl_mutex);
+}
+
+/*
+ * Take back the activation of @cd, never opened (COW_SETUP): the
+ * cowfile is left as it was found, as after a failed activation.
+ */
+void cow_abort(struct cow_dev *cd)
+{
+	mutex_lock(&cow_ctl_mutex);
+	cow_status_remove(cd);
+	del_gendisk(cd->disk);
+	cow_bm_shrinker_del(cd);
+	kthread_stop(cd->thread);
+	put_disk(cd->disk);
+	cow_restore(cd);
+	xa_erase(&cow_devs, cd->devno);
+	mutex_unlock(&cow_ctl_mutex);
+	pr_info("cow%d: activation taken back (rdofile %s, cowfile %s)\n",
+		cd->devno, cd->path[COW_RDO], cd->path[COW_COW]);
+	cow_close_files(cd);
+	cow_dev_free(cd);
 }
 
 static int cow_deactivate_locked(unsigned int devno)
@@ -788,6 +978,35 @@ int cow_sync(unsigned int devno)
 	}
 	mutex_unlock(&cow_ctl_mutex);
 	return ret;
+}
+
+/*
+ * The active device @devno, kept from being deactivated (as an open
+ * would) until cow_dev_put(); NULL when there is none.
+ */
+struct cow_dev *cow_dev_get(unsigned int devno)
+{
+	struct cow_dev *cd;
+	bool active = false;
+
+	mutex_lock(&cow_ctl_mutex);
+	cd = xa_load(&cow_devs, devno);
+	if (cd) {
+		spin_lock_irq(&cd->lock);
+		active = cd->state == COW_ACTIVE;
+		if (active)
+			cd->opens++;
+		spin_unlock_irq(&cd->lock);
+	}
+	mutex_unlock(&cow_ctl_mutex);
+	return active ? cd : NULL;
+}
+
+void cow_dev_put(struct cow_dev *cd)
+{
+	spin_lock_irq(&cd->lock);
+	cd->opens--;
+	spin_unlock_irq(&cd->lock);
 }
 
 void cow_deactivate_all(void)

@@ -12,6 +12,8 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
+#include <linux/freezer.h>
 #include <linux/kthread.h>
 #include <linux/falloc.h>		/* after a header with the types */
 #include <linux/mempool.h>
@@ -24,7 +26,18 @@
 #include "compat.h"
 #include "cow.h"
 
-#define COW_POOL_MIN	64
+/*
+ * Requests and pieces kept in reserve per cowdevice: one bio at a time
+ * always makes progress.  Per device, not module-wide: a cowdevice
+ * whose cowfile lives on another cowdevice would otherwise wait, under
+ * memory pressure, for elements the lower one needs to complete it.
+ */
+#define COW_POOL_MIN	16
+/*
+ * Discards and write-zeroes go in parts this large (aligned): a part's
+ * bits are in 3 bitmap pages at most, which the device's reserve holds.
+ */
+#define COW_ZERO_CHUNK		SZ_64M
 /* Writes from this size on bypass the page cache when they can. */
 #define COW_DIO_WRITE_MIN	SZ_64K
 
@@ -37,6 +50,7 @@ struct cow_io {
 	blk_status_t		status;
 	u64			unit;		/* units a write covers */
 	u64			count;
+	unsigned long		start;		/* of its I/O accounting */
 	/* cowfile range written direct, while on cd->dio_writes */
 	loff_t			dio_start;
 	loff_t			dio_end;
@@ -60,7 +74,6 @@ struct cow_rq {
 };
 
 static struct kmem_cache *cow_io_cache, *cow_rq_cache;
-static mempool_t *cow_io_pool, *cow_rq_pool;
 
 const char *const cow_file_names[COW_NR_FILES] = {
 	[COW_RDO] = "rdofile",
@@ -94,59 +107,82 @@ static void cow_log_recovered(struct cow_dev *cd, enum cow_file_id id)
 }
 
 /*
+ * End @bio with @status.  A cowdevice is bio-based: it accounts for its
+ * I/O itself (/proc/diskstats, iostat), from @start, what
+ * bio_start_io_acct() returned when the thread took the bio.
+ */
+static void cow_bio_done(struct bio *bio, blk_status_t status,
+			 unsigned long start)
+{
+	bio->bi_status = status;
+	bio_end_io_acct(bio, start);
+	bio_endio(bio);
+}
+
+/*
  * @io is done with: off the direct-write list, its FUA bio (if any)
- * queued for the thread, the in-flight count dropped, all under cd->lock,
- * where the thread decides to stop (cow_thread): once the lock is
- * released, teardown may free cd, so this is the completion's last
- * access to it.  @io itself is the caller's until it is freed.
+ * queued for the thread, freed to the device's pool, the in-flight count
+ * dropped, all under cd->lock, where the thread decides to stop
+ * (cow_thread): once the lock is released, teardown may free cd and its
+ * pools, so this is the completion's last access to either.
  */
 static void cow_io_release(struct cow_io *io, struct bio *fua)
 {
 	struct cow_dev *cd = io->cd;
+	bool dio = io->dio_end;
 	unsigned long flags;
 	bool idle;
 
 	spin_lock_irqsave(&cd->lock, flags);
-	if (io->dio_end)
+	if (dio)
 		list_del(&io->dio_node);
 	if (fua)
 		bio_list_add(&cd->fua_bios, fua);
+	mempool_free(io, cd->io_pool);
 	idle = atomic_dec_and_test(&cd->inflight);
-	if (idle || io->dio_end)
+	if (idle || dio)
 		wake_up(&cd->drain_wq);
 	if (idle || fua)
 		wake_up(&cd->wq);
 	spin_unlock_irqrestore(&cd->lock, flags);
-	mempool_free(io, cow_io_pool);
 }
 
 /*
  * The last piece of @io is done.  A write's units become visible; the
  * bio ends, except a FUA write, which the thread ends after a flush.
+ *
+ * io->status is read only by the last put, after its decrement: a piece
+ * stores its error before its own (fully ordered) decrement, so the put
+ * that brings pending to zero sees every error.  Read before, a failing
+ * piece could store and decrement in between, and the bio end as if it
+ * had succeeded.
  */
 static void cow_io_put(struct cow_io *io)
 {
 	struct bio *bio = io->bio;
-	blk_status_t status = io->status;
 	bool write = bio_op(bio) == REQ_OP_WRITE;
+	blk_status_t status;
 
 	if (!atomic_dec_and_test(&io->pending))
 		return;
+	status = READ_ONCE(io->status);
 	if (write && !status) {
 		cow_bm_set(io->cd, io->unit, io->count);
 		if (bio->bi_opf & REQ_FUA) {
+			/* accounted as written; the flush is the thread's */
+			bio_end_io_acct(bio, io->start);
 			cow_io_release(io, bio);
 			return;
 		}
 	}
-	bio->bi_status = status;
-	bio_endio(bio);
+	cow_bio_done(bio, status, io->start);
 	cow_io_release(io, NULL);
 }
 
-static struct cow_io *cow_io_start(struct cow_dev *cd, struct bio *bio)
+static struct cow_io *cow_io_start(struct cow_dev *cd, struct bio *bio,
+				   unsigned long start)
 {
-	struct cow_io *io = mempool_alloc(cow_io_pool, GFP_NOIO);
+	struct cow_io *io = mempool_alloc(cd->io_pool, GFP_NOIO);
 	const struct bio_vec *bvec;
 	struct bio_vec tmp;
 	struct bvec_iter it;
@@ -154,6 +190,7 @@ static struct cow_io *cow_io_start(struct cow_dev *cd, struct bio *bio)
 
 	io->cd = cd;
 	io->bio = bio;
+	io->start = start;
 	io->status = BLK_STS_OK;
 	io->dio_start = 0;
 	io->dio_end = 0;
@@ -188,7 +225,7 @@ static void cow_rq_put(struct cow_rq *rq)
 	} else {
 		cow_log_recovered(io->cd, rq->id);
 	}
-	mempool_free(rq, cow_rq_pool);
+	mempool_free(rq, io->cd->rq_pool);
 	cow_io_put(io);
 }
 
@@ -225,7 +262,7 @@ static size_t cow_read_cached(struct file *file, loff_t pos,
 static struct cow_rq *cow_rq_alloc(struct cow_io *io, struct file *file,
 				   enum cow_file_id id, loff_t pos, size_t len)
 {
-	struct cow_rq *rq = mempool_alloc(cow_rq_pool, GFP_NOIO);
+	struct cow_rq *rq = mempool_alloc(io->cd->rq_pool, GFP_NOIO);
 
 	rq->io = io;
 	rq->len = len;
@@ -318,11 +355,11 @@ static void cow_read_cow(struct cow_io *io, loff_t pos, size_t skip,
 	cow_rq_issue(cow_rq_alloc(io, dio, COW_COW, pos + n, len - n), &iter);
 }
 
-static void cow_read(struct cow_dev *cd, struct bio *bio)
+static void cow_read(struct cow_dev *cd, struct bio *bio, unsigned long start)
 {
 	loff_t pos = bio->bi_iter.bi_sector << SECTOR_SHIFT;
 	loff_t end = pos + bio->bi_iter.bi_size;
-	struct cow_io *io = cow_io_start(cd, bio);
+	struct cow_io *io = cow_io_start(cd, bio, start);
 	size_t done = 0;
 	bool in_cow;
 
@@ -334,10 +371,15 @@ static void cow_read(struct cow_dev *cd, struct bio *bio)
 		if (in_cow) {
 			cow_read_cow(io, cd->hdr.doffset + pos, done,
 				     run - pos);
+		} else if (unlikely(!cd->file[COW_RDO])) {
+			/* standalone, and a unit not in the cowfile: none */
+			WRITE_ONCE(io->status, BLK_STS_IOERR);
 		} else {
 			atomic64_inc(&cd->rdoreads);
 			cow_rq_submit(io, cd->dio[COW_RDO] ?: cd->file[COW_RDO],
 				      COW_RDO, pos, done, run - pos);
+			cow_cor_note(cd, pos >> COW_MAPUNIT_SHIFT,
+				     (run - pos) >> COW_MAPUNIT_SHIFT);
 		}
 		done += run - pos;
 		pos = run;
@@ -359,6 +401,8 @@ static int cow_copy_up(struct cow_dev *cd, u64 unit)
 	wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
 	if (cow_bm_test(cd, unit))
 		return 0;
+	if (unlikely(!cd->file[COW_RDO]))
+		return -EIO;		/* standalone: cannot be, every unit is in */
 	atomic64_inc(&cd->rdoreads);
 	ret = cow_file_rw(cd, COW_RDO, false, cd->unit_buf, COW_MAPUNIT, pos);
 	if (ret) {
@@ -476,7 +520,8 @@ static void cow_write_data(struct cow_io *io, loff_t pos, size_t len)
 		      dend - dstart);
 }
 
-static void cow_write(struct cow_dev *cd, struct bio *bio)
+static void cow_write(struct cow_dev *cd, struct bio *bio,
+		      unsigned long start)
 {
 	loff_t pos = bio->bi_iter.bi_sector << SECTOR_SHIFT;
 	loff_t end = pos + bio->bi_iter.bi_size;
@@ -492,14 +537,15 @@ static void cow_write(struct cow_dev *cd, struct bio *bio)
 		ret = cow_copy_up(cd, first);
 	if (!ret && (end & (COW_MAPUNIT - 1)) && !cow_bm_test(cd, last))
 		ret = cow_copy_up(cd, last);
+	if (!ret)
+		ret = cow_mm_set(cd, first, last - first + 1);
 	if (ret) {
-		bio->bi_status = errno_to_blk_status(ret);
-		bio_endio(bio);
+		cow_bio_done(bio, errno_to_blk_status(ret), start);
 		return;
 	}
 	cow_space_watch(cd, end - pos);
 	atomic64_inc(&cd->cowwrites);
-	io = cow_io_start(cd, bio);
+	io = cow_io_start(cd, bio, start);
 	io->unit = first;
 	io->count = last - first + 1;
 	cow_write_data(io, cd->hdr.doffset + pos, end - pos);
@@ -538,6 +584,21 @@ static int cow_write_zeroes(struct cow_dev *cd, loff_t pos, loff_t len)
 }
 
 /*
+ * Make @cow @size bytes long, as the one who opened it: the thread's own
+ * credentials (root) are not those the cowfile's file system let open
+ * it (NFS with root_squash maps the opener's to nobody).
+ */
+static int cow_extend(struct file *cow, loff_t size)
+{
+	const struct cred *old = override_creds(cow->f_cred);
+	int ret;
+
+	ret = vfs_truncate(&cow->f_path, size);
+	revert_creds(old);
+	return ret;
+}
+
+/*
  * Zero the whole units of [@from, @to) of the device: holes in the
  * cowfile, or zeroed blocks for a write-zeroes that must not unmap (or
  * where holes cannot be punched).  The cowfile is made to reach past
@@ -558,23 +619,18 @@ static int cow_zero_units(struct cow_dev *cd, struct bio *bio, loff_t from,
 	if (ret == -EOPNOTSUPP && zeroes)
 		ret = cow_write_zeroes(cd, pos, len);
 	if (!ret && i_size_read(file_inode(cow)) < pos + len)
-		ret = vfs_truncate(&cow->f_path, pos + len);
+		ret = cow_extend(cow, pos + len);
 	return ret;
 }
 
 /*
- * Discard and write-zeroes: the range reads as zeroes from then on (a
- * discard too, every time, as on loop).  Parts of units are written with
- * zeroes (after a copy-up), whole units zeroed in the cowfile by the
- * file system; then the bits are set, as after a write: a crash before
- * the next flush shows the old data or zeroes, nothing else (see
- * crash-consistency.md).  Synchronous, like a copy-up, after the I/O in
- * flight, so that no other write of the cowfile runs beside it.
+ * Zero [@pos, @end) of the device: parts of units written with zeroes
+ * (after a copy-up), whole units zeroed in the cowfile by the file
+ * system; then the bits are set, as after a write.
  */
-static void cow_zero(struct cow_dev *cd, struct bio *bio)
+static int cow_zero_range(struct cow_dev *cd, struct bio *bio, loff_t pos,
+			  loff_t end)
 {
-	loff_t pos = bio->bi_iter.bi_sector << SECTOR_SHIFT;
-	loff_t end = pos + bio->bi_iter.bi_size;
 	loff_t head = min_t(loff_t, round_up(pos, COW_MAPUNIT), end);
 	loff_t tail = max_t(loff_t, round_down(end, COW_MAPUNIT), head);
 	u64 first = pos >> COW_MAPUNIT_SHIFT;
@@ -582,10 +638,8 @@ static void cow_zero(struct cow_dev *cd, struct bio *bio)
 	int ret;
 
 	ret = cow_bm_prepare(cd, first, last - first + 1);
-	if (!ret) {
-		wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
-		atomic64_inc(&cd->cowwrites);
-	}
+	if (!ret)
+		ret = cow_mm_set(cd, first, last - first + 1);
 	if (!ret && pos < head)
 		ret = cow_zero_part(cd, pos, head);
 	if (!ret && head < tail)
@@ -594,12 +648,35 @@ static void cow_zero(struct cow_dev *cd, struct bio *bio)
 		ret = cow_zero_part(cd, tail, end);
 	if (!ret)
 		cow_bm_set(cd, first, last - first + 1);
+	return ret;
+}
+
+/*
+ * Discard and write-zeroes: the range reads as zeroes from then on (a
+ * discard too, every time, as on loop); a crash before the next flush
+ * shows the old data or zeroes, nothing else (see crash-consistency.md).
+ * Synchronous, like a copy-up, after the I/O in flight, so that no other
+ * write of the cowfile runs beside it; in parts of COW_ZERO_CHUNK, whose
+ * bitmap pages the device's reserve can always provide.
+ */
+static void cow_zero(struct cow_dev *cd, struct bio *bio, unsigned long start)
+{
+	loff_t pos = bio->bi_iter.bi_sector << SECTOR_SHIFT;
+	loff_t end = pos + bio->bi_iter.bi_size, next;
+	int ret = 0;
+
+	wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
+	atomic64_inc(&cd->cowwrites);
+	for (; !ret && pos < end; pos = next) {
+		next = min_t(loff_t, end,
+			     round_down(pos, COW_ZERO_CHUNK) + COW_ZERO_CHUNK);
+		ret = cow_zero_range(cd, bio, pos, next);
+	}
 	if (!ret && (bio->bi_opf & REQ_FUA))
 		ret = cow_bm_flush(cd);
 	if (ret)
 		cow_log_error(cd, COW_COW, ret);
-	bio->bi_status = errno_to_blk_status(ret);
-	bio_endio(bio);
+	cow_bio_done(bio, errno_to_blk_status(ret), start);
 }
 
 static void cow_handle_bio(struct cow_dev *cd, struct bio *bio)
@@ -632,14 +709,24 @@ static void cow_handle_bio(struct cow_dev *cd, struct bio *bio)
 	}
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
-		cow_read(cd, bio);
+		ret = cow_bm_fetch(cd, bio->bi_iter.bi_sector / COW_SECTORS_PER_UNIT,
+				   DIV_ROUND_UP(bio_end_sector(bio),
+						COW_SECTORS_PER_UNIT) -
+				   bio->bi_iter.bi_sector / COW_SECTORS_PER_UNIT);
+		if (ret) {
+			cow_log_error(cd, COW_COW, ret);
+			bio->bi_status = errno_to_blk_status(ret);
+			bio_endio(bio);
+			break;
+		}
+		cow_read(cd, bio, bio_start_io_acct(bio));
 		break;
 	case REQ_OP_WRITE:
-		cow_write(cd, bio);
+		cow_write(cd, bio, bio_start_io_acct(bio));
 		break;
 	case REQ_OP_DISCARD:
 	case REQ_OP_WRITE_ZEROES:
-		cow_zero(cd, bio);
+		cow_zero(cd, bio, bio_start_io_acct(bio));
 		break;
 	default:
 		bio->bi_status = BLK_STS_NOTSUPP;
@@ -666,7 +753,13 @@ static bool cow_has_work(struct cow_dev *cd)
 	spin_lock_irq(&cd->lock);
 	work = !bio_list_empty(&cd->bios) || !bio_list_empty(&cd->fua_bios);
 	spin_unlock_irq(&cd->lock);
-	return work;
+	return work || READ_ONCE(cd->bm_trim);
+}
+
+/* While copying: a request came, or the device goes. */
+static bool cow_idle_over(struct cow_dev *cd)
+{
+	return cow_has_work(cd) || kthread_should_stop();
 }
 
 /* FUA writes have completed: flush, then end them. */
@@ -701,12 +794,30 @@ int cow_thread(void *data)
 	struct bio_list bios, fua;
 	struct bio *bio;
 	bool stop;
+	long t;
 
 	current->flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
+	set_freezable();
 	for (;;) {
-		wait_event_idle(cd->wq, cow_has_work(cd) ||
-				(kthread_should_stop() &&
-				 !atomic_read(&cd->inflight)));
+		/* idle: copy (fill.c), as fast as fill_rate lets */
+		if (cow_fill_pending(cd) && !cow_idle_over(cd)) {
+			t = cow_fill_wait(cd);
+			if (t) {
+				wait_event_freezable_timeout(cd->wq,
+							     cow_idle_over(cd),
+							     t);
+				continue;
+			}
+			down_read(&cd->hold);
+			cow_fill_step(cd);
+			cow_bm_trim(cd);
+			up_read(&cd->hold);
+			try_to_freeze();
+			continue;
+		}
+		wait_event_freezable(cd->wq, cow_has_work(cd) ||
+				     (kthread_should_stop() &&
+				      !atomic_read(&cd->inflight)));
 		spin_lock_irq(&cd->lock);
 		bios = cd->bios;
 		bio_list_init(&cd->bios);
@@ -722,33 +833,51 @@ int cow_thread(void *data)
 		spin_unlock_irq(&cd->lock);
 		if (stop)
 			break;
+		/* a checkpoint holds the device between two batches */
+		down_read(&cd->hold);
 		cow_finish_fua(cd, &fua);
-		while ((bio = bio_list_pop(&bios)))
+		while ((bio = bio_list_pop(&bios))) {
 			cow_handle_bio(cd, bio);
+			cow_bm_trim(cd);
+		}
+		cow_bm_trim(cd);
+		up_read(&cd->hold);
 	}
 	return 0;
+}
+
+/* Bytes of those reserves. */
+unsigned long cow_io_memory(void)
+{
+	return COW_POOL_MIN * (sizeof(struct cow_io) + sizeof(struct cow_rq));
+}
+
+/* The device's reserves of requests and pieces. */
+int cow_io_dev_init(struct cow_dev *cd)
+{
+	cd->io_pool = mempool_create_slab_pool(COW_POOL_MIN, cow_io_cache);
+	cd->rq_pool = mempool_create_slab_pool(COW_POOL_MIN, cow_rq_cache);
+	return cd->io_pool && cd->rq_pool ? 0 : -ENOMEM;
+}
+
+void cow_io_dev_exit(struct cow_dev *cd)
+{
+	mempool_destroy(cd->rq_pool);
+	mempool_destroy(cd->io_pool);
 }
 
 int cow_io_init(void)
 {
 	cow_io_cache = KMEM_CACHE(cow_io, 0);
 	cow_rq_cache = KMEM_CACHE(cow_rq, 0);
-	if (!cow_io_cache || !cow_rq_cache)
-		goto fail;
-	cow_io_pool = mempool_create_slab_pool(COW_POOL_MIN, cow_io_cache);
-	cow_rq_pool = mempool_create_slab_pool(COW_POOL_MIN, cow_rq_cache);
-	if (!cow_io_pool || !cow_rq_pool)
-		goto fail;
-	return 0;
-fail:
+	if (cow_io_cache && cow_rq_cache)
+		return 0;
 	cow_io_exit();
 	return -ENOMEM;
 }
 
 void cow_io_exit(void)
 {
-	mempool_destroy(cow_rq_pool);
-	mempool_destroy(cow_io_pool);
 	kmem_cache_destroy(cow_rq_cache);
 	kmem_cache_destroy(cow_io_cache);
 }

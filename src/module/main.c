@@ -43,7 +43,7 @@ static struct cow_ioc_dev *cow_ioc_get(void __user *arg)
 	for (i = 0; i < ARRAY_SIZE(req->reserved); i++)
 		if (req->reserved[i])
 			goto inval;
-	if (req->reserved0)
+	if (req->reserved0 || req->detail)
 		goto inval;
 	req->reason = COW_OK;
 	return req;
@@ -52,11 +52,32 @@ inval:
 	return ERR_PTR(-EINVAL);
 }
 
-/* Only devno and reason travel back. */
+/* Only devno, reason and detail travel back. */
 static int cow_ioc_put(void __user *arg, const struct cow_ioc_dev *req)
 {
 	return copy_to_user(arg, req, offsetof(struct cow_ioc_dev, reserved)) ?
 		-EFAULT : 0;
+}
+
+/*
+ * An activation is published only once the caller has its answer: if
+ * it unmapped its buffer meanwhile and cannot learn its device, the
+ * device, which nobody could open yet, is taken back.
+ */
+static long cow_ctl_activate(void __user *uarg, struct cow_ioc_dev *req)
+{
+	struct cow_dev *cd;
+	int ret;
+
+	ret = cow_activate(req, &cd);
+	if (cow_ioc_put(uarg, req)) {
+		if (!ret)
+			cow_abort(cd);
+		return -EFAULT;
+	}
+	if (!ret)
+		cow_publish(cd);
+	return ret;
 }
 
 static long cow_ctl_ioctl(struct file *file, unsigned int cmd,
@@ -67,7 +88,7 @@ static long cow_ctl_ioctl(struct file *file, unsigned int cmd,
 	long ret;
 
 	if (cmd != COW_IOC_ACTIVATE && cmd != COW_IOC_DEACTIVATE &&
-	    cmd != COW_IOC_SYNC)
+	    cmd != COW_IOC_SYNC && cmd != COW_IOC_CHECKPOINT)
 		return -ENOTTY;
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
@@ -81,27 +102,20 @@ static long cow_ctl_ioctl(struct file *file, unsigned int cmd,
 	}
 	switch (cmd) {
 	case COW_IOC_ACTIVATE:
-		ret = cow_activate(req);
+		ret = cow_ctl_activate(uarg, req);
 		break;
 	case COW_IOC_DEACTIVATE:
 		ret = cow_deactivate(req->devno);
+		break;
+	case COW_IOC_CHECKPOINT:
+		ret = cow_checkpoint(req);
 		break;
 	default:
 		ret = cow_sync(req->devno);
 		break;
 	}
-	if (cow_ioc_put(uarg, req) && !ret && cmd == COW_IOC_ACTIVATE) {
-		/*
-		 * The caller unmapped its buffer meanwhile and cannot learn
-		 * its device: undo the activation.  Opened already, it stays:
-		 * then the return value says so.
-		 */
-		if (!cow_deactivate(req->devno))
-			ret = -EFAULT;
-		else
-			pr_warn("cow%u: activated, but the caller's buffer went away; left active (in use)\n",
-				req->devno);
-	}
+	if (cmd != COW_IOC_ACTIVATE && cow_ioc_put(uarg, req))
+		ret = -EFAULT;
 	kfree(req);
 	return ret;
 }
@@ -144,12 +158,16 @@ static int __init cow_check_params(void)
 	return 0;
 }
 
-/* rdofile= cowfile= [option=r]: activate /dev/cow/0 at load. */
-static int __init cow_activate_param(void)
+/*
+ * rdofile= cowfile= [option=r]: activate /dev/cow/0 at load, held (not
+ * yet open to anyone) in *held until the module is sure to load.
+ */
+static int __init cow_activate_param(struct cow_dev **held)
 {
 	struct cow_ioc_dev *req;
 	int ret;
 
+	*held = NULL;
 	if (!rdofile)
 		return 0;
 	if (strlen(rdofile) >= COW_PATH_MAX || strlen(cowfile) >= COW_PATH_MAX) {
@@ -163,7 +181,7 @@ static int __init cow_activate_param(void)
 	req->flags = option ? COW_ACT_REPAIR : 0;
 	strscpy(req->rdofile, rdofile, COW_PATH_MAX);
 	strscpy(req->cowfile, cowfile, COW_PATH_MAX);
-	ret = cow_activate(req);
+	ret = cow_activate(req, held);
 	if (ret && req->reason == COW_E_PATH)
 		pr_err("rdofile=%s cowfile=%s: %s\n", rdofile, cowfile,
 		       cow_strerror(req->reason));
@@ -171,8 +189,15 @@ static int __init cow_activate_param(void)
 	return ret;
 }
 
+/*
+ * /dev/cow/ctl comes last: once it is registered, someone may open it
+ * or activate a device through it, and the module must not fail to
+ * load any more (a failed init frees it under them).  The device of
+ * rdofile= is activated before, and published after.
+ */
 static int __init cow_init(void)
 {
+	struct cow_dev *held;
 	int ret;
 
 	ret = cow_check_params();
@@ -187,18 +212,21 @@ static int __init cow_init(void)
 	ret = cow_dev_init();
 	if (ret)
 		goto out_io;
-	ret = misc_register(&cow_ctl);
+	ret = cow_activate_param(&held);
 	if (ret)
 		goto out_dev;
-	ret = cow_activate_param();
+	ret = misc_register(&cow_ctl);
 	if (ret)
-		goto out_misc;
+		goto out_held;
+	if (held)
+		cow_publish(held);
 	pr_info("version %s loaded, %u cowdevices\n", COWLOOP_VERSION,
 		cow_maxcows);
 	return 0;
 
-out_misc:
-	misc_deregister(&cow_ctl);
+out_held:
+	if (held)
+		cow_abort(held);
 out_dev:
 	cow_dev_exit();
 out_io:

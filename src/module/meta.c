@@ -10,6 +10,7 @@
 
 #include <linux/error-injection.h>
 #include <linux/fs.h>
+#include <linux/pagemap.h>
 #include "cow.h"
 
 static int cow_reason_errno(int reason)
@@ -67,9 +68,19 @@ noinline int cow_file_rw(struct cow_dev *cd, enum cow_file_id id,
 }
 ALLOW_ERROR_INJECTION(cow_file_rw, ERRNO);
 
-/* Write the header with @flags and @used, and make it durable. */
+/*
+ * Write the header with @flags and @used, and make it durable.  On
+ * failure the header in memory stays as it was, and what is on disk is
+ * unknown: the next cow_hdr_mark_dirty() writes it again.  A clean
+ * header that could not be made durable may still be in the page cache,
+ * where a later write of the bitmap's first bytes (they share its page)
+ * would carry it to disk while the device is in use: the dirty one is
+ * put back there at once.
+ */
 int cow_hdr_store(struct cow_dev *cd, u16 flags, u64 used)
 {
+	u16 old_flags = cd->hdr.flags;
+	u64 old_used = cd->hdr.cowused;
 	int ret;
 
 	cd->hdr.flags = flags;
@@ -78,9 +89,43 @@ int cow_hdr_store(struct cow_dev *cd, u16 flags, u64 used)
 	ret = cow_file_rw(cd, COW_COW, true, cd->hdr_buf, COW_HDRSIZE, 0);
 	if (!ret)
 		ret = vfs_fsync(cd->file[COW_COW], 1);
-	if (!ret)
-		cd->disk_dirty = flags & COW_F_DIRTY;
+	if (!ret) {
+		WRITE_ONCE(cd->disk_dirty, flags & COW_F_DIRTY);
+		return 0;
+	}
+	cd->hdr.flags = old_flags;
+	cd->hdr.cowused = old_used;
+	WRITE_ONCE(cd->disk_dirty, false);
+	if (!(flags & COW_F_DIRTY) && (old_flags & COW_F_DIRTY)) {
+		cow_hdr_encode(cd->hdr_buf, &cd->hdr);
+		cow_file_rw(cd, COW_COW, true, cd->hdr_buf, COW_HDRSIZE, 0);
+	}
 	return ret;
+}
+
+/*
+ * Has data written to the cowfile been lost in writeback since the
+ * activation?  Its errseq is sampled at activation and never advanced
+ * here, so that whoever's fsync saw the error first (cowsync's, a
+ * flush's), every later flush fails too, as loop's would: nothing may
+ * be taken for durable any more.  The cowfile is marked dirty, once the
+ * disk takes it: what was lost needs cowrepair.  Called with meta_mutex.
+ */
+int cow_wb_check(struct cow_dev *cd)
+{
+	int err;
+
+	err = filemap_check_wb_err(cd->file[COW_COW]->f_mapping,
+				   cd->wb_since);
+	if (!err)
+		return 0;
+	if (!cd->wb_lost) {
+		cd->wb_lost = true;
+		pr_err("cow%d: cowfile %s: data written to it was lost in writeback (%pe): every flush fails from now on; deactivate the cowdevice and run cowrepair\n",
+		       cd->devno, cd->path[COW_COW], ERR_PTR(err));
+	}
+	cow_hdr_mark_dirty(cd);
+	return err;
 }
 
 /* Mark the cowfile in use (DIRTY) on disk; called with meta_mutex. */

@@ -21,7 +21,7 @@
 
 static const struct cow_tool tool = {
 	.name = "cowdev",
-	.synopsis = "-l [-n] [-J] [-O columns]\n-a [-r] [-P] rdofile cowfile [cowdevice]\n-d cowdevice...\n-A [cowdevice...]\n-D",
+	.synopsis = "-l [-n] [-J] [-O columns]\n-a [-r] [-P] [--copy-on-read] [--fill] [--standalone] rdofile cowfile [cowdevice]\n-d cowdevice...\n-A [cowdevice...]\n-D\n-c cowdevice file",
 	.summary = "Activate, deactivate or list cowdevices (/dev/cow/N).",
 	.options = "  -a, --activate    activate a cowdevice for rdofile and cowfile\n"
 		   "                    (a new cowfile is created when it does not\n"
@@ -29,27 +29,43 @@ static const struct cow_tool tool = {
 		   "  -r, --read-only   with -a: a read-only cowdevice; the cowfile\n"
 		   "                    must exist and is not written at all\n"
 		   "  -P, --partscan    with -a: show the partitions (/dev/cowNpM)\n"
+		   "      --copy-on-read  with -a: what is read from the rdofile\n"
+		   "                    is copied into the cowfile too\n"
+		   "      --fill        with -a: every unit is copied into the\n"
+		   "                    cowfile, in the background; then the\n"
+		   "                    rdofile is not read any more\n"
+		   "      --standalone  with -a: the rdofile is not opened (its\n"
+		   "                    server gone): the cowfile must be filled\n"
 		   "  -d, --deactivate  deactivate cowdevices (/dev/cow/N or N)\n"
 		   "  -A, --activate-cowtab  activate the cowdevices of /etc/cowtab\n"
 		   "                    (all but noauto ones, or those named)\n"
 		   "  -D, --deactivate-all  deactivate every active cowdevice\n"
 		   "                    (those of cowtab and the others)\n"
+		   "  -c, --checkpoint  write a checkpoint of an active cowdevice:\n"
+		   "                    a copy of its cowfile, clean, in a new\n"
+		   "                    file; the device stays in use\n"
 		   "  -l, --list        list the active cowdevices\n"
 		   "  -J, --json        with -l: in JSON (see cowdev(8))\n"
 		   "  -n, --noheadings  with -l: no heading line\n"
 		   "  -O, --output COLS with -l: the columns, of NAME, RDOFILE,\n"
-		   "                    COWFILE, STATE, SIZE (default the first\n"
-		   "                    three; with -J all five)\n",
+		   "                    COWFILE, STATE, SIZE, FILL (default the\n"
+		   "                    first three; with -J all)\n",
 };
+
+enum { OPT_COPYREAD = 0x200, OPT_FILL, OPT_STANDALONE };
 
 static const struct option longopts[] = {
 	{ "activate", no_argument, NULL, 'a' },
 	{ "deactivate", no_argument, NULL, 'd' },
 	{ "deactivate-all", no_argument, NULL, 'D' },
+	{ "checkpoint", no_argument, NULL, 'c' },
 	{ "activate-cowtab", no_argument, NULL, 'A' },
 	{ "list", no_argument, NULL, 'l' },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "partscan", no_argument, NULL, 'P' },
+	{ "copy-on-read", no_argument, NULL, OPT_COPYREAD },
+	{ "fill", no_argument, NULL, OPT_FILL },
+	{ "standalone", no_argument, NULL, OPT_STANDALONE },
 	{ "json", no_argument, NULL, 'J' },
 	{ "noheadings", no_argument, NULL, 'n' },
 	{ "output", required_argument, NULL, 'O' },
@@ -64,16 +80,46 @@ static __u32 parse_devno(const char *s)
 {
 	const char *p = s;
 	unsigned long n;
-	char *end;
+	char *end, limit[128];
 
 	if (!strncmp(p, DEV_PREFIX, strlen(DEV_PREFIX)))
 		p += strlen(DEV_PREFIX);
 	errno = 0;
 	n = strtoul(p, &end, 10);
-	if (*p < '0' || *p > '9' || *end || errno || n >= COW_MAXCOWS_LIMIT)
+	if (*p < '0' || *p > '9' || *end)
 		cow_usage_error("invalid cowdevice '%s' (expected /dev/cow/N)",
 				s);
+	if (errno || n >= COW_MAXCOWS_LIMIT) {
+		cow_devno_limit(limit, sizeof(limit));
+		cow_usage_error("invalid cowdevice '%s': beyond /dev/cow/%u, the "
+				"largest there can be (%s)", s,
+				COW_MAXCOWS_LIMIT - 1, limit);
+	}
 	return (__u32)n;
+}
+
+/*
+ * @path made absolute against the working directory, by its text only:
+ * nothing is looked up (a standalone activation's rdofile, whose server
+ * may be gone: a lookup on a hard NFS mount would never return).
+ */
+static int text_path(const char *what, const char *path, char *out)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/') {
+		if (strlen(path) < COW_PATH_MAX) {
+			strcpy(out, path);
+			return 0;
+		}
+	} else if (getcwd(cwd, sizeof(cwd)) &&
+		   snprintf(out, COW_PATH_MAX, "%s/%s", cwd, path) <
+		   COW_PATH_MAX) {
+		return 0;
+	}
+	cow_err(path, "%s: path too long, or the working directory unknown",
+		what);
+	return -1;
 }
 
 /*
@@ -112,6 +158,65 @@ fail:
 	return -1;
 }
 
+/*
+ * The files of an activation, held open by cowdev while the driver opens
+ * them.  Opened here first so that what the driver would refuse as not a
+ * regular file (or block device) is refused without waiting on it (the
+ * open of a FIFO blocks), so that cowdev -A can read the cowfile's
+ * header, and to lock them as the other tools do (the rdofile shared,
+ * the cowfile exclusive unless read-only): no activation while cowmerge
+ * or cowrepair works on them; they check for active cowdevices once
+ * they hold their locks.  A cowfile that does not exist yet is left to
+ * the driver, which creates it (not read-only: -r needs one).
+ */
+struct claim {
+	int rdo, cow;		/* -1 when not open */
+	char rlabel[32 + COW_PATH_MAX], clabel[32 + COW_PATH_MAX];
+};
+
+static void unclaim(struct claim *c)
+{
+	if (c->rdo >= 0)
+		close(c->rdo);
+	if (c->cow >= 0)
+		close(c->cow);
+	c->rdo = c->cow = -1;
+}
+
+static int claim(struct claim *c, const char *rdofile, const char *cowfile,
+		 bool readonly, bool standalone)
+{
+	struct stat rs = { 0 }, cs;
+
+	snprintf(c->rlabel, sizeof(c->rlabel), "rdofile %s", rdofile);
+	snprintf(c->clabel, sizeof(c->clabel), "cowfile %s", cowfile);
+	c->cow = -1;
+	c->rdo = -1;
+	if (!standalone) {	/* standalone: the rdofile is not touched */
+		c->rdo = cow_open_file(c->rlabel, rdofile, O_RDONLY,
+				       COW_E_RDOTYPE, &rs);
+		if (c->rdo < 0)
+			return -1;
+	}
+	if (readonly || stat(cowfile, &cs) == 0 || errno != ENOENT) {
+		c->cow = cow_open_file(c->clabel, cowfile, readonly ? O_RDONLY :
+				       O_RDWR, COW_E_COWTYPE, &cs);
+		if (c->cow < 0)
+			goto fail;
+		if (c->rdo >= 0 && rs.st_dev == cs.st_dev &&
+		    rs.st_ino == cs.st_ino) {
+			cow_err(c->rlabel, "%s", cow_strerror(COW_E_SAMEFILE));
+			goto fail;
+		}
+	}
+	if ((c->rdo < 0 || !cow_lock(c->rdo, c->rlabel, false)) &&
+	    (c->cow < 0 || !cow_lock(c->cow, c->clabel, !readonly)))
+		return 0;
+fail:
+	unclaim(c);
+	return -1;
+}
+
 static void activate_failed(const struct cow_ioc_dev *d, const char *why)
 {
 	cow_err(NULL, "cannot activate rdofile %s with cowfile %s: %s",
@@ -121,16 +226,24 @@ static void activate_failed(const struct cow_ioc_dev *d, const char *why)
 static int activate(char **args, int nargs, __u32 flags)
 {
 	static struct cow_ioc_dev d;
+	struct claim c;
+	int r;
 
 	if (nargs < 2 || nargs > 3)
 		cow_usage_error("-a needs rdofile cowfile [cowdevice]");
 	d.devno = nargs == 3 ? parse_devno(args[2]) : COW_DEV_ANY;
 	d.flags = flags;
-	if (abs_path("rdofile", args[0], d.rdofile, false) < 0 ||
+	if (((flags & COW_ACT_STANDALONE) ?
+	     text_path("rdofile", args[0], d.rdofile) :
+	     abs_path("rdofile", args[0], d.rdofile, false)) < 0 ||
 	    abs_path("cowfile", args[1], d.cowfile,
-		     !(flags & COW_ACT_READONLY)) < 0)
+		     !(flags & (COW_ACT_READONLY | COW_ACT_STANDALONE))) < 0 ||
+	    claim(&c, d.rdofile, d.cowfile, flags & COW_ACT_READONLY,
+		  flags & COW_ACT_STANDALONE) < 0)
 		return COW_EXIT_FAIL;
-	switch (cow_ctl_ioctl(COW_IOC_ACTIVATE, &d)) {
+	r = cow_ctl_ioctl(COW_IOC_ACTIVATE, &d);
+	unclaim(&c);
+	switch (r) {
 	case 0:
 		printf(DEV_PREFIX "%u\n", d.devno);
 		return COW_EXIT_OK;
@@ -158,6 +271,44 @@ static int deactivate_one(__u32 devno)
 				cow_ctl_strerror(&d, errno));
 	}
 	return COW_EXIT_FAIL;
+}
+
+/*
+ * -c cowdevice file: a checkpoint of the active cowdevice in a new file
+ * (created by the driver; removed here if the checkpoint fails).  Says
+ * how long the device's I/O was held.
+ */
+static int checkpoint(char **args, int nargs)
+{
+	static struct cow_ioc_dev d;
+	char name[32];
+
+	if (nargs != 2)
+		cow_usage_error("-c needs cowdevice file");
+	d.devno = parse_devno(args[0]);
+	snprintf(name, sizeof(name), DEV_PREFIX "%u", d.devno);
+	if (abs_path("checkpoint file", args[1], d.cowfile, true) < 0)
+		return COW_EXIT_FAIL;
+	if (!access(d.cowfile, F_OK)) {
+		cow_err(d.cowfile, "exists: a checkpoint goes to a new file");
+		return COW_EXIT_FAIL;
+	}
+	if (cow_ctl_ioctl(COW_IOC_CHECKPOINT, &d) < 0) {
+		int err = errno;
+
+		if (err != EEXIST)
+			unlink(d.cowfile);
+		if (err == ENXIO && !d.reason)
+			cow_err(name, "cannot checkpoint: not an active cowdevice");
+		else
+			cow_err(name, "cannot checkpoint to %s: %s", d.cowfile,
+				cow_ctl_strerror(&d, err));
+		return COW_EXIT_FAIL;
+	}
+	printf("%s: checkpoint %s (I/O held %llu.%03llu ms)\n", name,
+	       d.cowfile, (unsigned long long)d.detail / 1000,
+	       (unsigned long long)d.detail % 1000);
+	return COW_EXIT_OK;
 }
 
 /* -d: each cowdevice named; goes on after a failure, fails at the end. */
@@ -231,14 +382,15 @@ struct tabrun {
 	size_t nact;
 };
 
-static bool same_file(const char *a, const char *b)
+/* Is @path the file an active cowdevice shows as @id (or @apath)? */
+static bool is_active_file(const struct cow_file_id *id, const char *apath,
+			   const char *path)
 {
-	struct stat x, y;
+	struct stat st;
 
-	if (!strcmp(a, b))
+	if (!strcmp(apath, path))
 		return true;
-	return !stat(a, &x) && !stat(b, &y) && x.st_dev == y.st_dev &&
-	       x.st_ino == y.st_ino && x.st_rdev == y.st_rdev;
+	return !stat(path, &st) && cow_active_is(id, apath, &st);
 }
 
 /* "<cowtab>:<line>: " then the message, on stderr (the journal at boot). */
@@ -255,39 +407,45 @@ tab_err(const struct cowtab_entry *e, const char *fmt, ...)
 }
 
 /*
- * Is the cowfile @path dirty (not closed properly)?  Only a header that
- * decodes says so; a new, short or bad cowfile is for the driver to
- * judge.
+ * Is the cowfile open as @fd (-1: none yet) dirty (not closed properly)?
+ * Only a header that decodes says so; a new, short or bad cowfile is for
+ * the driver to judge.
  */
-static bool cowfile_dirty(const char *path)
+static bool cowfile_dirty(int fd)
 {
 	uint8_t blk[COW_HDRSIZE];
 	struct cow_hdr h;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool dirty;
 
-	if (fd < 0)
-		return false;
-	dirty = cow_pread_full(fd, blk, sizeof(blk), 0) == (ssize_t)sizeof(blk) &&
-		!cow_hdr_decode(&h, blk) && (h.flags & COW_F_DIRTY);
-	close(fd);
-	return dirty;
+	return fd >= 0 &&
+	       cow_pread_full(fd, blk, sizeof(blk), 0) == (ssize_t)sizeof(blk) &&
+	       !cow_hdr_decode(&h, blk) && (h.flags & COW_F_DIRTY);
+}
+
+/* The entry being activated, for tab_said(). */
+static const struct cowtab_entry *tab_entry;
+
+/* A library message about the entry's files, named with its line. */
+static void tab_said(const char *msg)
+{
+	tab_err(tab_entry, "%s: " DEV_PREFIX "%u not activated", msg,
+		tab_entry->devno);
 }
 
 /* Activate one cowtab entry; COW_EXIT_OK also when already active. */
 static int tab_activate(struct tabrun *r, const struct cowtab_entry *e)
 {
 	static struct cow_ioc_dev d;
-	struct stat st;
+	struct claim c;
 	size_t i;
+	int ret;
 
 	for (i = 0; i < r->nact; i++) {
 		const struct cow_active *a = &r->act[i];
 
 		if (a->devno != e->devno)
 			continue;
-		if (same_file(a->rdofile, e->rdofile) &&
-		    same_file(a->cowfile, e->cowfile))
+		if (is_active_file(&a->rdo_id, a->rdofile, e->rdofile) &&
+		    is_active_file(&a->cow_id, a->cowfile, e->cowfile))
 			return COW_EXIT_OK;
 		tab_err(e, DEV_PREFIX "%u is already active with rdofile %s "
 			"and cowfile %s: not activated for rdofile %s, "
@@ -295,33 +453,41 @@ static int tab_activate(struct tabrun *r, const struct cowtab_entry *e)
 			e->rdofile, e->cowfile);
 		return COW_EXIT_FAIL;
 	}
-	if (stat(e->rdofile, &st) < 0) {
-		tab_err(e, "rdofile %s: %s: " DEV_PREFIX "%u not activated",
-			e->rdofile, strerror(errno), e->devno);
+	tab_entry = e;
+	cow_err_hook = tab_said;
+	ret = claim(&c, e->rdofile, e->cowfile, e->readonly, false);
+	cow_err_hook = NULL;
+	if (ret)
 		return COW_EXIT_FAIL;
-	}
 	memset(&d, 0, sizeof(d));
-	if (cowfile_dirty(e->cowfile)) {
+	if (cowfile_dirty(c.cow)) {
 		if (!e->repair) {
 			tab_err(e, "cowfile %s is dirty (not closed properly): "
 				DEV_PREFIX "%u not activated (cowtab says "
 				"repair=no; run cowrepair %s, or set "
 				"repair=yes)", e->cowfile, e->devno,
 				e->cowfile);
+			unclaim(&c);
 			return COW_EXIT_FAIL;
 		}
 		tab_err(e, "cowfile %s is dirty (not closed properly): "
 			"repairing it as cowtab says (repair=yes)", e->cowfile);
 		d.flags = COW_ACT_REPAIR;
 	}
-	if (r->ctl_gone)
+	if (r->ctl_gone) {
+		unclaim(&c);
 		return COW_EXIT_FAIL;
+	}
 	d.flags |= (e->readonly ? COW_ACT_READONLY : 0) |
-		   (e->partscan ? COW_ACT_PARTSCAN : 0);
+		   (e->partscan ? COW_ACT_PARTSCAN : 0) |
+		   (e->copyread ? COW_ACT_COPYREAD : 0) |
+		   (e->fill ? COW_ACT_FILL : 0);
 	d.devno = e->devno;
 	snprintf(d.rdofile, sizeof(d.rdofile), "%s", e->rdofile);
 	snprintf(d.cowfile, sizeof(d.cowfile), "%s", e->cowfile);
-	switch (cow_ctl_ioctl(COW_IOC_ACTIVATE, &d)) {
+	ret = cow_ctl_ioctl(COW_IOC_ACTIVATE, &d);
+	unclaim(&c);
+	switch (ret) {
 	case 0:
 		printf(DEV_PREFIX "%u\n", d.devno);
 		return COW_EXIT_OK;
@@ -405,7 +571,8 @@ static int activate_cowtab(char **args, int nargs)
 }
 
 /* The columns of -l (-O picks them), as losetup -l has. */
-enum { COL_NAME, COL_RDOFILE, COL_COWFILE, COL_STATE, COL_SIZE, NCOLS };
+enum { COL_NAME, COL_RDOFILE, COL_COWFILE, COL_STATE, COL_SIZE, COL_FILL,
+	NCOLS };
 
 static const struct column {
 	const char *id;		/* -O name, lower case for --json */
@@ -417,6 +584,7 @@ static const struct column {
 	[COL_COWFILE]	= { "cowfile", "copy-on-write file", 32 },
 	[COL_STATE]	= { "state", "state", 5 },
 	[COL_SIZE]	= { "size", "size", 4 },
+	[COL_FILL]	= { "fill", "fill", 4 },
 };
 
 struct listopts {
@@ -438,7 +606,8 @@ static void parse_columns(struct listopts *o, const char *arg)
 			;
 		if (i == NCOLS)
 			cow_usage_error("-O: unknown column '%s' (known: NAME, "
-					"RDOFILE, COWFILE, STATE, SIZE)", t);
+					"RDOFILE, COWFILE, STATE, SIZE, FILL)",
+					t);
 		if (o->ncols < NCOLS)
 			o->cols[o->ncols++] = i;
 	}
@@ -448,42 +617,44 @@ static void parse_columns(struct listopts *o, const char *arg)
 }
 
 /*
- * A table cell: characters that would break a whitespace-separated
- * table (spaces, controls, backslash) as \xNN, as lsblk and losetup do.
+ * The FILL cell: of cowloop/fill's "PRESENT TOTAL COPIED STATE", the
+ * share of units in the cowfile and the state ("37.5% filling",
+ * "100% done"); "-" for a device that copies nothing, or an old driver.
  */
-static void cell(char *out, size_t len, const char *s)
+static size_t fill_cell(const char *fill, char *out, size_t len)
 {
-	size_t k = 0;
+	unsigned long long present, total, copied;
+	char state[32];
 
-	for (; *s && k + 5 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c <= 0x20 || c == 0x7f || c == '\\')
-			k += (size_t)snprintf(out + k, len - k, "\\x%02x", c);
-		else
-			out[k++] = (char)c;
-	}
-	out[k] = '\0';
+	if (sscanf(fill, "%llu %llu %llu %31s", &present, &total, &copied,
+		   state) != 4 || !strcmp(state, "off") || !total)
+		return (size_t)snprintf(out, len, "-");
+	return (size_t)snprintf(out, len, "%.1f%% %s",
+				100.0 * (double)present / (double)total, state);
 }
 
-static void value(const struct cow_active *a, int col, char *out, size_t len)
+/*
+ * Column @col of @a as a table cell into @out; returns its width.  File
+ * names as cow_escape() shows them (as lsblk and losetup do): blanks,
+ * controls, backslashes and bytes that are not valid UTF-8 as \\xNN.
+ */
+static size_t value(const struct cow_active *a, int col, char *out,
+		    size_t len)
 {
 	switch (col) {
 	case COL_NAME:
-		snprintf(out, len, DEV_PREFIX "%u", a->devno);
-		break;
+		return (size_t)snprintf(out, len, DEV_PREFIX "%u", a->devno);
 	case COL_RDOFILE:
-		cell(out, len, a->rdofile);
-		break;
+		return cow_escape(a->rdofile, out, len);
 	case COL_COWFILE:
-		cell(out, len, a->cowfile);
-		break;
+		return cow_escape(a->cowfile, out, len);
 	case COL_STATE:
-		cell(out, len, a->state[0] ? a->state : "-");
-		break;
-	case COL_SIZE:
-		snprintf(out, len, "%llu", (unsigned long long)a->size);
-		break;
+		return cow_escape(a->state[0] ? a->state : "-", out, len);
+	case COL_FILL:
+		return fill_cell(a->fill, out, len);
+	default:
+		return (size_t)snprintf(out, len, "%llu",
+					(unsigned long long)a->size);
 	}
 }
 
@@ -500,7 +671,25 @@ static void print_json(const struct listopts *o, const struct cow_active *v,
 		for (c = 0; c < o->ncols; c++) {
 			int col = o->cols[c];
 
-			printf("%s\"%s\": ", c ? ", " : "", columns[col].id);
+			if (c)
+				printf(", ");
+			if (col == COL_RDOFILE || col == COL_COWFILE) {
+				cow_json_name(columns[col].id,
+					      col == COL_RDOFILE ? v[i].rdofile
+								 : v[i].cowfile);
+				continue;
+			}
+			printf("\"%s\": ", columns[col].id);
+			if (col == COL_FILL) {
+				char cell[64];
+
+				fill_cell(v[i].fill, cell, sizeof(cell));
+				if (strcmp(cell, "-"))
+					cow_json_str(cell);
+				else
+					printf("null");
+				continue;
+			}
 			if (col == COL_SIZE && v[i].size) {
 				printf("%llu", (unsigned long long)v[i].size);
 				continue;
@@ -512,10 +701,7 @@ static void print_json(const struct listopts *o, const struct cow_active *v,
 			}
 			snprintf(name, sizeof(name), DEV_PREFIX "%u",
 				 v[i].devno);
-			cow_json_str(col == COL_NAME ? name :
-				     col == COL_RDOFILE ? v[i].rdofile :
-				     col == COL_COWFILE ? v[i].cowfile :
-				     v[i].state);
+			cow_json_str(col == COL_NAME ? name : v[i].state);
 		}
 		printf("}");
 	}
@@ -526,34 +712,36 @@ static void print_json(const struct listopts *o, const struct cow_active *v,
 static int print_table(const struct listopts *o, const struct cow_active *v,
 		       size_t n)
 {
-	int w[NCOLS], c;
-	char *buf = malloc(4 * COW_PATH_MAX + 8);
+	size_t w[NCOLS], cw, len = 4 * COW_PATH_MAX + 8;
+	char *buf = malloc(len);
 	size_t i;
+	int c;
 
 	if (!buf) {
 		cow_err_errno(NULL, "list");
 		return -1;
 	}
 	for (c = 0; c < o->ncols; c++) {
-		w[c] = columns[o->cols[c]].minw;
-		if (!o->noheadings && (int)strlen(columns[o->cols[c]].head) > w[c])
-			w[c] = (int)strlen(columns[o->cols[c]].head);
+		w[c] = (size_t)columns[o->cols[c]].minw;
+		if (!o->noheadings && strlen(columns[o->cols[c]].head) > w[c])
+			w[c] = strlen(columns[o->cols[c]].head);
 		for (i = 0; i < n; i++) {
-			value(&v[i], o->cols[c], buf, 4 * COW_PATH_MAX + 8);
-			if ((int)strlen(buf) > w[c])
-				w[c] = (int)strlen(buf);
+			cw = value(&v[i], o->cols[c], buf, len);
+			if (cw > w[c])
+				w[c] = cw;
 		}
 	}
 	if (!o->noheadings) {
 		for (c = 0; c < o->ncols; c++)
-			printf("%s%-*s", c ? " " : "", w[c],
+			printf("%s%-*s", c ? " " : "", (int)w[c],
 			       columns[o->cols[c]].head);
 		putchar('\n');
 	}
 	for (i = 0; i < n; i++) {
 		for (c = 0; c < o->ncols; c++) {
-			value(&v[i], o->cols[c], buf, 4 * COW_PATH_MAX + 8);
-			printf("%s%-*s", c ? " " : "", w[c], buf);
+			cw = value(&v[i], o->cols[c], buf, len);
+			printf("%s%s%*s", c ? " " : "", buf, (int)(w[c] - cw),
+			       "");
 		}
 		putchar('\n');
 	}
@@ -589,15 +777,16 @@ int main(int argc, char **argv)
 	int c, mode = 0;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "adADlJnO:rP" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "acdADlJnO:rP" COW_SHORTOPTS_STD, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
+		case 'c':
 		case 'd':
 		case 'A':
 		case 'D':
 		case 'l':
 			if (mode && mode != c)
-				cow_usage_error("only one of -a, -d, -A, -D, -l");
+				cow_usage_error("only one of -a, -c, -d, -A, -D, -l");
 			mode = c;
 			break;
 		case 'J':
@@ -615,6 +804,15 @@ int main(int argc, char **argv)
 		case 'P':
 			flags |= COW_ACT_PARTSCAN;
 			break;
+		case OPT_COPYREAD:
+			flags |= COW_ACT_COPYREAD;
+			break;
+		case OPT_FILL:
+			flags |= COW_ACT_FILL;
+			break;
+		case OPT_STANDALONE:
+			flags |= COW_ACT_STANDALONE;
+			break;
 		default:
 			cow_std_option(c);
 		}
@@ -622,7 +820,12 @@ int main(int argc, char **argv)
 	if ((lo.json || lo.noheadings || lo.ncols) && mode != 'l')
 		cow_usage_error("-J, -n and -O go with -l");
 	if (flags && mode != 'a')
-		cow_usage_error("-r and -P go with -a");
+		cow_usage_error("-r, -P, --copy-on-read, --fill and --standalone "
+				"go with -a");
+	if ((flags & COW_ACT_STANDALONE) &&
+	    (flags & (COW_ACT_COPYREAD | COW_ACT_FILL)))
+		cow_usage_error("--standalone: nothing is copied without the "
+				"rdofile (not with --copy-on-read, --fill)");
 	if (!lo.ncols) {
 		lo.ncols = lo.json ? NCOLS : COL_STATE;
 		for (c = 0; c < lo.ncols; c++)
@@ -631,6 +834,8 @@ int main(int argc, char **argv)
 	switch (mode) {
 	case 'a':
 		return activate(argv + optind, argc - optind, flags);
+	case 'c':
+		return checkpoint(argv + optind, argc - optind);
 	case 'd':
 		return deactivate(argv + optind, argc - optind);
 	case 'A':
@@ -640,5 +845,5 @@ int main(int argc, char **argv)
 	case 'l':
 		return list(argc - optind, &lo);
 	}
-	cow_usage_error("one of -a, -d, -A, -D or -l is required");
+	cow_usage_error("one of -a, -c, -d, -A, -D or -l is required");
 }

@@ -73,33 +73,37 @@ static void bad_line(void *ctx, const char *path, unsigned int line,
 	    path, line, why);
 }
 
-/* systemd-escape --path: /dev/disk/by-label/a-b -> dev-disk-by\x2dlabel-a\x2db */
+/*
+ * The unit name systemd gives path @path, as systemd-escape --path and
+ * unit_name_path_escape() make it: the path made normal ("//", "."
+ * and ".." components; systemd refuses "..", here taken away with the
+ * component before it), without its leading "/", "/" as "-"; every byte
+ * but letters, digits, ':', '_' and '.' as \xNN, and a '.' too at the
+ * very start.  "/" is "-".
+ */
 static void unit_escape(const char *path, char *out, size_t len)
 {
+	char norm[COW_PATH_MAX];
+	const char *p;
 	size_t k = 0;
-	const char *p = path;
 
-	while (*p == '/')
-		p++;
-	for (; *p && k + 5 < len; p++) {
+	cow_path_normalize(path, norm, sizeof(norm));
+	if (!norm[1]) {
+		snprintf(out, len, "-");	/* the root */
+		return;
+	}
+	for (p = norm + 1; *p && k + 5 < len; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (c == '/') {
-			while (p[1] == '/')
-				p++;
-			if (!p[1])
-				break;
+		if (c == '/')
 			out[k++] = '-';
-		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			   (c >= '0' && c <= '9') || c == ':' || c == '_' ||
-			   (c == '.' && k && out[k - 1] != '-')) {
+		else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == ':' || c == '_' ||
+			 (c == '.' && p != norm + 1))
 			out[k++] = (char)c;
-		} else {
+		else
 			k += (size_t)snprintf(out + k, len - k, "\\x%02x", c);
-		}
 	}
-	if (!k)
-		out[k++] = '-';
 	out[k] = '\0';
 }
 
@@ -118,12 +122,40 @@ static void unit_word(FILE *f, const char *path)
 	fputc('"', f);
 }
 
-/* The dependencies on a file or device @path. */
-static void depend_on(FILE *f, const char *path)
+/*
+ * Is the rdofile @path a block device, whose device unit to wait for?
+ * What is there says so: a block device, or a file (a regular file
+ * below /dev too: /dev/shm).  What is not there yet is a device when its
+ * nearest directory that is lies on /dev's own file system (udev will
+ * make the node: /dev/disk/by-label/...), a file elsewhere (a file
+ * system mounted below /dev, such as /dev/shm, or outside /dev).
+ */
+static bool is_device(const char *path)
 {
-	char name[3 * COW_PATH_MAX];
+	char dir[COW_PATH_MAX], *slash;
+	struct stat st, dev;
 
-	if (!strncmp(path, "/dev/", 5)) {
+	if (strncmp(path, "/dev/", 5))
+		return false;
+	if (!stat(path, &st))
+		return S_ISBLK(st.st_mode);
+	if (stat("/dev", &dev) < 0)
+		return true;
+	cow_path_normalize(path, dir, sizeof(dir));
+	while ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (!stat(dir, &st))
+			return S_ISDIR(st.st_mode) && st.st_dev == dev.st_dev;
+	}
+	return false;
+}
+
+/* The dependencies on the file or device @path. */
+static void depend_on(FILE *f, const char *path, bool device)
+{
+	char name[4 * COW_PATH_MAX];
+
+	if (device) {
 		unit_escape(path, name, sizeof(name));
 		fprintf(f, "BindsTo=%s.device\nAfter=%s.device\n", name, name);
 	} else {
@@ -178,8 +210,8 @@ static int generate(const char *dir, const struct cowtab *t,
 	}
 	fprintf(f, "# Made by %s from %s line %u\n[Unit]\nSourcePath=%s\n",
 		cow_progname, t->path, e->line, t->path);
-	depend_on(f, e->rdofile);
-	depend_on(f, e->cowfile);
+	depend_on(f, e->rdofile, is_device(e->rdofile));
+	depend_on(f, e->cowfile, false);	/* a regular file, always */
 	if (fclose(f)) {
 		say(3, "%s: %s", path, strerror(errno));
 		return -1;

@@ -1,17 +1,22 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-kernel.sh: the debug kernel of "make check-debug" (see
+# build-kernel.sh [debug|kcsan]: a kernel of "make check-debug" (see
 # tests/guest/README).  Builds Debian's linux-source-6.12 with
-# x86_64_defconfig + kvm_guest.config + tests/debug/debug.config, once per
-# configuration: the build lives in build/debug/<hash of the inputs>/ and
-# is reused while debug.config and the source package are unchanged.
-# Installs the result as an ordinary kernel (/boot/vmlinuz-R,
-# /lib/modules/R with its build link), so that the guest test bed finds
-# it by KVERS=cowdebug; "make check" leaves it out.  Prints the release.
+# x86_64_defconfig + kvm_guest.config + tests/debug/base.config + the
+# variant's tests/debug/VARIANT.config (debug: KASAN, lockdep...; kcsan:
+# KCSAN), once per configuration: the build lives in build/debug/<hash of
+# the inputs>/ and is reused while the two fragments and the source
+# package are unchanged.  Installs the result as an ordinary kernel
+# (/boot/vmlinuz-R, /lib/modules/R with its build link), so that the
+# guest test bed finds it by KVERS=cowdebug (cowkcsan); "make check"
+# leaves it out.  Prints the release.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 msg() { printf 'debug-kernel: %s\n' "$*" >&2; }
+variant=${1:-debug}
+cfgs=("$top/tests/debug/base.config" "$top/tests/debug/$variant.config")
+[ -e "${cfgs[1]}" ] || { msg "no ${cfgs[1]}"; exit 1; }
 
 PKGS=(linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
       kmod cpio xz-utils)
@@ -29,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 tarball=$(ls /usr/src/linux-source-6.12*.tar.xz | head -n 1)
-hash=$( { cat "$top/tests/debug/debug.config"
+hash=$( { cat "${cfgs[@]}"
 	  dpkg-query -W -f='${Version}' linux-source-6.12; } | sha256sum | cut -c1-16)
 base=$top/build/debug
 out=$base/$hash
@@ -52,8 +57,7 @@ if [ ! -e "$out/release" ]; then
 		msg "configuring in $out"
 		make -s -C "$src" O="$out" x86_64_defconfig >&2
 		"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-			"$src/kernel/configs/kvm_guest.config" \
-			"$top/tests/debug/debug.config" >&2
+			"$src/kernel/configs/kvm_guest.config" "${cfgs[@]}" >&2
 		make -s -C "$src" O="$out" olddefconfig >&2
 		# Every option asked for must have survived olddefconfig.
 		bad=0
@@ -66,7 +70,7 @@ if [ ! -e "$out/release" ]; then
 			*) continue ;;
 			esac
 			grep -qxF "$line" "$out/.config" || { msg "not set: $line"; bad=1; }
-		done <"$top/tests/debug/debug.config"
+		done < <(cat "${cfgs[@]}")
 		[ $bad = 0 ] || { msg "configuration incomplete"; exit 1; }
 		touch "$out/configured"
 	fi

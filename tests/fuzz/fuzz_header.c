@@ -49,6 +49,17 @@ void cow_err_errno(const char *file, const char *what)
 	cow_err(file, "%s: %s", what ? what : "", strerror(errno));
 }
 
+void cow_err_reason(const char *file, int reason, const char *fmt, ...)
+{
+	(void)fmt;
+	cow_err(file, "%s", cow_strerror(reason));
+}
+
+const char *cow_plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 /* Reference implementations, bit by bit. */
 static uint64_t ref_weight(const uint8_t *p, uint64_t bytes)
 {
@@ -102,7 +113,8 @@ static bool same_hdr(const struct cow_hdr *a, const struct cow_hdr *b)
 	       a->rdoblocks == b->rdoblocks &&
 	       a->fingerprint == b->fingerprint &&
 	       a->cowused == b->cowused && a->ext_flags == b->ext_flags &&
-	       a->rdosize == b->rdosize && a->mergefp == b->mergefp;
+	       a->rdosize == b->rdosize && a->mergefp == b->mergefp &&
+	       a->rdoid == b->rdoid;
 }
 
 static void check_header(const uint8_t *blk, int r, const struct cow_hdr *h)
@@ -155,6 +167,8 @@ static void check_header(const uint8_t *blk, int r, const struct cow_hdr *h)
 		   (h->flags & COW_F_DIRTY) ? COW_E_DIRTY : COW_OK));
 	/* a merge state always comes with DIRTY, for the original driver */
 	PROP(!(h->ext_flags & COW_EXT_MERGE_ANY) || (h->flags & COW_F_DIRTY));
+	/* so do the merged fingerprint and the rdofile's identity */
+	PROP((h->ext_flags & COW_EXT_MERGE_ANY) || (!h->mergefp && !h->rdoid));
 
 	/* the rdofile it was written for matches, others do not */
 	rdosize = h->rdosize ? h->rdosize : h->rdoblocks << COW_MAPUNIT_SHIFT;

@@ -120,6 +120,17 @@ int main(int argc, char **argv)
 	out("i386-ext", 1024 + 1024);
 	hdr(4, 0xffffffffULL, 0, 0, 0x01020304);
 	out("i386-max", 1024);
+	/* a merge under way, done; the rdofile's identity without a merge */
+	hdr(8, 1440, 1, 2, 0x01020304);
+	setbit(3); setbit(4);
+	ext(3, 1440 * 1024); put(536, 8, 0x9a302010); put(544, 8, 0x1234);
+	out("lp64-merging", 1024 + 1024);
+	hdr(8, 1440, 1, 2, 0x01020304);
+	setbit(3); setbit(4);
+	ext(5, 1440 * 1024); put(536, 8, 0x9a302010); put(544, 8, 0x1234);
+	out("lp64-merged", 1024 + 1024);
+	hdr(8, 1440, 0, 0, 1); ext(1, 1440 * 1024); put(544, 8, 0x1234);
+	out("bad-ext-rdoid", 2048);
 
 	/* corrupt: one refusal reason each */
 	hdr(8, 1440, 0, 0, 1); put(0, 4, 0x7f434f57);

@@ -25,6 +25,7 @@ PKGS=(
 	sparse linux-source-6.12		# make lint: sparse, checkpatch
 	mmdebstrap				# build roots (Debian 13, sid)
 	e2fsprogs xfsprogs fio dmsetup util-linux fdisk diffutils coreutils
+	dosfstools				# cow-fslimit: a vfat cowfile
 	qemu-utils				# qemu-nbd, qemu-img (make bench)
 	kmod cpio gzip xz-utils zstd		# initramfs builder
 )

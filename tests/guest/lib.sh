@@ -77,7 +77,7 @@ cow_kernels() {
 		root=${img%/boot/vmlinuz-*}
 		cow_kheaders "$root" "$r" || continue
 		case $r in
-		*-cowdebug*|*-rt-*) special=1 ;;
+		*-cowdebug*|*-cowkcsan*|*-rt-*) special=1 ;;
 		*) special= ;;
 		esac
 		for want in ${KVERS//,/ }; do
@@ -94,17 +94,29 @@ cow_kernels() {
 }
 
 # cow_tests [KVER]: test names to run: $TESTS (comma or space separated)
-# or every tests/guest/t/*.sh except the shared libraries (*lib.sh) and
-# the fault-injection tests debug-*.sh, which run only with
+# or every tests/guest/t/*.sh except the shared libraries (*lib.sh), the
+# fault-injection tests debug-*.sh, which run only with
 # COW_DEBUG_TESTS=1 (make check-debug) on a kernel that has fault
-# injection (the debug kernel).
+# injection (the debug kernel), and the tests of another suite (a
+# "# suite: NAME" line: long for make check-long, bench for make
+# bench-checkpoint), which run only with COW_SUITE=NAME, alone.
+# make check-debug's KCSAN kernel runs COW_KCSAN_TESTS only.
 cow_tests() {
-	local f
+	local f suite
+	case ${1:-} in
+	*-cowkcsan*)	# make check-debug's KCSAN kernel: its own share
+		if [ -n "${COW_KCSAN_TESTS:-}" ]; then
+			printf '%s\n' ${COW_KCSAN_TESTS//,/ }
+			return
+		fi ;;
+	esac
 	if [ -n "${TESTS:-}" ]; then
 		printf '%s\n' ${TESTS//,/ }
 		return
 	fi
 	for f in "$COW_GUEST_SRC"/t/*.sh; do
+		suite=$(sed -n 's/^# suite: *//p' "$f")
+		[ "${COW_SUITE:-}" = "$suite" ] || continue
 		f=${f##*/}
 		case $f in
 		*lib.sh) ;;
@@ -141,6 +153,18 @@ cow_test_timeout() {
 	echo $(( ${t:-$COW_TEST_TIMEOUT} * ${COW_TIMEOUT_SCALE:-1} ))
 }
 
+# cow_build_tools: the tools, once a run (COW_TOOLS_BUILT).
+cow_build_tools() {
+	[ -z "${COW_TOOLS_BUILT:-}" ] || return 0
+	export COW_TOOLS_BUILT=1
+	mkdir -p "$COW_OUT/logs"
+	if ! make -C "$COW_TOP" --no-print-directory tools \
+			>"$COW_OUT/logs/build-tools.log" 2>&1; then
+		echo "FAIL build-tools (host)"
+		msg "tools did not build: see build/guest/logs/build-tools.log"
+	fi
+}
+
 # cow_api_broke LOG: what a failed module build says of the kernel API,
 # one phrase per symbol: "bdev_nonrot() is gone (dev.c:655); struct
 # bvec_iter has no member bi_bvec_done (io.c:167)".
@@ -166,14 +190,7 @@ cow_api_broke() {
 cow_build() {
 	local r=$1 log=$COW_OUT/logs/$1 why n
 	mkdir -p "$log"
-	if [ -z "${COW_TOOLS_BUILT:-}" ]; then
-		COW_TOOLS_BUILT=1
-		if ! make -C "$COW_TOP" --no-print-directory tools \
-				>"$COW_OUT/logs/build-tools.log" 2>&1; then
-			echo "FAIL build-tools (host)"
-			msg "tools did not build: see build/guest/logs/build-tools.log"
-		fi
-	fi
+	cow_build_tools
 	rm -f "$COW_TOP/build/$r/cowloop.ko" "$COW_TOP/build/$r"/*.o
 	if ! make -C "$COW_TOP" --no-print-directory module KERNELRELEASE="$r" \
 			W=1 C=2 >"$log/build-module.log" 2>&1; then
@@ -220,10 +237,13 @@ cow_remove_disks() {
 
 # cow_debug_append KVER: the checks the test suite boots every kernel
 # with (make bench does not): slab red zones, poisoning and consistency
-# checks for every cache (slub_debug=FZPU), freed memory zeroed
+# checks for every cache (slub_debug=FZP), freed memory zeroed
 # (init_on_free=1), and KFENCE sampling every millisecond where the
-# kernel has KFENCE (6.12).  A use-after-free then reads poison or traps
-# instead of stale data.  COW_DEBUG_BOOT=0 turns them off.
+# kernel has KFENCE (6.12, 7.x).  A use-after-free then reads poison or
+# traps instead of stale data.  Not U (the stack of every allocation and
+# free, for the report only): it cost 12% of the suite's time under TCG,
+# and make check-debug's KASAN reports those stacks.  COW_DEBUG_BOOT=0
+# turns them off.
 #
 # Always: an oops, a hung task (120 s) or a soft lockup panics the guest,
 # which ends the boot at once (panic=-1, -no-reboot): the test fails and
@@ -247,7 +267,7 @@ cow_debug_append() {
 	[ "${COW_DEBUG_BOOT:-1}" = 1 ] || return 0
 	# KASAN (the debug kernel) does the slab checks better, and faster.
 	grep -qs '^CONFIG_KASAN=y' "$config" ||
-		printf ' %s' "slub_debug=FZPU"
+		printf ' %s' "slub_debug=FZP"
 	printf ' %s' "init_on_free=1"
 	if grep -qs '^CONFIG_KFENCE=y' "$config"; then
 		printf ' %s' "kfence.sample_interval=1"

@@ -30,7 +30,8 @@ ko=$COW_TOP/build/$r/cowloop.ko
 BOOT_MODULES="virtio_pci virtio_blk xfs loop dm_mod"
 # Kernel modules the tests may use (by name; dependencies are added).
 MODULES="virtio_pci virtio_blk loop brd null_blk nbd dm_mod dm_snapshot
-	dm_log_writes dm_flakey dm_delay dm_zero ext4 xfs"
+	dm_log_writes dm_flakey dm_delay dm_zero ext4 xfs vfat nls_cp437
+	nls_iso8859_1 nls_utf8 nls_ascii"
 # Modules that only some kernels have, not missed elsewhere: ext2 where
 # ext4 does not serve ext2 (make check-debug's kernel; Debian's kernels
 # have EXT4_USE_FOR_EXT2), mount loads it by its alias fs-ext2; the
@@ -41,7 +42,7 @@ OPT_MODULES="ext2 crc32c_generic crc32c_intel libcrc32c"
 TOOLS="mkfs.ext2 mkfs.ext4 mke2fs e2fsck fsck.ext2 fsck.ext4 debugfs
 	dumpe2fs tune2fs resize2fs mkfs.xfs xfs_repair xfs_io xfs_db fio
 	dmsetup losetup blockdev blkdiscard fstrim sfdisk fallocate mount umount
-	findmnt fsfreeze
+	findmnt fsfreeze mkfs.vfat partx
 	md5sum sha256sum dd stat du cmp diff truncate sync filefrag hexdump od
 	head tail cut sort wc date kmod qemu-img qemu-nbd"
 

@@ -215,20 +215,28 @@ done
 if [ ${#guests[@]} -gt 1 ] && [ "${COW_PARALLEL:-1}" = 1 ]; then
 	# One guest per kernel (or shard) at once, one vCPU each: TCG keeps
 	# a host core busy per vCPU, so this halves the wall time on two
-	# cores.  The modules and tools are built first, one kernel at a time.
+	# cores.  The tools are built first; each kernel's guests start as
+	# soon as its module and initramfs are, while the others' build.
 	export COW_SMP=${COW_SMP_PARALLEL:-1} COW_PREBUILT=1
+	mkdir -p "$COW_OUT/logs"
+	cow_build_tools >"$COW_OUT/logs/tools-failures"
+	cat "$COW_OUT/logs/tools-failures"
 	for r in "$@"; do
-		prebuild "$r"
-	done
-	for g in "${guests[@]}"; do
 		(
-			trap 'cow_remove_disks' EXIT
-			run_kernel $g
-			echo "$npass $nfail" >"$COW_OUT/count-${g// /-}"
+			prebuild "$r"
+			for g in "${guests[@]}"; do
+				[ "${g%% *}" = "$r" ] || continue
+				(
+					trap 'cow_remove_disks' EXIT
+					run_kernel $g
+					echo "$npass $nfail" >"$COW_OUT/count-${g// /-}"
+				) &
+			done
+			wait
 		) &
 	done
 	wait
-	npass=0 nfail=0
+	npass=0 nfail=$(grep -c '^FAIL' "$COW_OUT/logs/tools-failures" || true)
 	for g in "${guests[@]}"; do
 		read -r p f <"$COW_OUT/count-${g// /-}" ||
 			{ p=0 f=1; echo "FAIL run (${g%% *})"; }

@@ -88,6 +88,32 @@ expect generator-no-cowtab 0 "" env COWLOOP_COWTAB="$T/none" "$BIN/cowtab-genera
 result generator-no-cowtab-empty [ -z "$(ls "$G")" ]
 "$BIN/cowtab-generator" >/dev/null 2>&1; result generator-usage-exit-2 [ $? = 2 ]
 
+# ---- the documentation the manual pages name is installed there (issue
+# 23, item 21): make install-doc, as the .deb does; PREFIX moves both
+# docrefs dir: the /usr*/share/doc/cowloop-utils/ files the installed
+# manual pages name (roff's \- and \% taken out)
+docrefs() {
+	sed 's/\\%//g; s/\\-/-/g' "$1"/share/man/man*/* |
+		grep -o '/usr[a-z/]*/share/doc/cowloop-utils/[A-Za-z0-9._-]*' | sort -u
+}
+for pre in /usr /usr/local; do
+	rm -rf "$T/inst"
+	make -s install-man install-doc DESTDIR="$T/inst" PREFIX=$pre >/dev/null 2>&1
+	ok=true; refs=$(docrefs "$T/inst$pre")
+	[ "$(wc -l <<<"$refs")" -ge 3 ] || ok=false
+	for r in $refs; do
+		case $r in "$pre/share/doc/cowloop-utils/"*) ;; *) ok=false ;; esac
+		[ -e "$T/inst$r" ] || { ok=false; echo "  $r: named, not installed" >&2; }
+	done
+	for d in README HOWTO.install doc/*.md; do
+		cmp -s "$d" "$T/inst$pre/share/doc/cowloop-utils/${d#doc/}" || ok=false
+	done
+	result doc-installed-where-man-says${pre//\//-} $ok
+done
+rm -rf "$T/inst"
+grep -q 'install-doc' debian/rules && grep -q 'dh_compress.*-X.md' debian/rules
+result doc-in-package [ $? = 0 ]
+
 # ---- DKMS and the packages carry the version of cowloop.h -----------
 v=$(sed -n 's/^#define COWLOOP_VERSION[^"]*"\(.*\)"/\1/p' src/include/cowloop.h)
 result dkms-version [ "$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)" = "$v" ]
@@ -97,5 +123,80 @@ fi
 rm -rf "$T/dk"
 make -s dkms-source DESTDIR="$T/dk" >/dev/null
 result dkms-source-tree [ "$(cd "$T/dk/usr/src/cowloop-$v" && find . -type f | sort | tr '\n' ' ')" = \
-	"./Kbuild ./bitmap.c ./compat.h ./cow.h ./cowfmt.c ./dev.c ./dkms.conf ./include/cowfmt.h ./include/cowloop.h ./io.c ./main.c ./meta.c ./status.c " ]
+	"./Kbuild ./bitmap.c ./checkpoint.c ./compat.h ./cow.h ./cowfmt.c ./dev.c ./dkms.conf ./fill.c ./include/cowfmt.h ./include/cowloop.h ./io.c ./main.c ./meta.c ./status.c " ]
 rm -rf "$T/dk"
+
+# ---- cowtab-generator: what a path is, named as systemd names it, and
+# duplicates by what a path resolves to (issue 23, item 19) ------------
+G=$T/gen; tab=$T/cowtab
+# the device unit systemd-escape --path names, for /dev paths not (yet)
+# there: a device that udev will make; many names against systemd's own
+# (but those systemd refuses, with "..", and those that are files here)
+if command -v systemd-escape >/dev/null; then
+	names=(.hidden disk/.x a.b x-y 'x\y' 'sp ace' ü a:b a_b /double
+	       trailing/ ./dot ..x x.. -lead '~t' '%p' '#h' 'a$b' 'tab	x'
+	       "$(printf 'lat\351n')" disk/by-label/.. disk/by-id/..x x/./.y
+	       '.' 'mapper/vg-lv' 'disk/by-partlabel/EFI\x20System')
+	: > "$tab"; n=0
+	for nm in "${names[@]}"; do
+		printf '%s %s %d\n' "$(printf '/dev/%s' "$nm" | sed 's/\\/\\134/g; s/ /\\040/g; s/\t/\\011/g')" \
+			"/var/lib/cow/e$n.cow" $n >> "$tab"
+		n=$((n + 1))
+	done
+	rm -rf "$G"; mkdir -p "$G"
+	COWLOOP_COWTAB="$tab" "$BIN/cowtab-generator" "$G" 2>/dev/null
+	ok=true; n=0
+	for nm in "${names[@]}"; do
+		want=$(systemd-escape --path "/dev/$nm" 2>/dev/null) && want="BindsTo=$want.device"
+		[ -e "/dev/$nm" ] && [ ! -b "/dev/$nm" ] && want=	# a file
+		got=$(grep '^BindsTo=' "$G/cowdev@$n.service.d/cowtab.conf" 2>/dev/null)
+		if [ -n "$want" ] && [ "$got" != "$want" ]; then
+			ok=false; echo "  /dev/$nm: got '$got', systemd-escape: '$want'" >&2
+		fi
+		n=$((n + 1))
+	done
+	result generator-escape-many-names $ok
+fi
+# a regular file below /dev (a cowfile in /dev/shm, for RAM) is a file:
+# it needs its mounts, not a device unit; so does one that does not exist
+# yet there (a new cowfile), and a cowfile is never a device
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	shm=$(mktemp -d /dev/shm/cowhost.XXXXXX)
+	truncate -s 1M "$shm/r.img"
+	cat > "$tab" <<EOT
+$shm/r.img $shm/r.cow 1
+$shm/sub/r.img /dev/shm/x.cow 2
+/dev/disk/by-label/ro-fs /dev/x.cow 3
+EOT
+	rm -rf "$G"; mkdir -p "$G"
+	COWLOOP_COWTAB="$tab" "$BIN/cowtab-generator" "$G" 2>/dev/null
+	result generator-shm-file [ "$(sed 1,3d "$G/cowdev@1.service.d/cowtab.conf")" = "RequiresMountsFor=\"$shm/r.img\"
+RequiresMountsFor=\"$shm/r.cow\"" ]
+	result generator-shm-missing [ "$(sed 1,3d "$G/cowdev@2.service.d/cowtab.conf")" = "RequiresMountsFor=\"$shm/sub/r.img\"
+RequiresMountsFor=\"/dev/shm/x.cow\"" ]
+	result generator-dev-cowfile [ "$(sed 1,3d "$G/cowdev@3.service.d/cowtab.conf")" = 'BindsTo=dev-disk-by\x2dlabel-ro\x2dfs.device
+After=dev-disk-by\x2dlabel-ro\x2dfs.device
+RequiresMountsFor="/dev/x.cow"' ]
+	rm -rf "$shm"
+fi
+# the same cowfile by other names is a duplicate, for cowdev -A too
+mkdir -p "$T/real"; ln -sfn "$T/real" "$T/link"
+cat > "$tab" <<EOT
+/srv/a.img $T/real/a.cow 1
+/srv/a.img $T/real//a.cow 2
+/srv/a.img $T/real/./a.cow 3
+/srv/a.img $T/link/a.cow 4
+/srv/a.img $T/real/x/../a.cow 5
+/srv/a.img /var/lib/cow/../cow/b.cow 6
+/srv/a.img /var/lib/cow/b.cow 7
+/srv/b.img /srv//b.img 8
+EOT
+rm -rf "$G"; mkdir -p "$G"
+expect generator-duplicates-resolved 0 "cowtab-generator: $tab:2: cowfile $T/real//a.cow is already on line 1: line ignored, its cowdevice is not activated
+cowtab-generator: $tab:3: cowfile $T/real/./a.cow is already on line 1: line ignored, its cowdevice is not activated
+cowtab-generator: $tab:4: cowfile $T/link/a.cow is already on line 1: line ignored, its cowdevice is not activated
+cowtab-generator: $tab:5: cowfile $T/real/x/../a.cow is already on line 1: line ignored, its cowdevice is not activated
+cowtab-generator: $tab:7: cowfile /var/lib/cow/b.cow is already on line 6: line ignored, its cowdevice is not activated
+cowtab-generator: $tab:8: rdofile and cowfile are the same file /srv//b.img: line ignored, its cowdevice is not activated" \
+	env COWLOOP_COWTAB="$tab" "$BIN/cowtab-generator" "$G"
+rm -rf "$G" "$T/real" "$T/link" "$tab"

@@ -46,6 +46,16 @@ mkcow() {
 	put "$f" $((8 + 5 * w)) $w "$used"
 }
 
+# fill file units used: the bits of units 0..used-1 set and the file
+# long enough to hold them (a consistent cowfile, as mkcow's header says)
+fill() {
+	local f=$1 units=$2 n=$3
+	head -c $((n / 8)) /dev/zero | tr '\0' '\377' |
+		dd of="$f" bs=1 seek=1024 conv=notrunc status=none
+	((n % 8)) && put "$f" $((1024 + n / 8)) 1 $(((1 << (n % 8)) - 1))
+	truncate -s $(($(doffset_of "$units") + n * 1024)) "$f"
+}
+
 # addext file flags rdosize: the cowloop extension block at offset 512
 addext() {
 	put "$1" 512 4 0x3158434c

@@ -48,7 +48,8 @@ if command -v strace >/dev/null; then
 		"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>&1
 	nw=$(grep -c '^[0-9]* *pwrite64' "$T/trace")
 	nf=$(grep -c '^[0-9]* *fsync' "$T/trace")
-	result cowmerge-kill-calls [ "$nw" -gt 400 ] && [ "$nf" = 3 ]
+	[ "$nw" -gt 400 ] && [ "$nf" = 3 ]
+	result cowmerge-kill-calls [ $? = 0 ]
 	ok=true killed=0 merging=0
 	points=""
 	for n in 1 2 3 4 5 $(seq 10 47 $((nw - 3))) $((nw - 2)) $((nw - 1)) $nw; do
@@ -70,23 +71,92 @@ if command -v strace >/dev/null; then
 	done
 	result cowmerge-kill-rerun-completes $ok
 	# most points were mid-merge, and every one was a kill
-	result cowmerge-kill-points [ "$killed" = "$(wc -w <<<"$points")" ] \
+	[ "$killed" = "$(wc -w <<<"$points")" ] \
 		&& [ "$merging" -gt 10 ]
+	result cowmerge-kill-points [ $? = 0 ]
 	echo "  ($killed kills, $merging of them mid-merge)" >&2
 
 	# interrupted, the cowfile says so, and nothing else may use it
 	cp "$T/r0" "$R"; cp "$T/c0" "$C"
 	killat pwrite64 100
 	expect cowrepair-refuses-merging 8 \
-		"cowrepair: cowfile $C: a merge into the rdofile is under way: rerun cowmerge to complete it: not repaired" \
+		"cowrepair: cowfile $C: a merge into the rdofile is under way: run the same cowmerge command again to complete it: not repaired" \
 		"$BIN/cowrepair" "$C"
 	head -c $((units * 1024 + 500)) /dev/urandom > "$T/other.img"
 	expect cowmerge-resume-other-rdofile 1 \
-		"cowmerge: cowfile $C: a merge into another rdofile is under way (rdofile $T/other.img does not match: fingerprint mismatch)" \
+		"cowmerge: cowfile $C: a merge into another rdofile is under way (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
 		"$BIN/cowmerge" -y "$T/other.img" "$C"
+	# recorded without the rdofile's identity: the merged fingerprint
+	cp "$C" "$T/c-noid"; put "$T/c-noid" 544 8 0
+	expect cowmerge-resume-other-rdofile-fingerprint 1 \
+		"cowmerge: cowfile $T/c-noid: a merge into another rdofile is under way (rdofile $T/other.img does not match: fingerprint mismatch)" \
+		"$BIN/cowmerge" -y "$T/other.img" "$T/c-noid"
+	rm -f "$T/c-noid"
 	expect cowmerge-resume 0 "cowfile $C: completing the interrupted merge into $R
 Number of blocks modified in $R: $(((units + 2) / 3))" "$BIN/cowmerge" -y "$R" "$C"
 	result cowmerge-resume-image cmp -s "$R" "$E"
+fi
+
+# ---- an interrupted or failed merge says how to complete it (issue 23,
+# item 20)
+if command -v strace >/dev/null; then
+	again="run the same command again to complete it"
+	cp "$T/r0" "$R"; cp "$T/c0" "$C"
+	strace -qq -o /dev/null -e trace=pwrite64 -e inject=pwrite64:signal=INT:when=60 \
+		"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>"$T/err"
+	rc=$?
+	[ $rc = 1 ] && [ "$(cat "$T/err")" = "cowmerge: cowfile $C: merge into $R interrupted: $again" ] &&
+		"$BIN/cowlist" "$C" | grep -q "state cowfile: *merging"
+	result msg-merge-interrupted [ $? = 0 ]
+	strace -qq -o /dev/null -e trace=pwrite64 -e inject=pwrite64:error=EIO:when=60 \
+		"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>"$T/err"
+	rc=$?
+	[ $rc = 1 ] && [ "$(cat "$T/err")" = "cowmerge: rdofile $R: cannot write: Input/output error
+cowmerge: cowfile $C: merge into $R not completed: $again" ]
+	result msg-merge-failed [ $? = 0 ]
+	expect msg-merging-refused 8 "cowrepair: cowfile $C: a merge into the rdofile is under way: run the same cowmerge command again to complete it: not repaired" \
+		"$BIN/cowrepair" "$C"
+	"$BIN/cowmerge" -y "$R" "$C" >/dev/null 2>&1
+	result msg-merge-then-completes cmp -s "$R" "$E"
+	rm -f "$T/err"
+fi
+
+# ---- an interrupted merge resumes only into its own rdofile (issue 23,
+# item 10).  The cowfile covers the rdofile's first units, so the merged
+# fingerprint comes from the cowfile alone and any rdofile of that size
+# had it; the rdofile is known by the units the merge leaves alone.
+if command -v strace >/dev/null; then
+	mkrdo; cp "$R" "$T/r1"
+	mkcow "$C" 64 $units 0 20 0xffffffff9a302010
+	mkbits "$C" 20 1
+	head -c $((20 * 1024)) /dev/urandom |
+		dd of="$C" bs=1024 seek=$((doff / 1024)) conv=notrunc status=none
+	cp "$R" "$T/e1"
+	dd if="$C" of="$T/e1" bs=1024 skip=$((doff / 1024)) count=20 conv=notrunc status=none
+	head -c $((units * 1024 + 500)) /dev/urandom > "$T/other.img"
+	os=$(sum "$T/other.img")
+	killat pwrite64 2	# the header says MERGING, nothing merged yet
+	cp "$C" "$T/c-merging"
+	expect cowmerge-resume-same-size-other 1 \
+		"cowmerge: cowfile $C: a merge into another rdofile is under way (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
+		"$BIN/cowmerge" -y "$T/other.img" "$C"
+	expect cowmerge-resume-same-size-other-n 1 \
+		"cowmerge: cowfile $C: a merge into another rdofile is under way (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
+		"$BIN/cowmerge" -n "$T/other.img" "$C"
+	result cowmerge-resume-same-size-other-untouched [ "$os" = "$(sum "$T/other.img")" ]
+	expect cowmerge-resume-same-size 0 "cowfile $C: completing the interrupted merge into $R
+Number of blocks modified in $R: 20" "$BIN/cowmerge" -y "$R" "$C"
+	result cowmerge-resume-same-size-image cmp -s "$R" "$T/e1"
+	expect cowmerge-merged-same-size-other 1 \
+		"cowmerge: cowfile $C: already merged into another rdofile (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
+		"$BIN/cowmerge" -y "$T/other.img" "$C"
+	# a merge recorded without that identity (rdoid 0: before it existed)
+	# resumes on the merged fingerprint alone
+	cp "$T/r1" "$R"; cp "$T/c-merging" "$C"; put "$C" 544 8 0
+	expect cowmerge-resume-no-rdoid 0 "cowfile $C: completing the interrupted merge into $R
+Number of blocks modified in $R: 20" "$BIN/cowmerge" -y "$R" "$C"
+	result cowmerge-resume-no-rdoid-image cmp -s "$R" "$T/e1"
+	rm -f "$T/c-merging" "$T/r1" "$T/e1"
 fi
 
 # ---- merged: a rerun has nothing to do; others refuse -----------------
@@ -97,7 +167,7 @@ expect cowmerge-already-merged 0 "cowfile $C: already merged into $R: nothing to
 	"$BIN/cowmerge" -y "$R" "$C"
 result cowmerge-already-merged-untouched [ "$rs" = "$(sum "$R")" ]
 expect cowmerge-merged-other-rdofile 1 \
-	"cowmerge: cowfile $C: already merged into another rdofile (rdofile $T/other.img does not match: fingerprint mismatch)" \
+	"cowmerge: cowfile $C: already merged into another rdofile (rdofile $T/other.img does not match: its blocks the cowfile does not cover differ)" \
 	"$BIN/cowmerge" -y "$T/other.img" "$C"
 expect cowrepair-refuses-merged 8 \
 	"cowrepair: cowfile $C: already merged into its rdofile (no longer usable): not repaired" \
@@ -112,7 +182,7 @@ cowfile $C: damaged: 148 blocks the bitmap lists are missing; not modified (-n)"
 put "$C" 6 2 1
 cs=$(sum "$C")
 expect cowrepair-truncated-dirty 4 "cowrepair: cowfile $C: cowfile truncated: it ends before blocks its bitmap lists (148 blocks missing from block 999 on; the file is $((doff + 999 * 1024 + 100)) bytes, needs $((doff + 1000 * 1024)))
-cowfile $C: damaged: 148 blocks the bitmap lists are missing; not repaired" \
+cowfile $C: damaged: 148 blocks the bitmap lists are missing; not repaired (cowrepair -y drops them)" \
 	"$BIN/cowrepair" "$C"
 result cowrepair-truncated-untouched [ "$cs" = "$(sum "$C")" ]
 put "$C" 6 2 0
@@ -136,7 +206,8 @@ expect cowmerge-refuses-active-rdofile 1 \
 expect cowrepair-refuses-active 8 \
 	"cowrepair: cowfile $C: in use by /dev/cow/3 (as its cowfile): deactivate it first (cowdev -d /dev/cow/3)" \
 	env COWLOOP_SYSFS="$S" "$BIN/cowrepair" -f "$C"
-result cowmerge-active-untouched [ "$rs" = "$(sum "$R")" ] && [ "$cs" = "$(sum "$C")" ]
+[ "$rs" = "$(sum "$R")" ] && [ "$cs" = "$(sum "$C")" ]
+result cowmerge-active-untouched [ $? = 0 ]
 rm -f "$T/alias.cow"
 
 # ---- a mounted block device: O_EXCL refuses it ------------------------

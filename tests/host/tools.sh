@@ -2,17 +2,17 @@
 # Host tests of the tools.  Sourced by run.sh ($T, $BIN, helpers of lib.sh).
 
 # ---- every tool: --help, --version, usage errors ---------------------
-for t in cowlist cowrepair cowmerge cowdev cowsync; do
+for t in cowlist cowrepair cowmerge cowdev cowsync cowcreate; do
 	expect "$t-version" 0 "$t (cowloop) 4.0" "$BIN/$t" --version
 	expect "$t-V" 0 "$t (cowloop) 4.0" "$BIN/$t" -V
 	h=$("$BIN/$t" --help); ok=true
 	result "$t-h" [ "$h" = "$("$BIN/$t" -h)" ]
 	case $t in
-	cowlist) opts="-v --verbose -J --json" ;;
-	cowrepair) opts="-f --force -n --dry-run --scan-data -p --progress --no-progress -v --verbose" ;;
-	cowmerge) opts="-y --yes -n --dry-run -p --progress --no-progress" ;;
+	cowlist) opts="-v --verbose -J --json -m --map -n --noheadings" ;;
+	cowrepair) opts="-f --force -n --dry-run -J --json -p --preen -y --yes --scan-data -C --progress --no-progress -v --verbose" ;;
+	cowmerge) opts="-y --yes -o --output -f --force -n --dry-run -J --json -p --progress --no-progress" ;;
 	cowdev) opts="-a --activate -r --read-only -P --partscan -d --deactivate -A --activate-cowtab -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
-	cowsync) opts="" ;;
+	cowsync|cowcreate) opts="" ;;
 	esac
 	for o in $opts -h --help -V --version; do
 		grep -q -- "$o" <<<"$h" || ok=false
@@ -30,9 +30,11 @@ done
 "$BIN/cowdev" -d /dev/sda >/dev/null 2>&1; result "cowdev-bad-device-exit-2" [ $? = 2 ]
 "$BIN/cowdev" -d 1 /dev/sda >/dev/null 2>&1; result "cowdev-bad-second-device-exit-2" [ $? = 2 ]
 "$BIN/cowdev" -D 1 >/dev/null 2>&1; result "cowdev-D-args-exit-2" [ $? = 2 ]
-expect cowdev-r-without-a 2 "cowdev: -r and -P go with -a
+expect cowdev-r-without-a 2 "cowdev: -r, -P, --copy-on-read, --fill and --standalone go with -a
 Try 'cowdev --help' for more information." "$BIN/cowdev" -l -r
 "$BIN/cowdev" -d -P 1 >/dev/null 2>&1; result "cowdev-P-without-a-exit-2" [ $? = 2 ]
+expect cowdev-standalone-fill 2 "cowdev: --standalone: nothing is copied without the rdofile (not with --copy-on-read, --fill)
+Try 'cowdev --help' for more information." "$BIN/cowdev" -a --standalone --fill /r /c
 "$BIN/cowsync" extra >/dev/null 2>&1; result "cowsync-args-exit-2" [ $? = 2 ]
 
 # ---- cowlist: the product page's report, both layouts ----------------
@@ -47,7 +49,7 @@ report() {	# report path state version doffset bitmapblocks used units
 	printf '      size rdofile:%10s (of 1024 bytes)' "$6"
 }
 c=$T/list.cow
-mkcow "$c" 64 256000 0 762
+mkcow "$c" 64 256000 0 762; fill "$c" 256000 762
 expect cowlist-page-example 0 "Info about cowfile $c:
      state cowfile:     clean
     header-version:         1
@@ -63,7 +65,7 @@ for lay in 64 32; do
 	mkcow "$c" $lay 102400 0 0
 	expect cowlist-102400-$lay 0 "$(report "$c" clean 16384 13 0 102400)" \
 		"$BIN/cowlist" "$c"
-	mkcow "$c" $lay 256000 0 762
+	mkcow "$c" $lay 256000 0 762; fill "$c" 256000 762
 	expect cowlist-256000-$lay 0 "$(report "$c" clean 36864 32 762 256000)" \
 		"$BIN/cowlist" "$c"
 done
@@ -118,6 +120,8 @@ expect cowlist-json 0 "{
     \"mapunit\": 1024,
     \"bitmap-blocks\": 1,
     \"cowblocks-in-use\": 5,
+    \"modified-blocks\": 5,
+    \"copied-blocks\": 0,
     \"rdofile-blocks\": 1440,
     \"virtual-size\": 1474560,
     \"layout\": \"i386\",
@@ -139,8 +143,8 @@ bad() {	# bad name message-reason put-args... (applied to a valid cowfile)
 bad magic "not a cowfile (bad magic number)" 0 4 0x12345678
 bad endian "cowfile written on a big-endian machine (not supported)" \
 	0 4 0x7f434f57
-bad version "unsupported header version (newer than this cowloop?)" 4 2 2
-bad version0 "unsupported header version (newer than this cowloop?)" 4 2 0
+bad version "unsupported header version 2 (newer than this cowloop, which knows version 1)" 4 2 2
+bad version0 "unsupported header version 0 (only version 1 is known)" 4 2 0
 bad mapunit "corrupt header (mapunit is not 1024)" 8 8 4096
 bad mapsize "corrupt header (mapsize or data offset do not match the size)" \
 	16 8 2048
@@ -153,6 +157,37 @@ bad flags "corrupt header (unknown flags)" 6 2 4
 bad ext "corrupt header (bad cowloop extension block)" 512 4 0x11223344
 bad ext-size "corrupt header (bad cowloop extension block)" \
 	512 4 0x3158434c 516 4 64
+# a header that decodes is not enough: the bitmap must agree with it and
+# with the file's size, as every other tool checks (issue 23, item 17)
+mkcow "$c" 64 100 0 2; setbit "$c" 5; truncate -s $((4096 + 100 * 1024)) "$c"
+expect cowlist-refuses-miscount 1 "$(report "$c" clean 4096 1 2 100)
+cowlist: cowfile $c: cowblocks in use does not match the bitmap: run cowrepair -f (header says 2, bitmap has 1)" \
+	"$BIN/cowlist" "$c"
+mkcow "$c" 64 100 0 3; setbit "$c" 5; setbit "$c" 50; setbit "$c" 51
+truncate -s $((4096 + 40 * 1024)) "$c"
+expect cowlist-refuses-truncated 1 "$(report "$c" clean 4096 1 3 100)
+cowlist: cowfile $c: cowfile truncated: it ends before blocks its bitmap lists (2 blocks missing from block 50 on; the file is $((4096 + 40 * 1024)) bytes, needs $((4096 + 51 * 1024)))" \
+	"$BIN/cowlist" "$c"
+out=$("$BIN/cowlist" -J "$c" 2>"$T/err"); rc=$?
+[ $rc = 1 ] && python3 -c 'import json, sys; json.loads(sys.argv[1])' "$out" 2>/dev/null &&
+	grep -q "cowfile truncated" "$T/err"
+result cowlist-json-refuses-truncated [ $? = 0 ]
+mkcow "$c" 64 100 0 1; setbit "$c" 5; setbit "$c" 100; truncate -s $((4096 + 100 * 1024)) "$c"
+expect cowlist-refuses-tail 1 "$(report "$c" clean 4096 1 1 100)
+cowlist: cowfile $c: bitmap has bits set beyond the last block: run cowrepair -f" \
+	"$BIN/cowlist" "$c"
+# dirty: its count is stale until cowrepair recounts, as the state says
+put "$c" 6 2 1
+expect cowlist-dirty-not-checked 0 "$(report "$c" dirty 4096 1 1 100)" "$BIN/cowlist" "$c"
+# in use by a cowdevice (sysfs ids): the driver changes it meanwhile
+put "$c" 6 2 0; put "$c" 1036 1 0; put "$c" 48 8 2
+S=$T/sys-list; rm -rf "$S"; mkdir -p "$S/block/cow1/cowloop"
+echo /x.img > "$S/block/cow1/cowloop/rdofile"; echo /x.cow > "$S/block/cow1/cowloop/cowfile"
+stat -c '%Hd:%Ld %i %Hr:%Lr' "$c" > "$S/block/cow1/cowloop/cowfile_id"
+echo "0:1 2 0:0" > "$S/block/cow1/cowloop/rdofile_id"
+expect cowlist-active-not-checked 0 "$(report "$c" clean 4096 1 2 100)" \
+	env COWLOOP_SYSFS="$S" "$BIN/cowlist" "$c"
+rm -rf "$S" "$T/err"
 mkcow "$c" 64 1440; truncate -s 100 "$c"
 expect cowlist-refuses-truncated-header 1 \
 	"cowlist: cowfile $c: file too short for its header and bitmap" \
@@ -203,12 +238,14 @@ number of corrections in bitmap: 2
 cowfile $c: repair needed: dirty state would be cleared; 2 bits would be set; cowblocks in use would be corrected from 1 to 3; not modified (-n)" \
 	"$BIN/cowrepair" -n -v "$c"
 chmod 0600 "$c"
-expect cowrepair-original-dirty 0 "cowfile $c: written by the original cowloop: scanning the whole data area
+expect cowrepair-original-dirty 1 "cowfile $c: written by the original cowloop: scanning the whole data area
 number of corrections in bitmap: 2" "$BIN/cowrepair" "$c"
-result cowrepair-original-bitmap [ "$(get "$c" 1024 1)" = $((0x88)) ] \
+[ "$(get "$c" 1024 1)" = $((0x88)) ] \
 	&& [ "$(get "$c" 1032 1)" = 1 ] && [ "$(get "$c" 1025 7)" = 0 ]
-result cowrepair-original-header [ "$(get "$c" 48 8)" = 3 ] \
+result cowrepair-original-bitmap [ $? = 0 ]
+[ "$(get "$c" 48 8)" = 3 ] \
 	&& [ "$(get "$c" 6 2)" = 0 ]
+result cowrepair-original-header [ $? = 0 ]
 expect cowrepair-not-dirty 0 "cowfile $c is not dirty" "$BIN/cowrepair" "$c"
 expect cowrepair-check-clean 0 "cowfile $c is not dirty
 cowfile $c: consistent, no repair needed" "$BIN/cowrepair" -n "$c"
@@ -218,7 +255,7 @@ expect cowlist-after-repair 0 "$(report "$c" clean 4096 1 3 100)" \
 	"$BIN/cowlist" "$c"
 
 mkrep 64 1
-expect cowrepair-verbose 0 "cowfile $c: written by the original cowloop: scanning the whole data area
+expect cowrepair-verbose 1 "cowfile $c: written by the original cowloop: scanning the whole data area
 block 7: modified data not in bitmap: bit set
 block 64: modified data not in bitmap: bit set
 cowblocks in use: header says 1, bitmap has 3: corrected
@@ -226,28 +263,31 @@ number of corrections in bitmap: 2" "$BIN/cowrepair" -v "$c"
 
 mkrep 32 1
 "$BIN/cowrepair" "$c" >/dev/null
-result cowrepair-i386-keeps-layout [ "$(get "$c" 8 4)" = 1024 ] \
+[ "$(get "$c" 8 4)" = 1024 ] \
 	&& [ "$(get "$c" 12 4)" = 1024 ] && [ "$(get "$c" 28 4)" = 3 ] \
 	&& [ "$(get "$c" 6 2)" = 0 ] && [ "$(get "$c" 1024 1)" = $((0x88)) ]
+result cowrepair-i386-keeps-layout [ $? = 0 ]
 
 # ORDERED dirty: consistent up to the last flush, only cowused recounted
 mkrep 64 1 1; put "$c" 48 8 0
-expect cowrepair-ordered-dirty 0 "cowfile $c: bitmap valid up to the last flush (ordered): only cowused recounted, data area not read
+expect cowrepair-ordered-dirty 1 "cowfile $c: bitmap valid up to the last flush (ordered): only cowused recounted, data area not read
 cowblocks in use: header says 0, bitmap has 1: corrected
 number of corrections in bitmap: 0" "$BIN/cowrepair" -v "$c"
-result cowrepair-ordered-no-scan [ "$(get "$c" 1024 1)" = 8 ] \
+[ "$(get "$c" 1024 1)" = 8 ] \
 	&& [ "$(get "$c" 48 8)" = 1 ] && [ "$(get "$c" 6 2)" = 0 ] \
 	&& [ "$(get "$c" 520 8)" = 1 ] && [ "$(get "$c" 528 8)" = 102400 ]
+result cowrepair-ordered-no-scan [ $? = 0 ]
 # -f does not scan an ORDERED cowfile: data without a bit was written
 # after the last flush and stays out; --scan-data asks for it explicitly
 before=$(sum "$c")
 expect cowrepair-ordered-force-no-scan 0 "cowfile $c: ordered: data area not read (data there without a bit was written after the last flush; --scan-data adds it)
 number of corrections in bitmap: 0" "$BIN/cowrepair" -f "$c"
 result cowrepair-ordered-force-unchanged [ "$before" = "$(sum "$c")" ]
-expect cowrepair-ordered-scan-data 0 "cowfile $c: ordered, but scanning the whole data area (--scan-data): data written after the last flush becomes part of the cowdevice
+expect cowrepair-ordered-scan-data 1 "cowfile $c: ordered, but scanning the whole data area (--scan-data): data written after the last flush becomes part of the cowdevice
 number of corrections in bitmap: 2" "$BIN/cowrepair" --scan-data "$c"
-result cowrepair-ordered-scan-data-bitmap [ "$(get "$c" 1024 1)" = $((0x88)) ] \
+[ "$(get "$c" 1024 1)" = $((0x88)) ] \
 	&& [ "$(get "$c" 48 8)" = 3 ]
+result cowrepair-ordered-scan-data-bitmap [ $? = 0 ]
 
 # clean, but cowused wrong / bits beyond the last unit: -f repairs
 # (the file holds the data area, so that no bit is beyond its end)
@@ -255,16 +295,18 @@ mkcow "$c" 64 100 0 2; setbit "$c" 5; truncate -s $((4096 + 100 * 1024)) "$c"
 expect cowrepair-clean-mismatch 4 "cowfile $c is not dirty
 cowrepair: cowfile $c: cowblocks in use does not match the bitmap: run cowrepair -f (header says 2, bitmap has 1)" \
 	"$BIN/cowrepair" "$c"
-expect cowrepair-force-cowused 0 "number of corrections in bitmap: 0" \
+expect cowrepair-force-cowused 1 "cowblocks in use: header says 2, bitmap has 1: corrected
+number of corrections in bitmap: 0" \
 	"$BIN/cowrepair" -f "$c"
 result cowrepair-force-cowused-fixed [ "$(get "$c" 48 8)" = 1 ]
 mkcow "$c" 64 100 0 13; setbit "$c" 5; put "$c" $((1024 + 12)) 1 0xf0
 truncate -s $((4096 + 100 * 1024)) "$c"
 put "$c" $((1024 + 13)) 1 0xff
-expect cowrepair-force-tail 0 "number of corrections in bitmap: 12" \
+expect cowrepair-force-tail 1 "number of corrections in bitmap: 12" \
 	"$BIN/cowrepair" -f "$c"
-result cowrepair-force-tail-cleared [ "$(get "$c" 1036 2)" = 0 ] \
+[ "$(get "$c" 1036 2)" = 0 ] \
 	&& [ "$(get "$c" 1024 1)" = 32 ] && [ "$(get "$c" 48 8)" = 1 ]
+result cowrepair-force-tail-cleared [ $? = 0 ]
 mkcow "$c" 64 100 2
 expect cowrepair-refuses-packed 8 "cowrepair: cowfile $c: cowfile is packed (cannot be used): not repaired" \
 	"$BIN/cowrepair" "$c"
@@ -277,8 +319,9 @@ wunit "$c" "$doff" 0 1; wunit "$c" "$doff" 123456789 2
 wunit "$c" "$doff" $((units - 1)) 3
 start=$(date +%s)
 out=$(timeout 120 "$BIN/cowrepair" "$c" 2>&1)
-result cowrepair-huge-sparse [ "${out##*$'\n'}" = "number of corrections in bitmap: 3" ] \
+[ "${out##*$'\n'}" = "number of corrections in bitmap: 3" ] \
 	&& [ "$(get "$c" 48 8)" = 3 ]
+result cowrepair-huge-sparse [ $? = 0 ]
 echo "  (1 TiB sparse cowrepair: $(($(date +%s) - start)) s)" >&2
 # memory follows what changed: its 128 MiB bitmap is never held whole
 # (64 MiB of address space is enough for the check, the scan and a merge)
@@ -329,9 +372,10 @@ for lay in 64 32; do
 		"$BIN/cowmerge" -y "$R" "$C"
 	result cowmerge-$lay-image cmp -s "$R" "$E"
 	# bitmap and data unchanged; the header says MERGED (+ DIRTY)
-	result cowmerge-$lay-cowfile-merged [ "$csum" = "$(body "$C")" ] \
+	[ "$csum" = "$(body "$C")" ] \
 		&& [ "$(get "$C" 6 2)" = 1 ] && [ "$(get "$C" 520 8)" = 4 ] \
 		&& [ "$(get "$C" 8 $((lay / 8)))" = 1024 ]
+	result cowmerge-$lay-cowfile-merged [ $? = 0 ]
 done
 # -p: progress on stderr even when not a terminal (none by default there)
 mkrdo; mkmerge 64
@@ -339,7 +383,7 @@ out=$("$BIN/cowmerge" -y -p "$R" "$C" 2>&1 >/dev/null)
 result cowmerge-progress [ "$(sed -E 's|, [0-9.]+ [KMGTPE]?i?B/s$|, R/s|' <<<"$out" | tail -n 1)" = \
 	"cowmerge: merging: 6/6 blocks (100%), R/s" ]
 mkrep 64 1
-out=$("$BIN/cowrepair" -n -p "$c" 2>&1 >/dev/null)
+out=$("$BIN/cowrepair" -n -C "$c" 2>&1 >/dev/null)
 result cowrepair-progress [ "$(sed -E 's|, [0-9.]+ [KMGTPE]?i?B/s$|, R/s|' <<<"$out" | tail -n 1)" = \
 	"cowrepair: scanning: 100/100 blocks (100%), R/s" ]
 # a fingerprint stored without the quirk still matches (low 32 bits)
@@ -363,7 +407,8 @@ mkrdo; mkmerge 64
 cs=$(sum "$C"); rs=$(sum "$R")
 expect cowmerge-dry-run 0 "merge into $R: would write 6 blocks (6144 bytes, 6.0 KiB) in 3 runs from $C; nothing written (--dry-run)" \
 	"$BIN/cowmerge" --dry-run "$R" "$C" </dev/null
-result cowmerge-dry-run-untouched [ "$cs" = "$(sum "$C")" ] && [ "$rs" = "$(sum "$R")" ]
+[ "$cs" = "$(sum "$C")" ] && [ "$rs" = "$(sum "$R")" ]
+result cowmerge-dry-run-untouched [ $? = 0 ]
 refuse no-tty "cowmerge: rdofile $R: not merged: standard input is not a terminal to confirm (use -y)" \
 	"$R" "$C" </dev/null
 put "$C" 6 2 1
@@ -378,7 +423,7 @@ put "$C" 48 8 6; put "$C" $((1024 + 1443 / 8)) 1 0xff
 refuse bitmap-tail "cowmerge: cowfile $C: bitmap has bits set beyond the last block: run cowrepair -f" \
 	-y "$R" "$C"
 mkmerge 64 0x12345678
-refuse fingerprint "cowmerge: cowfile $C: written for a different rdofile (fingerprint mismatch) (rdofile $R)" \
+refuse fingerprint "cowmerge: cowfile $C: written for a different rdofile (fingerprint mismatch; rdofile $R)" \
 	-y "$R" "$C"
 mkmerge 64; addext "$C" 1 $((units * 1024 + 501))
 refuse rdosize "cowmerge: cowfile $C: written for an rdofile of another exact size (cowfile: $((units * 1024 + 501)) bytes, rdofile $R: $((units * 1024 + 500)) bytes)" \
@@ -440,16 +485,20 @@ expect cowdev-list 0 "cowdevice    read-only file                     copy-on-wr
 echo "/srv/my images/x.img" > "$S/block/cow10/cowloop/rdofile"
 echo clean > "$S/block/cow2/cowloop/state"
 echo 2048 > "$S/block/cow2/size"
+echo "256 1024 200 filling" > "$S/block/cow2/cowloop/fill"
 expect cowdev-list-noheadings-blanks 0 "/dev/cow/2   /dev/sda2               /tmp/myfs1.cow                  
 /dev/cow/10  /srv/my\x20images/x.img /fsdir/inst10.cow               " \
 	env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -n
 expect cowdev-list-columns 0 "cowdevice    state size   
 /dev/cow/2   clean 1048576
 /dev/cow/10  -     0      " env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -O NAME,state,SIZE
+expect cowdev-list-fill 0 "cowdevice    fill         
+/dev/cow/2   25.0% filling
+/dev/cow/10  -            " env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -O NAME,FILL
 expect cowdev-list-json 0 '{
    "cowdevices": [
-      {"name": "/dev/cow/2", "rdofile": "/dev/sda2", "cowfile": "/tmp/myfs1.cow", "state": "clean", "size": 1048576},
-      {"name": "/dev/cow/10", "rdofile": "/srv/my images/x.img", "cowfile": "/fsdir/inst10.cow", "state": null, "size": null}
+      {"name": "/dev/cow/2", "rdofile": "/dev/sda2", "cowfile": "/tmp/myfs1.cow", "state": "clean", "size": 1048576, "fill": "25.0% filling"},
+      {"name": "/dev/cow/10", "rdofile": "/srv/my images/x.img", "cowfile": "/fsdir/inst10.cow", "state": null, "size": null, "fill": null}
    ]
 }' env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -J
 rm -rf "$S/block/cow2" "$S/block/cow10"

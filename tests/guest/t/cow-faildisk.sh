@@ -4,7 +4,7 @@
 # hangs, the kernel log has a line per cause and not per request, and the
 # device can still be deactivated.
 # timeout: 600
-# klog-allow: EXT4-fs error \(device dm-[0-9]+\)|EXT4-fs \(dm-[0-9]+\): Remounting filesystem read-only
+# klog-allow: EXT4-fs error \(device dm-[0-9]+\)|EXT4-fs \(dm-[0-9]+\): Remounting filesystem read-only|EXT4-fs \(dm-[0-9]+\): failed to convert unwritten extents to written extents
 . /cowloop/t/lib.sh
 . /cowloop/t/cowlib.sh
 

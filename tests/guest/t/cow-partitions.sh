@@ -1,6 +1,7 @@
 #!/bin/sh
 # Partitions (issue 14): a cowdevice over a disk image with a partition
-# table shows its partitions only when activated with -P (cowNpM in
+# table scans for its partitions only when activated with -P (without,
+# partx can still add them, as on loop) (cowNpM in
 # /dev and /sys/block/cowN/); they mount and take writes while the
 # rdofile stays unchanged; the table changed through the cowdevice is
 # read again by BLKRRPART, which fails with EBUSY while a partition is
@@ -11,7 +12,7 @@
 . /cowloop/t/lib.sh
 . /cowloop/t/cowlib.sh
 
-need sfdisk blockdev losetup mkfs.ext4 cowmerge
+need sfdisk blockdev losetup mkfs.ext4 cowmerge partx
 cow_load
 
 M=1048576
@@ -33,12 +34,17 @@ losetup -d $lo
 sum=$(md5 $img)
 table=$(table_of $img)
 
-# without -P: no partitions
+# without -P: no partitions of its own, but partx may add them (BLKPG),
+# as on a loop device without -P
 dev=$(activate $img $cow)
 c=${dev##*/}	# not n: wait_for uses n
 sleep 0.5
 [ ! -e /dev/cow${c}p1 ] || fail "cow${c}p1 exists without -P"
 refused "Invalid argument" blockdev --rereadpt $dev
+partx -a $dev || fail "partx -a $dev refused without -P"
+wait_for /dev/cow${c}p2 20
+check_eq "partitions partx added" 2 "$(ls -d /sys/block/cow$c/cow${c}p* | wc -l)"
+partx -d --nr 1:2 $dev || fail "partx -d --nr 1:2 $dev"
 deactivate $dev
 
 # with -P

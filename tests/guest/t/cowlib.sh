@@ -91,16 +91,9 @@ dm_table() {
 # sectors_either DEV OFF A B: each 512-byte sector of DEV from byte OFF
 # (as many as file A holds) is that sector of A or that of B (a range
 # discarded, or not yet flushed: old data or new, nothing else); prints
-# how many are B's and not A's.
+# how many are B's and not A's (tools/sectors-either.c).
 sectors_either() {
-	dd if="$1" bs=512 skip=$(($2 / 512)) count=$(($(stat -c %s "$3") / 512)) \
-		iflag=direct 2>/dev/null | od -An -v -tx1 -w512 >/tmp/sectors.dev
-	od -An -v -tx1 -w512 "$3" >/tmp/sectors.a
-	od -An -v -tx1 -w512 "$4" >/tmp/sectors.b
-	paste -d'|' /tmp/sectors.dev /tmp/sectors.a /tmp/sectors.b | awk -F'|' '
-		$1 != $2 && $1 != $3 { bad++ }
-		$1 != $2 && $1 == $3 { nb++ }
-		END { print nb + 0; exit bad > 0 }'
+	sectors-either "$@"
 }
 
 # need_faults KIND...: the fault injection capabilities (failslab,

@@ -288,6 +288,12 @@ static int garbage(const char *rdo, const char *cow)
 	expect(fd, COW_IOC_SYNC, d, -ENXIO, "sync of inactive last device");
 	d = req_new(COW_DEV_ANY, NULL, NULL);
 	expect(fd, COW_IOC_SYNC, d, 0, "sync of all (none active)");
+	d = req_new(mc - 1, NULL, "/tmp/cowioctl-ckpt.cow");
+	expect(fd, COW_IOC_CHECKPOINT, d, -ENXIO, "checkpoint of an inactive device");
+	d = req_new(0, NULL, "relative.cow");
+	expect(fd, COW_IOC_CHECKPOINT, d, -EINVAL, "checkpoint to a relative path");
+	check(d->reason == COW_E_PATH, "checkpoint to a relative path: reason %u",
+	      d->reason);
 	expect(fd, COW_IOC_DEACTIVATE, d, -ENXIO, "deactivate COW_DEV_ANY");
 
 	/* --- commands, sizes, reserved fields, flags ------------------------ */
@@ -295,7 +301,7 @@ static int garbage(const char *rdo, const char *cow)
 		unsigned long bad[] = {
 			0, 0xdeadbeef, _IO(COW_IOC_MAGIC, 1),
 			_IOWR(COW_IOC_MAGIC, 0, struct cow_ioc_dev),
-			_IOWR(COW_IOC_MAGIC, 4, struct cow_ioc_dev),
+			_IOWR(COW_IOC_MAGIC, 5, struct cow_ioc_dev),
 			_IOWR(COW_IOC_MAGIC, 255, struct cow_ioc_dev),
 			_IOW(COW_IOC_MAGIC, 1, struct cow_ioc_dev),
 			_IOR(COW_IOC_MAGIC, 2, struct cow_ioc_dev),
@@ -325,7 +331,11 @@ static int garbage(const char *rdo, const char *cow)
 		d->reserved0 = 1;
 		snprintf(w, sizeof(w), "%s with reserved0=1", names[i]);
 		expect(fd, cmds[i], d, -EINVAL, w);
-		for (k = 0; k < 6; k++) {
+		d = req_new(COW_DEV_ANY, rdo, cow);
+		d->detail = 1;
+		snprintf(w, sizeof(w), "%s with detail set on input", names[i]);
+		expect(fd, cmds[i], d, -EINVAL, w);
+		for (k = 0; k < 5; k++) {
 			d = req_new(COW_DEV_ANY, rdo, cow);
 			d->reserved[k] = 1ULL << 63;
 			snprintf(w, sizeof(w), "%s with reserved[%u] set", names[i], k);
