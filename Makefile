@@ -31,6 +31,7 @@
 #   make install-cowroot the root file system on a cowdevice at boot
 #                        (cowroot(7)): initramfs-tools hook and script,
 #                        shutdown program, space watcher
+#   make check-cowroot   cowroot= on Debian 12 and 13 systems in QEMU
 
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
@@ -80,7 +81,7 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-doc install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
-	install-cowroot \
+	install-cowroot check-cowroot \
 	check check-host check-guest check-debug check-kernels check-long kernels \
 	bench-checkpoint \
 	lint demo \
@@ -224,6 +225,9 @@ deb:
 
 check-system:
 	@tests/system/run.sh
+
+check-cowroot:
+	@tests/system/cowroot.sh
 
 # Installs what the tests need (packages, kernels, headers), then runs all.
 check:
