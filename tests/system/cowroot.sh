@@ -244,9 +244,11 @@ cr_system() {
 	mkdir -p "$logs" "$SYS/$name"
 	local dstart
 	dstart=$(date +%s)
-	# the base tarball, cached by what makes it
-	hash=$( { sys_line "$name"; sys_packages "$name"; cat "$HERE/mkcowroot.sh" "$HERE/cowcheck.service"; } |
-		sha256sum | cut -c1-16)
+	# the base tarball, cached by what makes it (mkcowroot.sh's package
+	# lists and its base step)
+	hash=$( { sys_line "$name"; sys_packages "$name"
+		  sed -n '/^COWROOT_/p; /^base)$/,/^	;;$/p' "$HERE/mkcowroot.sh"
+		  cat "$HERE/cowcheck.service"; } | sha256sum | cut -c1-16)
 	base=$SYS/$name/cowroot-base-$hash.tar
 	if [ ! -e "$base" ]; then
 		rm -f "$SYS/$name"/cowroot-base-*.tar

@@ -12,11 +12,13 @@
 #   mkcowroot.sh image BASE.tar OUTDIR DEB...
 #       OUTDIR/rootfs.img: BASE.tar with the .debs installed in a chroot
 #       (DKMS builds the module, update-initramfs puts the cowroot hook's
-#       files in the initramfs), as a 3 GiB ext4 image labelled cowroot,
-#       fstab naming LABEL=cowroot; its kernel and initramfs as
-#       OUTDIR/vmlinuz and OUTDIR/initrd; and OUTDIR/live.iso: an ISO 9660
-#       image labelled COWLIVE holding LiveOS/squashfs.img, a squashfs
-#       holding LiveOS/rootfs.img (as Fedora's live media)
+#       files in the initramfs; /etc/kernel/cmdline names cowroot=, so
+#       that the hook warns of what is missing), as a 3 GiB ext4 image
+#       labelled cowroot, fstab naming LABEL=cowroot; its kernel and
+#       initramfs as OUTDIR/vmlinuz and OUTDIR/initrd; and
+#       OUTDIR/live.iso: an ISO 9660 image labelled COWLIVE holding
+#       LiveOS/squashfs.img, a squashfs holding LiveOS/rootfs.img (as
+#       Fedora's live media)
 set -euo pipefail
 . "$(dirname "$0")/../guest/lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -62,6 +64,11 @@ image)
 	tar -xpf "$base" -C "$dir"
 	mkdir -p "$dir/tmp/debs"
 	cp "$@" "$dir/tmp/debs/"
+	# a system meant to boot with cowroot=, as its boot loader's
+	# configuration says: the hook's warnings are on (cowroot.sh fails
+	# on any)
+	mkdir -p "$dir/etc/kernel"
+	echo "root=LABEL=cowroot ro cowroot=LABEL=cowroot,ram" > "$dir/etc/kernel/cmdline"
 	# apt, dpkg, DKMS and update-initramfs in the chroot, with /dev,
 	# /proc and /sys mounted in a mount namespace of its own
 	unshare -m --propagation private sh -ec '
@@ -92,7 +99,7 @@ image)
 	rm -rf "$out/iso"
 	;;
 *)
-	sed -n '4,20s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,22s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 	;;
 esac
