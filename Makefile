@@ -27,7 +27,11 @@
 #   make bench           benchmark against loop, dm-snapshot, qcow2
 #   make bench-tools     the offline tools on an 8 TiB sparse rdofile
 #   make bench-checkpoint  cowdev -c's hold time, 10 GiB modified, xfs/ext4
-#   make check-system    the .debs on a Debian 12 system booted in QEMU
+#   make check-system    the .debs on Debian 12 and 13 systems booted in QEMU
+#   make install-cowroot the root file system on a cowdevice at boot
+#                        (cowroot(7)): initramfs-tools hook and script,
+#                        shutdown program, space watcher
+#   make check-cowroot   cowroot= on Debian 12 and 13 systems in QEMU
 
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
@@ -39,6 +43,8 @@ UNITDIR	?= /lib/systemd/system
 GENDIR	?= /lib/systemd/system-generators
 UDEVDIR	?= /lib/udev/rules.d
 SYSCONFDIR ?= /etc
+INITRAMFSDIR ?= /usr/share/initramfs-tools
+LIBEXECDIR ?= /usr/lib/cowloop
 DKMSDIR	?= /usr/src/cowloop-$(VERSION)
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -75,6 +81,7 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-doc install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
+	install-cowroot check-cowroot \
 	check check-host check-guest check-debug check-kernels check-long kernels \
 	bench-checkpoint \
 	lint demo \
@@ -162,6 +169,27 @@ install-system: tools
 		echo "cowloop: $(DESTDIR)$(SYSCONFDIR)/cowtab exists: kept"; \
 	else install -m 0644 system/cowtab $(DESTDIR)$(SYSCONFDIR)/cowtab; fi
 
+# cowroot (cowroot(7)): the root file system on a cowdevice at boot.  The
+# initramfs-tools hook and local-top script (run by update-initramfs),
+# the shutdown program the script leaves in /run/initramfs, the space
+# watch with its unit, and the manual page.
+install-cowroot:
+	install -d $(DESTDIR)$(INITRAMFSDIR)/hooks \
+		$(DESTDIR)$(INITRAMFSDIR)/scripts/local-top \
+		$(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man7
+	sed -e 's|^SBIN=/usr/sbin$$|SBIN=$(SBINDIR)|' \
+		-e 's|^LIBEXEC=/usr/lib/cowloop$$|LIBEXEC=$(LIBEXECDIR)|' \
+		system/cowroot/hook > $(DESTDIR)$(INITRAMFSDIR)/hooks/cowroot
+	chmod 0755 $(DESTDIR)$(INITRAMFSDIR)/hooks/cowroot
+	install -m 0755 system/cowroot/local-top \
+		$(DESTDIR)$(INITRAMFSDIR)/scripts/local-top/cowroot
+	install -m 0755 system/cowroot/shutdown $(DESTDIR)$(LIBEXECDIR)/cowroot-shutdown
+	install -m 0755 system/cowroot/space $(DESTDIR)$(LIBEXECDIR)/cowroot-space
+	sed 's|/usr/lib/cowloop/|$(LIBEXECDIR)/|' system/cowroot/cowroot-space.service \
+		> $(DESTDIR)$(UNITDIR)/cowroot-space.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/cowroot-space.service
+	install -m 0644 man/cowroot.7 $(DESTDIR)$(MANDIR)/man7
+
 # bash-completion loads completions/<command>: one copy per tool
 install-completion:
 	install -d $(DESTDIR)$(COMPDIR)
@@ -197,6 +225,9 @@ deb:
 
 check-system:
 	@tests/system/run.sh
+
+check-cowroot:
+	@tests/system/cowroot.sh
 
 # Installs what the tests need (packages, kernels, headers), then runs all.
 check:

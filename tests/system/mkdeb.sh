@@ -14,7 +14,7 @@ out=$top/build/deb
 ver=$(sed -n 's/^#define COWLOOP_VERSION[^"]*"\(.*\)"/\1/p' src/include/cowloop.h)
 src=$out/src/cowloop-$ver
 
-cow_need_pkgs dpkg-dev debhelper dh-dkms fakeroot lintian
+cow_need_pkgs dpkg-dev debhelper fakeroot lintian
 
 rm -rf "$out"
 mkdir -p "$src"
