@@ -54,6 +54,8 @@ one() {
 	[ "$used" -ge $((GIB * 1048576)) ] ||
 		fail "$fs: the checkpoint holds $used units, not the $GIB GiB written"
 	echo "bench-checkpoint: $fs modified $GIB GiB: cowdev -c $((t1 - t0)) s, I/O held $held ms, slowest write $(ms "$v" "$1") ms ($(du -k "$ck" | cut -f1) KiB of new disk space at most: $(df -k "$dir" | awk 'NR==2 {print $3}') KiB used)"
+	# what the hold was made of, as the driver logs it
+	echo "bench-checkpoint: $fs: $(dmesg | grep "checkpoint $ck:" | tail -n 1 | sed 's/.*I\/O held/I\/O held/')"
 	deactivate "$dev"
 	rm -f "$rdo" "$cow" "$ck"
 }
