@@ -27,6 +27,8 @@
 #   make bench           benchmark against loop, dm-snapshot, qcow2
 #   make bench-tools     the offline tools on an 8 TiB sparse rdofile
 #   make check-system    the .debs on a Debian 12 system booted in QEMU
+#   make check-fleet     one image served by NBD, iSCSI and NFS to three
+#                        client guests, each with its own cowfile; faults
 
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
@@ -74,6 +76,7 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-doc install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
+	check-fleet \
 	check check-host check-guest check-debug check-kernels check-long kernels \
 	lint demo \
 	vm-shell bench bench-tools fuzz deps clean
@@ -195,6 +198,9 @@ deb:
 
 check-system:
 	@tests/system/run.sh
+
+check-fleet:
+	@tests/fleet/run.sh
 
 # Installs what the tests need (packages, kernels, headers), then runs all.
 check:
