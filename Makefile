@@ -26,6 +26,7 @@
 #   make vm-shell KERNELRELEASE=r   interactive guest
 #   make bench           benchmark against loop, dm-snapshot, qcow2
 #   make bench-tools     the offline tools on an 8 TiB sparse rdofile
+#   make bench-checkpoint  cowdev -c's hold time, 10 GiB modified, xfs/ext4
 #   make check-system    the .debs on a Debian 12 system booted in QEMU
 #   make check-fleet     one image served by NBD, iSCSI and NFS to three
 #                        client guests, each with its own cowfile; faults
@@ -48,7 +49,7 @@ CPPFLAGS += -Isrc/include -Isrc/lib -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 CPPFLAGS += -DCOWLOOP_GIT='"$(shell git describe --always --dirty 2>/dev/null)"'
 
 VERSION	:= $(shell sed -n 's/^\#define COWLOOP_VERSION[^"]*"\(.*\)"/\1/p' src/include/cowloop.h)
-TOOLS	:= cowdev cowsync cowlist cowrepair cowmerge
+TOOLS	:= cowdev cowsync cowlist cowrepair cowmerge cowcreate
 GENERATOR := cowtab-generator
 BIN	:= build/bin
 OBJ	:= build/obj
@@ -78,6 +79,7 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 	install-completion install-system dkms-source dkms-install deb check-system \
 	check-fleet \
 	check check-host check-guest check-debug check-kernels check-long kernels \
+	bench-checkpoint \
 	lint demo \
 	vm-shell bench bench-tools fuzz deps clean
 
@@ -241,6 +243,10 @@ bench:
 
 bench-tools: tools
 	@tests/host/bench-tools.sh
+
+bench-checkpoint:
+	@COW_SUITE=bench COW_DISK_SIZE=24G COW_MEM=2G KVERS=$(or $(KVERS),d12-6.12) \
+		tests/guest/run.sh
 
 fuzz:
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # bash completion for the cowloop tools: cowdev, cowsync, cowlist,
-# cowrepair, cowmerge.  Installed by "make install" once per tool name in
+# cowrepair, cowmerge, cowcreate.  Installed by "make install" once per tool name in
 # $(PREFIX)/share/bash-completion/completions/, where bash-completion
 # loads it on first use; or: . completion/cowloop.bash
 
@@ -26,7 +26,8 @@ _cowloop() {
 	COMPREPLY=()
 	case $cmd in
 	cowdev)
-		opts="-a --activate -r --read-only -P --partscan -d --deactivate
+		opts="-a --activate -r --read-only -P --partscan --copy-on-read --fill --standalone
+		      -d --deactivate
 		      -A --activate-cowtab -D --deactivate-all -c --checkpoint -l --list
 		      -J --json -n --noheadings -O --output -h --help -V --version"
 		if [ "$prev" = -O ] || [ "$prev" = --output ]; then
@@ -45,15 +46,16 @@ _cowloop() {
 			esac
 		done
 		;;
-	cowsync) opts="-h --help -V --version" ;;
-	cowlist) opts="-v --verbose -J --json -h --help -V --version" ;;
+	cowsync|cowcreate) opts="-h --help -V --version" ;;
+	cowlist) opts="-v --verbose -J --json -m --map -n --noheadings -h --help
+		 -V --version" ;;
 	cowrepair)
-		opts="-f --force -n --dry-run -p --preen -y --yes --scan-data
-		      -C --progress --no-progress -v --verbose -h --help
-		      -V --version" ;;
-	cowmerge)
-		opts="-y --yes -n --dry-run -p --progress --no-progress
+		opts="-f --force -n --dry-run -J --json -p --preen -y --yes
+		      --scan-data -C --progress --no-progress -v --verbose
 		      -h --help -V --version" ;;
+	cowmerge)
+		opts="-y --yes -o --output -f --force -n --dry-run -J --json
+		      -p --progress --no-progress -h --help -V --version" ;;
 	*) return ;;
 	esac
 	if [[ $cur == -* ]]; then
@@ -81,4 +83,4 @@ _cowloop() {
 	*) _cowloop_files ;;
 	esac
 }
-complete -F _cowloop cowdev cowsync cowlist cowrepair cowmerge
+complete -F _cowloop cowdev cowsync cowlist cowrepair cowmerge cowcreate

@@ -45,12 +45,20 @@ __u64 cow_cowsize(__u64 rdoblocks)
 	return cow_doffset(rdoblocks) + (rdoblocks << COW_MAPUNIT_SHIFT);
 }
 
+/* Where the modified map (COW_EXT_MODMAP) begins: after the data area. */
+__u64 cow_modmap_off(__u64 rdoblocks)
+{
+	return cow_div_up(cow_cowsize(rdoblocks), COW_DATA_ALIGN) *
+		COW_DATA_ALIGN;
+}
+
 static void cow_ext_decode(struct cow_hdr *h, const struct cow_disk_ext *e)
 {
 	h->ext_flags = le64_to_cpu(e->flags);
 	h->rdosize = le64_to_cpu(e->rdosize);
 	h->mergefp = le64_to_cpu(e->mergefp);
 	h->rdoid = le64_to_cpu(e->rdoid);
+	h->modmap = le64_to_cpu(e->modmap);
 }
 
 static int cow_ext_check(const struct cow_hdr *h, const struct cow_disk_ext *e)
@@ -76,6 +84,10 @@ static int cow_ext_check(const struct cow_hdr *h, const struct cow_disk_ext *e)
 	if (!(h->ext_flags & COW_EXT_MERGE_ANY) && (h->mergefp || h->rdoid))
 		return COW_E_EXT;
 	if (h->mergefp > 0xffffffffULL)
+		return COW_E_EXT;
+	/* the modified map: where it belongs, or none */
+	if (!(h->ext_flags & COW_EXT_MODMAP) != !h->modmap ||
+	    (h->modmap && h->modmap != cow_modmap_off(h->rdoblocks)))
 		return COW_E_EXT;
 	if (h->rdosize && cow_rdoblocks(h->rdosize) != h->rdoblocks)
 		return COW_E_EXT;
@@ -180,6 +192,7 @@ void cow_hdr_encode(void *blk, const struct cow_hdr *h)
 		e->rdosize = cpu_to_le64(h->rdosize);
 		e->mergefp = cpu_to_le64(h->mergefp);
 		e->rdoid = cpu_to_le64(h->rdoid);
+		e->modmap = cpu_to_le64(h->modmap);
 	}
 }
 
@@ -266,6 +279,8 @@ static const char *const cow_reasons[COW_E_MAX] = {
 	[COW_E_ROREPAIR]	= "a read-only activation cannot repair the cowfile",
 	[COW_E_FSLIMIT]		= "the cowfile's file system cannot hold a cowfile this large",
 	[COW_E_CKPTSELF]	= "the checkpoint file is on the cowdevice itself",
+	[COW_E_ROCOPY]		= "a read-only activation cannot copy into its cowfile",
+	[COW_E_NOTFULL]		= "without its rdofile, a cowfile must hold every block (filled)",
 };
 
 const char *cow_strerror(int reason)

@@ -42,6 +42,7 @@ struct cow_hdr {
 	__u64	rdosize;	/* exact rdofile bytes, 0 when unknown */
 	__u64	mergefp;	/* with COW_EXT_MERGE_ANY: fingerprint once merged */
 	__u64	rdoid;		/* with COW_EXT_MERGE_ANY: the rdofile, 0: unknown */
+	__u64	modmap;		/* with COW_EXT_MODMAP: the modified map's offset */
 };
 
 /* Fingerprint accumulator: feed units in order until it is complete. */
@@ -56,6 +57,7 @@ __u64 cow_mapsize(__u64 rdoblocks);
 __u64 cow_doffset(__u64 rdoblocks);
 __u64 cow_rdoblocks(__u64 rdosize);
 __u64 cow_cowsize(__u64 rdoblocks);
+__u64 cow_modmap_off(__u64 rdoblocks);
 
 int cow_hdr_decode(struct cow_hdr *h, const void *blk);
 void cow_hdr_encode(void *blk, const struct cow_hdr *h);

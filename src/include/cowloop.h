@@ -92,7 +92,22 @@ struct cow_disk_hdr32 {
 #define COW_EXT_MERGING		0x0002ULL
 #define COW_EXT_MERGED		0x0004ULL
 #define COW_EXT_MERGE_ANY	(COW_EXT_MERGING | COW_EXT_MERGED)
-#define COW_EXT_KNOWN		(COW_EXT_ORDERED | COW_EXT_MERGE_ANY)
+/*
+ * MODMAP: some units were copied from the rdofile, not modified
+ * (copy-on-read, fill): a second bitmap, the modified map, at offset
+ * modmap (cow_modmap_off(): after the data area), mapsize bytes, has a
+ * bit set for every unit the user modified.  A unit of the bitmap whose
+ * modified bit is clear holds the rdofile's data, and a merge skips it.
+ * Without MODMAP every unit of the bitmap is modified.  The original
+ * driver, which ignores this block, writes the header block with it
+ * zero: a cowfile it used has no MODMAP any more, every unit counts as
+ * modified, which loses nothing.  A DIRTY cowfile's modified map may
+ * lack units rewritten since its last flush: a repair sets the bit of
+ * every unit of the bitmap (see doc/cowfile-format.md).
+ */
+#define COW_EXT_MODMAP		0x0008ULL
+#define COW_EXT_KNOWN		(COW_EXT_ORDERED | COW_EXT_MERGE_ANY | \
+				 COW_EXT_MODMAP)
 
 struct cow_disk_ext {
 	__le32	magic;		/* COW_EXT_MAGIC */
@@ -101,7 +116,8 @@ struct cow_disk_ext {
 	__le64	rdosize;	/* exact byte size of the rdofile */
 	__le64	mergefp;	/* MERGING/MERGED: fingerprint once merged */
 	__le64	rdoid;		/* MERGING/MERGED: the rdofile, 0: unknown */
-	__le64	reserved[11];	/* zero */
+	__le64	modmap;		/* MODMAP: offset of the modified map */
+	__le64	reserved[10];	/* zero */
 };					/* 128 bytes */
 
 /* ------------------------------------------------------------------ */
@@ -148,6 +164,8 @@ enum cow_reason {
 	COW_E_ROREPAIR,		/* read-only activation cannot repair */
 	COW_E_FSLIMIT,		/* its file system cannot hold it (detail) */
 	COW_E_CKPTSELF,		/* checkpoint file on the cowdevice itself */
+	COW_E_ROCOPY,		/* read-only activation cannot copy or fill */
+	COW_E_NOTFULL,		/* standalone: the cowfile lacks units */
 	COW_E_MAX
 };
 
@@ -165,8 +183,13 @@ enum cow_reason {
 #define COW_ACT_REPAIR		0x0001	/* repair a dirty cowfile in kernel */
 #define COW_ACT_PARTSCAN	0x0002	/* scan for partitions (/dev/cowNpM) */
 #define COW_ACT_READONLY	0x0004	/* read-only: the cowfile is not written */
+#define COW_ACT_COPYREAD	0x0008	/* units read from the rdofile are copied */
+#define COW_ACT_FILL		0x0010	/* and every unit, in the background */
+/* the rdofile is not opened: the cowfile must hold every unit (filled) */
+#define COW_ACT_STANDALONE	0x0020
 #define COW_ACT_KNOWN		(COW_ACT_REPAIR | COW_ACT_PARTSCAN | \
-				 COW_ACT_READONLY)
+				 COW_ACT_READONLY | COW_ACT_COPYREAD | \
+				 COW_ACT_FILL | COW_ACT_STANDALONE)
 
 struct cow_ioc_dev {
 	__u32	devno;			/* in/out: cowdevice number */

@@ -349,6 +349,72 @@ void cow_json_name(const char *key, const char *s)
 	free(esc);
 }
 
+/*
+ * A JSON object on standard output, one key a line indented by four, as
+ * qemu-img info --output=json prints it: cow_json_begin(), a call per
+ * key, cow_json_end().
+ */
+static bool cow_json_first;
+
+void cow_json_begin(void)
+{
+	putchar('{');
+	cow_json_first = true;
+}
+
+/* The next key: "@key": , its value to follow. */
+void cow_json_key(const char *key)
+{
+	printf("%s\n    \"%s\": ", cow_json_first ? "" : ",", key);
+	cow_json_first = false;
+}
+
+/* A file name (cow_json_name(): "@key-escaped" too where needed). */
+void cow_json_file(const char *key, const char *path)
+{
+	printf("%s\n    ", cow_json_first ? "" : ",");
+	cow_json_first = false;
+	cow_json_name(key, path);
+}
+
+void cow_json_text(const char *key, const char *s)
+{
+	cow_json_key(key);
+	cow_json_str(s);
+}
+
+void cow_json_u64(const char *key, uint64_t v)
+{
+	cow_json_key(key);
+	printf("%llu", (unsigned long long)v);
+}
+
+/* A number when @known, else null. */
+void cow_json_u64_or_null(const char *key, bool known, uint64_t v)
+{
+	if (known)
+		cow_json_u64(key, v);
+	else
+		cow_json_null(key);
+}
+
+void cow_json_null(const char *key)
+{
+	cow_json_key(key);
+	fputs("null", stdout);
+}
+
+void cow_json_bool(const char *key, bool v)
+{
+	cow_json_key(key);
+	fputs(v ? "true" : "false", stdout);
+}
+
+void cow_json_end(void)
+{
+	puts("\n}");
+}
+
 volatile sig_atomic_t cow_interrupted;
 
 static void cow_on_signal(int sig)

@@ -156,6 +156,7 @@ int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf)
 {
 	memset(it, 0, sizeof(*it));
 	it->cf = cf;
+	it->base = COW_HDRSIZE;
 	it->buf = cow_alloc_aligned(COW_SCAN_CHUNK);
 	if (!it->buf) {
 		cow_err_errno(cf->label, "cannot read bitmap");
@@ -164,12 +165,38 @@ int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf)
 	return 0;
 }
 
+/*
+ * Start iterating over the modified units of @cf: with COW_EXT_MODMAP,
+ * the bits set both in the modified map and in the bitmap (copied units
+ * are in the bitmap only; doc/cowfile-format.md), else the bitmap's.
+ */
+int cow_map_iter_modified(struct cow_map_iter *it, struct cowfile *cf)
+{
+	struct cow_map_iter *bm;
+
+	if (!(cf->hdr.ext_flags & COW_EXT_MODMAP))
+		return cow_map_iter_init(it, cf);
+	bm = malloc(sizeof(*bm));
+	if (!bm) {
+		cow_err_errno(cf->label, "cannot read bitmap");
+		return -1;
+	}
+	if (cow_map_iter_init(bm, cf) < 0 || cow_map_iter_init(it, cf) < 0) {
+		cow_map_iter_free(bm);
+		free(bm);
+		return -1;
+	}
+	it->base = cf->hdr.modmap;
+	it->bitmap = bm;
+	return 0;
+}
+
 /* Load the next bitmap extent at or after unit it->next; 0 at the end. */
 static int cow_map_iter_load(struct cow_map_iter *it)
 {
 	const struct cowfile *cf = it->cf;
-	uint64_t limit = COW_HDRSIZE + cf->hdr.mapsize, end, len, first;
-	uint64_t start = COW_HDRSIZE + (it->next >> 3);
+	uint64_t limit = it->base + cf->hdr.mapsize, end, len, first;
+	uint64_t start = it->base + (it->next >> 3);
 	ssize_t n;
 	int r;
 
@@ -181,7 +208,7 @@ static int cow_map_iter_load(struct cow_map_iter *it)
 	if (n < 0)
 		return -1;
 	memset(it->buf + n, 0, len - (uint64_t)n);
-	first = (start - COW_HDRSIZE) << 3;
+	first = (start - it->base) << 3;
 	it->first = first;
 	it->units = len << 3;
 	if (it->next < first)
@@ -189,8 +216,8 @@ static int cow_map_iter_load(struct cow_map_iter *it)
 	return 1;
 }
 
-/* The next set bit: 1 with *@unit, 0 when there is none, -1 on error. */
-int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit)
+/* The next set bit of the map itself: as cow_map_iter_next(). */
+static int cow_map_iter_bit(struct cow_map_iter *it, uint64_t *unit)
 {
 	for (;;) {
 		uint64_t i, end = it->first + it->units;
@@ -227,10 +254,92 @@ int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit)
 	}
 }
 
+/*
+ * The next set bit: 1 with *@unit, 0 when there is none, -1 on error.
+ * Of a modified map, the next bit set in the bitmap too: the two
+ * iterators leapfrog, each skipping to where the other is.
+ */
+int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit)
+{
+	uint64_t u, b;
+	int r;
+
+	if (it->again) {
+		*unit = it->again - 1;
+		it->again = 0;
+		return 1;
+	}
+	for (;;) {
+		r = cow_map_iter_bit(it, &u);
+		if (r <= 0 || !it->bitmap)
+			break;
+		if (it->bitmap->next < u)
+			it->bitmap->next = u;
+		r = cow_map_iter_bit(it->bitmap, &b);
+		if (r <= 0)
+			break;
+		if (b == u)
+			break;
+		it->next = b;	/* the next unit the bitmap has */
+	}
+	if (r > 0)
+		*unit = u;
+	return r;
+}
+
+/*
+ * The next run of consecutive set bits, at most @max long: 1 with
+ * [*@start, *@start + *@n), 0 when there is none, -1 on error (said).
+ * The bit that ends a run is handed out again by the next call.
+ */
+int cow_map_iter_run(struct cow_map_iter *it, uint64_t *start, uint64_t *n,
+		     uint64_t max)
+{
+	uint64_t u;
+	int r = cow_map_iter_next(it, start);
+
+	if (r <= 0)
+		return r;
+	for (*n = 1; *n < max; (*n)++) {
+		r = cow_map_iter_next(it, &u);
+		if (r < 0)
+			return r;
+		if (!r)
+			break;
+		if (u != *start + *n) {
+			it->again = u + 1;
+			break;
+		}
+	}
+	return 1;
+}
+
 void cow_map_iter_free(struct cow_map_iter *it)
 {
 	free(it->buf);
 	it->buf = NULL;
+	if (it->bitmap) {
+		cow_map_iter_free(it->bitmap);
+		free(it->bitmap);
+		it->bitmap = NULL;
+	}
+}
+
+/* The modified units of @cf (cow_map_iter_modified): 0, or -1 (said). */
+int cow_modified_count(struct cowfile *cf, uint64_t *units)
+{
+	struct cow_map_iter it;
+	uint64_t u;
+	int r;
+
+	*units = 0;
+	if (cow_map_iter_modified(&it, cf) < 0)
+		return -1;
+	while ((r = cow_map_iter_next(&it, &u)) > 0)
+		if (u < cf->hdr.rdoblocks)
+			(*units)++;
+	cow_map_iter_free(&it);
+	return r;
 }
 
 /* Units of the data area the file holds whole (a set bit beyond: lost). */
@@ -423,6 +532,49 @@ int cow_map_write(struct cowfile *cf)
 	return cow_fsync(cf->label, cf->fd);
 }
 
+/*
+ * Make the modified map of @cf (COW_EXT_MODMAP) say that every unit of
+ * the bitmap on disk was modified, as a repair must (a crash may have
+ * left modified bits behind; doc/cowfile-format.md): the bitmap's data
+ * extents copied over it, then fsync.  Bits left where the bitmap has
+ * holes mean nothing.  0, or -1 (said).
+ */
+int cow_modmap_rebuild(struct cowfile *cf)
+{
+	uint64_t pos = COW_HDRSIZE, end, limit = COW_HDRSIZE + cf->hdr.mapsize;
+	uint64_t delta = cf->hdr.modmap - COW_HDRSIZE, len;
+	uint8_t *buf;
+	int r;
+
+	if (!(cf->hdr.ext_flags & COW_EXT_MODMAP))
+		return 0;
+	buf = cow_alloc_aligned(COW_SCAN_CHUNK);
+	if (!buf) {
+		cow_err_errno(cf->label, "cannot write the modified map");
+		return -1;
+	}
+	while ((r = cow_next_data(cf->fd, &pos, &end, limit)) > 0) {
+		for (; pos < end; pos += len) {
+			len = end - pos < COW_SCAN_CHUNK ? end - pos
+							 : COW_SCAN_CHUNK;
+			if (cow_pread_full(cf->fd, buf, len, pos) !=
+			    (ssize_t)len ||
+			    cow_pwrite_full(cf->fd, buf, len, pos + delta) < 0) {
+				r = -1;
+				break;
+			}
+		}
+		if (r < 0)
+			break;
+	}
+	free(buf);
+	if (r < 0) {
+		cow_err_errno(cf->label, "cannot write the modified map");
+		return -1;
+	}
+	return cow_fsync(cf->label, cf->fd);
+}
+
 /* Write cf->hdr (in its own layout) as the header block, then fsync. */
 int cow_hdr_write(struct cowfile *cf)
 {
@@ -561,9 +713,9 @@ static int merged_rdo_unit(void *ctx, uint64_t unit, const uint8_t *data)
 
 /*
  * The fingerprint rdofile @r has once cowfile @cf (bitmap checked) is
- * merged into it: unit by unit, the cowfile's where its bit is set, the
- * rdofile's elsewhere.  A merge changes only units whose bit is set, so
- * this value holds before, during and after a merge.
+ * merged into it: unit by unit, the cowfile's where it was modified, the
+ * rdofile's elsewhere.  A merge changes only modified units, so this
+ * value holds before, during and after a merge.
  */
 int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
 			   uint32_t *fp)
@@ -572,7 +724,7 @@ int cow_merged_fingerprint(struct cowfile *cf, const struct rdofile *r,
 	int ret = 0;
 
 	cow_fp_init(&m.f);
-	if (cow_map_iter_init(&m.it, cf) < 0)
+	if (cow_map_iter_modified(&m.it, cf) < 0)
 		return -1;
 	if (merged_next(&m) >= 0) {
 		errno = 0;

@@ -9,6 +9,8 @@
  *   ctl.c      the driver's control device /dev/cow/ctl, the active
  *              cowdevices in sysfs
  *   inuse.c    locks between the tools; files of active cowdevices
+ *   newfile.c  a new file written under a temporary name, then renamed
+ *   image.c    the image a cowdevice shows, written to a file
  *   cowtab.c   /etc/cowtab, the cowdevices activated at boot
  *
  * Functions that can fail print "<tool>: <file>: <reason>" themselves and
@@ -73,6 +75,15 @@ void cow_human(uint64_t bytes, char *buf, size_t len);
 size_t cow_escape(const char *s, char *out, size_t len);
 void cow_json_str(const char *s);
 void cow_json_name(const char *key, const char *s);
+void cow_json_begin(void);
+void cow_json_key(const char *key);
+void cow_json_file(const char *key, const char *path);
+void cow_json_text(const char *key, const char *s);
+void cow_json_u64(const char *key, uint64_t v);
+void cow_json_u64_or_null(const char *key, bool known, uint64_t v);
+void cow_json_null(const char *key);
+void cow_json_bool(const char *key, bool v);
+void cow_json_end(void);
 
 extern volatile sig_atomic_t cow_interrupted;
 void cow_catch_interrupts(void);
@@ -125,10 +136,13 @@ struct cow_mapblk {
 /* The set bits of a bitmap, read extent by extent (holes skipped). */
 struct cow_map_iter {
 	struct cowfile *cf;
+	uint64_t base;		/* the map's offset in the file */
 	uint8_t *buf;		/* COW_SCAN_CHUNK bytes of bitmap */
 	uint64_t first;		/* unit of buf's first bit */
 	uint64_t units;		/* bits in buf */
 	uint64_t next;		/* next unit to look at */
+	uint64_t again;		/* unit handed back by _run, + 1; 0: none */
+	struct cow_map_iter *bitmap; /* modified: the bitmap, bits in both */
 };
 
 struct cow_map_stat {
@@ -151,7 +165,11 @@ int cow_open_file(const char *label, const char *path, int flags, int type,
 		  struct stat *st);
 int cow_open(struct cowfile *cf, const char *path, bool writable);
 int cow_map_iter_init(struct cow_map_iter *it, struct cowfile *cf);
+int cow_map_iter_modified(struct cow_map_iter *it, struct cowfile *cf);
+int cow_modified_count(struct cowfile *cf, uint64_t *units);
 int cow_map_iter_next(struct cow_map_iter *it, uint64_t *unit);
+int cow_map_iter_run(struct cow_map_iter *it, uint64_t *start, uint64_t *n,
+		     uint64_t max);
 void cow_map_iter_free(struct cow_map_iter *it);
 uint64_t cow_units_present(const struct cowfile *cf);
 int cow_map_stat(struct cowfile *cf, struct cow_map_stat *st);
@@ -162,6 +180,7 @@ int cow_map_test(struct cowfile *cf, uint64_t unit);
 int cow_map_set(struct cowfile *cf, uint64_t unit);
 int cow_map_clear(struct cowfile *cf, uint64_t unit);
 int cow_map_write(struct cowfile *cf);
+int cow_modmap_rebuild(struct cowfile *cf);
 int cow_hdr_write(struct cowfile *cf);
 void cow_close(struct cowfile *cf);
 
@@ -174,6 +193,11 @@ void rdo_close(struct rdofile *r);
 
 int cow_refuse_rdo(const struct cowfile *cf, const struct rdofile *r, int e);
 int cow_check_pair(struct cowfile *cf, const struct rdofile *r);
+
+/* ---- image.c ---------------------------------------------------- */
+
+int cow_image_write(struct cowfile *cf, const struct rdofile *r, int fd,
+		    const char *label, int progress, uint64_t *written);
 
 /* ---- ctl.c ------------------------------------------------------ */
 
@@ -199,6 +223,7 @@ struct cow_active {
 	char cowfile[COW_PATH_MAX];
 	struct cow_file_id rdo_id, cow_id;
 	char state[32];		/* cowloop/state, "" when not shown */
+	char fill[64];		/* cowloop/fill, "" when not shown */
 	uint64_t size;		/* bytes, 0 when not shown */
 };
 
@@ -219,7 +244,30 @@ int cow_active_user(const struct stat *st, unsigned int *devno,
 		    const char **as);
 int cow_refuse_active(const char *label, const struct stat *st);
 int cow_claim(const char *label, int fd, bool write);
+int cow_claim_source(const char *label, int fd);
+bool cow_same_file(const struct stat *a, const struct stat *b);
+int cow_is_cowdevice(const struct stat *st, char *name, size_t len);
 int cow_refuse_loop(const char *label, int fd);
+
+/* ---- newfile.c -------------------------------------------------- */
+
+/* A new file, written as .<name>.<tool>-XXXXXX, renamed once complete. */
+struct cow_newfile {
+	const char *path;	/* its name */
+	const char *label;	/* "output <path>", for messages */
+	char tmp[COW_PATH_MAX + 64];	/* the temporary name, "" once gone */
+	int fd;			/* the temporary file, open for writing */
+	int dirfd;		/* its directory, made durable after the rename */
+	mode_t mode;		/* its permissions, less the umask */
+	bool replace;		/* may replace an existing file of that name */
+};
+
+int cow_newfile_check(const char *label, const char *path);
+int cow_newfile_open(struct cow_newfile *nf, const char *label,
+		     const char *path, mode_t mode, bool replace);
+int cow_newfile_commit(struct cow_newfile *nf);
+void cow_newfile_abort(struct cow_newfile *nf);
+void cow_newfile_close(struct cow_newfile *nf);
 
 /* ---- cowtab.c --------------------------------------------------- */
 
@@ -235,6 +283,8 @@ struct cowtab_entry {
 	bool noauto;			/* not at boot, nor by cowdev -A */
 	bool readonly;			/* ro: as cowdev -a -r */
 	bool partscan;			/* partscan: as cowdev -a -P */
+	bool copyread;			/* copy-on-read: as cowdev -a */
+	bool fill;			/* fill: as cowdev -a --fill */
 	char cowkey[COW_PATH_MAX];	/* what cowfile resolves to */
 };
 

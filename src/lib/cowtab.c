@@ -101,18 +101,27 @@ static int parse_options(char *opts, struct cowtab_entry *e, char *why,
 			e->readonly = true;
 		} else if (!strcmp(o, "partscan")) {
 			e->partscan = true;
+		} else if (!strcmp(o, "copy-on-read")) {
+			e->copyread = true;
+		} else if (!strcmp(o, "fill")) {
+			e->fill = true;
 		} else if (!strcmp(o, "defaults")) {
 			continue;
 		} else {
 			snprintf(why, len, "unknown option '%s' (known: "
-				 "repair=yes, repair=no, noauto, ro, partscan)",
-				 o);
+				 "repair=yes, repair=no, noauto, ro, partscan, "
+				 "copy-on-read, fill)", o);
 			return -1;
 		}
 	}
 	if (e->readonly && e->repair) {
 		snprintf(why, len, "options ro and repair=yes exclude each "
 			 "other (a read-only cowdevice writes nothing)");
+		return -1;
+	}
+	if (e->readonly && (e->copyread || e->fill)) {
+		snprintf(why, len, "option ro excludes copy-on-read and fill "
+			 "(a read-only cowdevice writes nothing)");
 		return -1;
 	}
 	return 0;

@@ -218,6 +218,8 @@ int cow_active_list(struct cow_active **v, size_t *n)
 			cow_file_id_parse(path, &a[*n].cow_id);
 		read_attr(de->d_name, "cowloop/state", a[*n].state,
 			  sizeof(a[*n].state));
+		read_attr(de->d_name, "cowloop/fill", a[*n].fill,
+			  sizeof(a[*n].fill));
 		if (!read_attr(de->d_name, "size", path, sizeof(path)))
 			a[*n].size = strtoull(path, NULL, 10) * 512;
 		(*n)++;

@@ -79,7 +79,7 @@ int cow_file_id_parse(const char *s, struct cow_file_id *id)
 }
 
 /* Are @a and @b the same file (a block device: the same device)? */
-static bool same_file(const struct stat *a, const struct stat *b)
+bool cow_same_file(const struct stat *a, const struct stat *b)
 {
 	if (S_ISBLK(b->st_mode))
 		return S_ISBLK(a->st_mode) && a->st_rdev == b->st_rdev;
@@ -97,7 +97,7 @@ bool cow_active_is(const struct cow_file_id *id, const char *path,
 	struct stat s;
 
 	if (!id->known)
-		return !stat(path, &s) && same_file(&s, st);
+		return !stat(path, &s) && cow_same_file(&s, st);
 	if (S_ISBLK(st->st_mode))
 		return id->rdev_major == major(st->st_rdev) &&
 		       id->rdev_minor == minor(st->st_rdev);
@@ -173,7 +173,7 @@ static bool cow_loop_uses(const char *name, const char *backing,
 	struct stat s;
 	int fd, r;
 
-	if (!stat(backing, &s) && same_file(&s, st))
+	if (!stat(backing, &s) && cow_same_file(&s, st))
 		return true;
 	snprintf(dev, sizeof(dev), "/dev/%s", name);
 	fd = open(dev, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -246,4 +246,68 @@ int cow_claim(const char *label, int fd, bool write)
 	if (cow_lock(fd, label, write))
 		return -1;
 	return cow_refuse_active(label, &st);
+}
+
+/*
+ * Claim the file open as @fd (@label: "rdofile <path>") for a tool that
+ * only reads it as the image below a cowfile (cowmerge -o, cowcreate):
+ * locked shared against the tools that write it, and refused when an
+ * active cowdevice uses it as its cowfile, which the driver writes.  As
+ * an active cowdevice's rdofile it is never written: read, as several
+ * sessions over one image do.  Returns 0, or -1 (said).
+ */
+int cow_claim_source(const char *label, int fd)
+{
+	unsigned int devno;
+	const char *as;
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0) {
+		cow_err_errno(label, NULL);
+		return -1;
+	}
+	if (cow_lock(fd, label, false))
+		return -1;
+	r = cow_active_user(&st, &devno, &as);
+	if (r > 0 && !strcmp(as, "cowfile"))
+		cow_err(label, "in use by /dev/cow/%u (as its cowfile, which "
+			"changes): deactivate it first (cowdev -d /dev/cow/%u)",
+			devno, devno);
+	return r < 0 || (r > 0 && !strcmp(as, "cowfile")) ? -1 : 0;
+}
+
+/*
+ * Is @st a cowdevice or one of its partitions (/dev/cow/N, /dev/cowNpM),
+ * which cannot be an rdofile (COW_E_STACK)?  Known by what sysfs names
+ * its device number: /sys/dev/block/MAJ:MIN leads to .../cowN or
+ * .../cowNpM.  Returns 1 with the name in @name, else 0.
+ */
+int cow_is_cowdevice(const struct stat *st, char *name, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	const char *b, *p;
+	ssize_t n;
+
+	if (!S_ISBLK(st->st_mode))
+		return 0;
+	snprintf(path, sizeof(path), "%s/dev/block/%u:%u", cow_sysfs(),
+		 major(st->st_rdev), minor(st->st_rdev));
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = '\0';
+	b = strrchr(link, '/');
+	b = b ? b + 1 : link;
+	if (strncmp(b, "cow", 3) || !b[3])
+		return 0;
+	p = b + 3 + strspn(b + 3, "0123456789");
+	if (p == b + 3)
+		return 0;
+	if (*p == 'p' && p[1] && !p[1 + strspn(p + 1, "0123456789")])
+		p = "";
+	if (*p)
+		return 0;
+	snprintf(name, len, "%s", b);
+	return 1;
 }

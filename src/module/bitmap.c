@@ -779,8 +779,7 @@ static int cow_bm_adopt(struct cow_dev *cd, u64 p, void *buf, bool repair,
  * Next allocated range of @file at or after @pos, below @end: the hole
  * skipping that keeps loading and repair proportional to what is written.
  */
-static bool cow_next_data(struct file *file, loff_t *pos, loff_t *len,
-			  loff_t end)
+bool cow_next_data(struct file *file, loff_t *pos, loff_t *len, loff_t end)
 {
 	loff_t data, hole;
 

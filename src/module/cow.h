@@ -29,6 +29,8 @@
 #define COW_MAX_HW_SECTORS	2560U
 /* Largest discard or write-zeroes (1 GiB): 32 bitmap pages at most. */
 #define COW_MAX_ZERO_SECTORS	(SZ_1G >> SECTOR_SHIFT)
+/* Ranges read from the rdofile noted for copy-on-read (see fill.c). */
+#define COW_COR_MAX		64
 /* Bitmap pages written per flush batch (see bitmap.c). */
 #define COW_FLUSH_BATCH		16
 
@@ -101,6 +103,23 @@ struct cow_dev {
 	bool			claimed;	/* files checked, not in use */
 	bool			readonly;	/* activated read-only */
 	bool			partscan;	/* partitions are scanned */
+	bool			mm_build;	/* activation writes the modified map */
+
+	/* copied units (fill.c): the thread's, but fill_rate (sysfs) */
+	bool			standalone;	/* COW_ACT_STANDALONE: no rdofile */
+	bool			copyread;	/* COW_ACT_COPYREAD */
+	bool			filling;	/* COW_ACT_FILL, until all are in */
+	bool			fill_failed;	/* a copy failed: no more */
+	u64			fill_pos;	/* the fill's next unit */
+	unsigned long		fill_last;	/* jiffies: the last copy, */
+	u64			fill_len;	/* of so many bytes */
+	unsigned int		fill_rate;	/* KiB/s, 0: no limit */
+	void			*fill_buf;
+	struct {
+		u64		unit, count;
+	}			cor[COW_COR_MAX];
+	unsigned int		cor_n;
+	atomic64_t		copied;		/* units copied */
 	bool			can_punch;	/* cowfile takes PUNCH_HOLE */
 	enum cow_reason		reason;		/* why activation was refused */
 	u64			detail;		/* and cow_ioc_dev.detail */
@@ -122,6 +141,16 @@ int cow_deactivate(unsigned int devno);
 int cow_sync(unsigned int devno);
 struct cow_dev *cow_dev_get(unsigned int devno);
 void cow_dev_put(struct cow_dev *cd);
+
+/* fill.c */
+bool cow_mm_on(struct cow_dev *cd);
+int cow_mm_build(struct cow_dev *cd);
+int cow_mm_set(struct cow_dev *cd, u64 unit, u64 count);
+void cow_cor_note(struct cow_dev *cd, u64 unit, u64 count);
+bool cow_fill_pending(struct cow_dev *cd);
+long cow_fill_wait(struct cow_dev *cd);
+void cow_fill_step(struct cow_dev *cd);
+int cow_fill_init(struct cow_dev *cd);
 
 /* checkpoint.c */
 int cow_checkpoint(struct cow_ioc_dev *req);
@@ -152,6 +181,7 @@ void cow_bm_set(struct cow_dev *cd, u64 unit, u64 count);
 int cow_bm_flush(struct cow_dev *cd);
 int cow_bm_sync(struct cow_dev *cd, bool clean);
 void cow_bm_free(struct cow_dev *cd);
+bool cow_next_data(struct file *file, loff_t *pos, loff_t *len, loff_t end);
 int cow_bm_dev_init(struct cow_dev *cd);
 unsigned long cow_bm_memory(struct cow_dev *cd);
 void cow_bm_trim(struct cow_dev *cd);

@@ -153,14 +153,15 @@ static void cow_open_direct(struct cow_dev *cd, enum cow_file_id id,
 static bool cow_file_in_use(struct cow_dev *cd, enum cow_file_id mine,
 			    enum cow_file_id id)
 {
-	struct inode *inode = file_inode(cd->file[mine]);
 	struct cow_dev *other;
 	unsigned long i;
 
 	lockdep_assert_held(&cow_ctl_mutex);
+	if (!cd->file[mine])
+		return false;		/* standalone: no rdofile */
 	xa_for_each(&cow_devs, i, other)
-		if (other != cd && other->claimed &&
-		    file_inode(other->file[id]) == inode)
+		if (other != cd && other->claimed && other->file[id] &&
+		    file_inode(other->file[id]) == file_inode(cd->file[mine]))
 			return true;
 	return false;
 }
@@ -198,7 +199,9 @@ static int cow_open_rdofile(struct cow_dev *cd)
 		return cow_refuse(cd, COW_E_RDOTYPE);
 	if (cow_file_size(file) < COW_MAPUNIT)
 		return cow_refuse(cd, COW_E_RDOSMALL);
-	cow_open_direct(cd, COW_RDO, O_RDONLY);
+	/* copy-on-read copies what was just read: from the page cache */
+	if (!cd->copyread)
+		cow_open_direct(cd, COW_RDO, O_RDONLY);
 	return 0;
 }
 
@@ -227,7 +230,7 @@ static int cow_open_cowfile(struct cow_dev *cd)
 	inode = file_inode(file);
 	if (!S_ISREG(inode->i_mode))
 		return cow_refuse(cd, COW_E_COWTYPE);
-	if (inode == file_inode(cd->file[COW_RDO]))
+	if (cd->file[COW_RDO] && inode == file_inode(cd->file[COW_RDO]))
 		return cow_refuse(cd, COW_E_SAMEFILE);
 
 	/* Page cache allocations for it must not recurse into us (as loop) */
@@ -326,6 +329,8 @@ static int cow_check_header(struct cow_dev *cd, u64 rdosize, bool repair)
 	ret = cow_hdr_check_state(h);
 	if (ret && !(ret == COW_E_DIRTY && repair))
 		return cow_refuse(cd, ret);
+	if (cd->standalone)
+		return 0;	/* nothing of the rdofile is read: whole */
 	ret = cow_rdo_fingerprint(cd, h->rdoblocks, &fp);
 	if (ret)
 		return ret;
@@ -375,7 +380,8 @@ static loff_t cow_file_limit(struct cow_dev *cd, loff_t need)
 }
 
 /*
- * The cowfile will grow up to cow_cowsize() bytes: its file system must
+ * The cowfile will grow up to cow_cowsize() bytes (and its modified map
+ * after, with copied units): its file system must
  * take a file that large (vfat: 4 GiB, ext2 with 1 KiB blocks: 16 GiB,
  * ext4: 16 TiB), or writes past its limit would fail later with EIO.
  * A read-only activation never grows it.
@@ -384,6 +390,11 @@ static int cow_check_fslimit(struct cow_dev *cd, u64 rdoblocks)
 {
 	loff_t max = file_inode(cd->file[COW_COW])->i_sb->s_maxbytes;
 	u64 need = cow_cowsize(rdoblocks);
+
+	/* and the modified map, after the data area */
+	if (cd->copyread || cd->filling ||
+	    (cd->hdr.ext_flags & COW_EXT_MODMAP))
+		need = cow_modmap_off(rdoblocks) + cow_mapsize(rdoblocks);
 
 	if (cd->readonly)
 		return 0;
@@ -400,9 +411,11 @@ static int cow_check_fslimit(struct cow_dev *cd, u64 rdoblocks)
 /* Open both files. */
 static noinline int cow_open_files(struct cow_dev *cd)
 {
-	int ret;
+	int ret = 0;
 
-	ret = cow_open_rdofile(cd);
+	/* standalone: the rdofile is not even looked at (its server gone) */
+	if (!cd->standalone)
+		ret = cow_open_rdofile(cd);
 	if (!ret)
 		ret = cow_open_cowfile(cd);
 	return ret;
@@ -415,13 +428,13 @@ ALLOW_ERROR_INJECTION(cow_open_files, ERRNO);
  */
 static noinline int cow_load(struct cow_dev *cd, bool repair)
 {
-	u64 rdosize = cow_file_size(cd->file[COW_RDO]);
+	u64 rdosize = cd->standalone ? 0 : cow_file_size(cd->file[COW_RDO]);
 	int ret;
 
 	if (cow_rdoblocks(rdosize) > COW_MAX_RDOBLOCKS)
 		return cow_refuse(cd, COW_E_RDOBIG);
 	if (cow_file_size(cd->file[COW_COW]) == 0) {
-		if (cd->readonly)
+		if (cd->readonly || cd->standalone)
 			return cow_refuse(cd, COW_E_NOCOWFILE);
 		ret = cow_check_fslimit(cd, cow_rdoblocks(rdosize));
 		if (!ret)
@@ -435,6 +448,20 @@ static noinline int cow_load(struct cow_dev *cd, bool repair)
 	}
 	if (ret)
 		return ret;
+	/* standalone: every unit is in the cowfile, the rdofile never read */
+	if (cd->standalone) {
+		if (atomic64_read(&cd->cowused) != cd->hdr.rdoblocks)
+			return cow_refuse(cd, COW_E_NOTFULL);
+		rdosize = cd->hdr.rdosize ?: cd->hdr.rdoblocks << COW_MAPUNIT_SHIFT;
+	}
+	/*
+	 * The modified map is made when units start being copied, and
+	 * made again by a repair: a crash may have left it behind.
+	 */
+	if ((cd->copyread || cd->filling) && !cow_mm_on(cd))
+		cd->mm_build = true;
+	if (cow_mm_on(cd) && repair && (cd->hdr.flags & COW_F_DIRTY))
+		cd->mm_build = true;
 	/* From now on bitmap writes are ordered: cow_commit() says so. */
 	cd->hdr.ext_flags |= COW_EXT_ORDERED;
 	cd->hdr.rdosize = rdosize;
@@ -490,6 +517,16 @@ static noinline int cow_commit(struct cow_dev *cd)
 	}
 	if (!ret)
 		ret = cow_bm_flush(cd);
+	if (!ret && cd->mm_build) {
+		ret = cow_mm_build(cd);
+		mutex_lock(&cd->meta_mutex);
+		if (!ret)
+			ret = cow_hdr_store(cd, cd->hdr.flags | COW_F_DIRTY,
+					    atomic64_read(&cd->cowused));
+		mutex_unlock(&cd->meta_mutex);
+	}
+	if (!ret)
+		ret = cow_fill_init(cd);
 	if (!ret)
 		cd->can_punch = cow_probe_punch(cd);
 	return ret;
@@ -533,6 +570,7 @@ static void cow_dev_free(struct cow_dev *cd)
 	cow_bm_free(cd);
 	cow_io_dev_exit(cd);
 	kvfree(cd->flush_buf);
+	kvfree(cd->fill_buf);
 	kfree(cd->unit_buf);
 	kfree(cd->hdr_buf);
 	kfree(cd->orig_hdr);
@@ -580,6 +618,8 @@ static bool cow_rotational(struct cow_dev *cd)
 	int id;
 
 	for (id = 0; id < COW_NR_FILES; id++) {
+		if (!cd->file[id])
+			continue;
 		bdev = cow_backing_bdev(cd->file[id]);
 		if (bdev && bdev_rot(bdev))
 			return true;
@@ -760,6 +800,10 @@ static int cow_activate_dev(struct cow_ioc_dev *req, struct cow_dev **held)
 		return -ENOMEM;
 	cd->readonly = req->flags & COW_ACT_READONLY;
 	cd->partscan = req->flags & COW_ACT_PARTSCAN;
+	/* a fill copies what is read first */
+	cd->copyread = req->flags & (COW_ACT_COPYREAD | COW_ACT_FILL);
+	cd->filling = req->flags & COW_ACT_FILL;
+	cd->standalone = req->flags & COW_ACT_STANDALONE;
 	ret = cow_claim_devno(cd, req);
 	if (ret)
 		goto out_close;
@@ -821,6 +865,15 @@ int cow_activate(struct cow_ioc_dev *req, struct cow_dev **held)
 		req->reason = COW_E_ROREPAIR;
 		return -EINVAL;
 	}
+	if ((req->flags & COW_ACT_READONLY) &&
+	    (req->flags & (COW_ACT_COPYREAD | COW_ACT_FILL))) {
+		req->reason = COW_E_ROCOPY;
+		return -EINVAL;
+	}
+	/* standalone: nothing left to copy */
+	if ((req->flags & COW_ACT_STANDALONE) &&
+	    (req->flags & (COW_ACT_COPYREAD | COW_ACT_FILL)))
+		return -EINVAL;
 	if (!cow_path_ok(req->rdofile) || !cow_path_ok(req->cowfile)) {
 		req->reason = COW_E_PATH;
 		return -EINVAL;

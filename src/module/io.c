@@ -371,10 +371,15 @@ static void cow_read(struct cow_dev *cd, struct bio *bio, unsigned long start)
 		if (in_cow) {
 			cow_read_cow(io, cd->hdr.doffset + pos, done,
 				     run - pos);
+		} else if (unlikely(!cd->file[COW_RDO])) {
+			/* standalone, and a unit not in the cowfile: none */
+			WRITE_ONCE(io->status, BLK_STS_IOERR);
 		} else {
 			atomic64_inc(&cd->rdoreads);
 			cow_rq_submit(io, cd->dio[COW_RDO] ?: cd->file[COW_RDO],
 				      COW_RDO, pos, done, run - pos);
+			cow_cor_note(cd, pos >> COW_MAPUNIT_SHIFT,
+				     (run - pos) >> COW_MAPUNIT_SHIFT);
 		}
 		done += run - pos;
 		pos = run;
@@ -396,6 +401,8 @@ static int cow_copy_up(struct cow_dev *cd, u64 unit)
 	wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
 	if (cow_bm_test(cd, unit))
 		return 0;
+	if (unlikely(!cd->file[COW_RDO]))
+		return -EIO;		/* standalone: cannot be, every unit is in */
 	atomic64_inc(&cd->rdoreads);
 	ret = cow_file_rw(cd, COW_RDO, false, cd->unit_buf, COW_MAPUNIT, pos);
 	if (ret) {
@@ -530,6 +537,8 @@ static void cow_write(struct cow_dev *cd, struct bio *bio,
 		ret = cow_copy_up(cd, first);
 	if (!ret && (end & (COW_MAPUNIT - 1)) && !cow_bm_test(cd, last))
 		ret = cow_copy_up(cd, last);
+	if (!ret)
+		ret = cow_mm_set(cd, first, last - first + 1);
 	if (ret) {
 		cow_bio_done(bio, errno_to_blk_status(ret), start);
 		return;
@@ -629,6 +638,8 @@ static int cow_zero_range(struct cow_dev *cd, struct bio *bio, loff_t pos,
 	int ret;
 
 	ret = cow_bm_prepare(cd, first, last - first + 1);
+	if (!ret)
+		ret = cow_mm_set(cd, first, last - first + 1);
 	if (!ret && pos < head)
 		ret = cow_zero_part(cd, pos, head);
 	if (!ret && head < tail)
@@ -745,6 +756,12 @@ static bool cow_has_work(struct cow_dev *cd)
 	return work || READ_ONCE(cd->bm_trim);
 }
 
+/* While copying: a request came, or the device goes. */
+static bool cow_idle_over(struct cow_dev *cd)
+{
+	return cow_has_work(cd) || kthread_should_stop();
+}
+
 /* FUA writes have completed: flush, then end them. */
 static void cow_finish_fua(struct cow_dev *cd, struct bio_list *fua)
 {
@@ -777,10 +794,27 @@ int cow_thread(void *data)
 	struct bio_list bios, fua;
 	struct bio *bio;
 	bool stop;
+	long t;
 
 	current->flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
 	set_freezable();
 	for (;;) {
+		/* idle: copy (fill.c), as fast as fill_rate lets */
+		if (cow_fill_pending(cd) && !cow_idle_over(cd)) {
+			t = cow_fill_wait(cd);
+			if (t) {
+				wait_event_freezable_timeout(cd->wq,
+							     cow_idle_over(cd),
+							     t);
+				continue;
+			}
+			down_read(&cd->hold);
+			cow_fill_step(cd);
+			cow_bm_trim(cd);
+			up_read(&cd->hold);
+			try_to_freeze();
+			continue;
+		}
 		wait_event_freezable(cd->wq, cow_has_work(cd) ||
 				     (kthread_should_stop() &&
 				      !atomic_read(&cd->inflight)));

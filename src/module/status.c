@@ -42,6 +42,8 @@ static ssize_t cow_file_id_show(struct device *dev, enum cow_file_id id,
 	struct kstat st;
 	int ret;
 
+	if (!file)
+		return sysfs_emit(buf, "-\n");	/* standalone: no rdofile */
 	ret = vfs_getattr(&file->f_path, &st, STATX_INO,
 			  AT_STATX_SYNC_AS_STAT);
 	if (ret)
@@ -107,6 +109,52 @@ static ssize_t discard_show(struct device *dev, struct device_attribute *a,
 			  cow_dev_of(dev)->can_punch ? "punch" : "none");
 }
 
+/*
+ * Copied units (fill.c): "PRESENT TOTAL COPIED STATE": the units in the
+ * cowfile, of the device, copied from the rdofile since activation, and
+ * filling, copy-on-read, done (every unit is in the cowfile: the rdofile
+ * is not read any more), failed (a copy failed, copying stopped) or off.
+ */
+static ssize_t fill_show(struct device *dev, struct device_attribute *a,
+			 char *buf)
+{
+	struct cow_dev *cd = cow_dev_of(dev);
+	u64 present = atomic64_read(&cd->cowused);
+	const char *state;
+
+	if (READ_ONCE(cd->fill_failed))
+		state = "failed";
+	else if (present == cd->hdr.rdoblocks)
+		state = "done";
+	else if (READ_ONCE(cd->filling))
+		state = "filling";
+	else if (cd->copyread)
+		state = "copy-on-read";
+	else
+		state = "off";
+	return sysfs_emit(buf, "%llu %llu %lld %s\n", present,
+			  cd->hdr.rdoblocks, atomic64_read(&cd->copied), state);
+}
+
+/* The fill's throttle, KiB/s; 0: as fast as the device is idle. */
+static ssize_t fill_rate_show(struct device *dev, struct device_attribute *a,
+			      char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(cow_dev_of(dev)->fill_rate));
+}
+
+static ssize_t fill_rate_store(struct device *dev, struct device_attribute *a,
+			       const char *buf, size_t len)
+{
+	unsigned int rate;
+	int ret = kstrtouint(buf, 10, &rate);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(cow_dev_of(dev)->fill_rate, rate);
+	return len;
+}
+
 static DEVICE_ATTR_RO(rdofile);
 static DEVICE_ATTR_RO(cowfile);
 static DEVICE_ATTR_RO(rdofile_id);
@@ -114,6 +162,8 @@ static DEVICE_ATTR_RO(cowfile_id);
 static DEVICE_ATTR_RO(state);
 static DEVICE_ATTR_RO(memory);
 static DEVICE_ATTR_RO(discard);
+static DEVICE_ATTR_RO(fill);
+static DEVICE_ATTR_RW(fill_rate);
 
 static struct attribute *cow_attrs[] = {
 	&dev_attr_rdofile.attr,
@@ -123,6 +173,8 @@ static struct attribute *cow_attrs[] = {
 	&dev_attr_state.attr,
 	&dev_attr_memory.attr,
 	&dev_attr_discard.attr,
+	&dev_attr_fill.attr,
+	&dev_attr_fill_rate.attr,
 	NULL,
 };
 

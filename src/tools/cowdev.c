@@ -21,7 +21,7 @@
 
 static const struct cow_tool tool = {
 	.name = "cowdev",
-	.synopsis = "-l [-n] [-J] [-O columns]\n-a [-r] [-P] rdofile cowfile [cowdevice]\n-d cowdevice...\n-A [cowdevice...]\n-D\n-c cowdevice file",
+	.synopsis = "-l [-n] [-J] [-O columns]\n-a [-r] [-P] [--copy-on-read] [--fill] [--standalone] rdofile cowfile [cowdevice]\n-d cowdevice...\n-A [cowdevice...]\n-D\n-c cowdevice file",
 	.summary = "Activate, deactivate or list cowdevices (/dev/cow/N).",
 	.options = "  -a, --activate    activate a cowdevice for rdofile and cowfile\n"
 		   "                    (a new cowfile is created when it does not\n"
@@ -29,6 +29,13 @@ static const struct cow_tool tool = {
 		   "  -r, --read-only   with -a: a read-only cowdevice; the cowfile\n"
 		   "                    must exist and is not written at all\n"
 		   "  -P, --partscan    with -a: show the partitions (/dev/cowNpM)\n"
+		   "      --copy-on-read  with -a: what is read from the rdofile\n"
+		   "                    is copied into the cowfile too\n"
+		   "      --fill        with -a: every unit is copied into the\n"
+		   "                    cowfile, in the background; then the\n"
+		   "                    rdofile is not read any more\n"
+		   "      --standalone  with -a: the rdofile is not opened (its\n"
+		   "                    server gone): the cowfile must be filled\n"
 		   "  -d, --deactivate  deactivate cowdevices (/dev/cow/N or N)\n"
 		   "  -A, --activate-cowtab  activate the cowdevices of /etc/cowtab\n"
 		   "                    (all but noauto ones, or those named)\n"
@@ -41,9 +48,11 @@ static const struct cow_tool tool = {
 		   "  -J, --json        with -l: in JSON (see cowdev(8))\n"
 		   "  -n, --noheadings  with -l: no heading line\n"
 		   "  -O, --output COLS with -l: the columns, of NAME, RDOFILE,\n"
-		   "                    COWFILE, STATE, SIZE (default the first\n"
-		   "                    three; with -J all five)\n",
+		   "                    COWFILE, STATE, SIZE, FILL (default the\n"
+		   "                    first three; with -J all)\n",
 };
+
+enum { OPT_COPYREAD = 0x200, OPT_FILL, OPT_STANDALONE };
 
 static const struct option longopts[] = {
 	{ "activate", no_argument, NULL, 'a' },
@@ -54,6 +63,9 @@ static const struct option longopts[] = {
 	{ "list", no_argument, NULL, 'l' },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "partscan", no_argument, NULL, 'P' },
+	{ "copy-on-read", no_argument, NULL, OPT_COPYREAD },
+	{ "fill", no_argument, NULL, OPT_FILL },
+	{ "standalone", no_argument, NULL, OPT_STANDALONE },
 	{ "json", no_argument, NULL, 'J' },
 	{ "noheadings", no_argument, NULL, 'n' },
 	{ "output", required_argument, NULL, 'O' },
@@ -84,6 +96,30 @@ static __u32 parse_devno(const char *s)
 				COW_MAXCOWS_LIMIT - 1, limit);
 	}
 	return (__u32)n;
+}
+
+/*
+ * @path made absolute against the working directory, by its text only:
+ * nothing is looked up (a standalone activation's rdofile, whose server
+ * may be gone: a lookup on a hard NFS mount would never return).
+ */
+static int text_path(const char *what, const char *path, char *out)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/') {
+		if (strlen(path) < COW_PATH_MAX) {
+			strcpy(out, path);
+			return 0;
+		}
+	} else if (getcwd(cwd, sizeof(cwd)) &&
+		   snprintf(out, COW_PATH_MAX, "%s/%s", cwd, path) <
+		   COW_PATH_MAX) {
+		return 0;
+	}
+	cow_err(path, "%s: path too long, or the working directory unknown",
+		what);
+	return -1;
 }
 
 /*
@@ -148,28 +184,32 @@ static void unclaim(struct claim *c)
 }
 
 static int claim(struct claim *c, const char *rdofile, const char *cowfile,
-		 bool readonly)
+		 bool readonly, bool standalone)
 {
-	struct stat rs, cs;
+	struct stat rs = { 0 }, cs;
 
 	snprintf(c->rlabel, sizeof(c->rlabel), "rdofile %s", rdofile);
 	snprintf(c->clabel, sizeof(c->clabel), "cowfile %s", cowfile);
 	c->cow = -1;
-	c->rdo = cow_open_file(c->rlabel, rdofile, O_RDONLY, COW_E_RDOTYPE,
-			       &rs);
-	if (c->rdo < 0)
-		return -1;
+	c->rdo = -1;
+	if (!standalone) {	/* standalone: the rdofile is not touched */
+		c->rdo = cow_open_file(c->rlabel, rdofile, O_RDONLY,
+				       COW_E_RDOTYPE, &rs);
+		if (c->rdo < 0)
+			return -1;
+	}
 	if (readonly || stat(cowfile, &cs) == 0 || errno != ENOENT) {
 		c->cow = cow_open_file(c->clabel, cowfile, readonly ? O_RDONLY :
 				       O_RDWR, COW_E_COWTYPE, &cs);
 		if (c->cow < 0)
 			goto fail;
-		if (rs.st_dev == cs.st_dev && rs.st_ino == cs.st_ino) {
+		if (c->rdo >= 0 && rs.st_dev == cs.st_dev &&
+		    rs.st_ino == cs.st_ino) {
 			cow_err(c->rlabel, "%s", cow_strerror(COW_E_SAMEFILE));
 			goto fail;
 		}
 	}
-	if (!cow_lock(c->rdo, c->rlabel, false) &&
+	if ((c->rdo < 0 || !cow_lock(c->rdo, c->rlabel, false)) &&
 	    (c->cow < 0 || !cow_lock(c->cow, c->clabel, !readonly)))
 		return 0;
 fail:
@@ -193,10 +233,13 @@ static int activate(char **args, int nargs, __u32 flags)
 		cow_usage_error("-a needs rdofile cowfile [cowdevice]");
 	d.devno = nargs == 3 ? parse_devno(args[2]) : COW_DEV_ANY;
 	d.flags = flags;
-	if (abs_path("rdofile", args[0], d.rdofile, false) < 0 ||
+	if (((flags & COW_ACT_STANDALONE) ?
+	     text_path("rdofile", args[0], d.rdofile) :
+	     abs_path("rdofile", args[0], d.rdofile, false)) < 0 ||
 	    abs_path("cowfile", args[1], d.cowfile,
-		     !(flags & COW_ACT_READONLY)) < 0 ||
-	    claim(&c, d.rdofile, d.cowfile, flags & COW_ACT_READONLY) < 0)
+		     !(flags & (COW_ACT_READONLY | COW_ACT_STANDALONE))) < 0 ||
+	    claim(&c, d.rdofile, d.cowfile, flags & COW_ACT_READONLY,
+		  flags & COW_ACT_STANDALONE) < 0)
 		return COW_EXIT_FAIL;
 	r = cow_ctl_ioctl(COW_IOC_ACTIVATE, &d);
 	unclaim(&c);
@@ -412,7 +455,7 @@ static int tab_activate(struct tabrun *r, const struct cowtab_entry *e)
 	}
 	tab_entry = e;
 	cow_err_hook = tab_said;
-	ret = claim(&c, e->rdofile, e->cowfile, e->readonly);
+	ret = claim(&c, e->rdofile, e->cowfile, e->readonly, false);
 	cow_err_hook = NULL;
 	if (ret)
 		return COW_EXIT_FAIL;
@@ -436,7 +479,9 @@ static int tab_activate(struct tabrun *r, const struct cowtab_entry *e)
 		return COW_EXIT_FAIL;
 	}
 	d.flags |= (e->readonly ? COW_ACT_READONLY : 0) |
-		   (e->partscan ? COW_ACT_PARTSCAN : 0);
+		   (e->partscan ? COW_ACT_PARTSCAN : 0) |
+		   (e->copyread ? COW_ACT_COPYREAD : 0) |
+		   (e->fill ? COW_ACT_FILL : 0);
 	d.devno = e->devno;
 	snprintf(d.rdofile, sizeof(d.rdofile), "%s", e->rdofile);
 	snprintf(d.cowfile, sizeof(d.cowfile), "%s", e->cowfile);
@@ -526,7 +571,8 @@ static int activate_cowtab(char **args, int nargs)
 }
 
 /* The columns of -l (-O picks them), as losetup -l has. */
-enum { COL_NAME, COL_RDOFILE, COL_COWFILE, COL_STATE, COL_SIZE, NCOLS };
+enum { COL_NAME, COL_RDOFILE, COL_COWFILE, COL_STATE, COL_SIZE, COL_FILL,
+	NCOLS };
 
 static const struct column {
 	const char *id;		/* -O name, lower case for --json */
@@ -538,6 +584,7 @@ static const struct column {
 	[COL_COWFILE]	= { "cowfile", "copy-on-write file", 32 },
 	[COL_STATE]	= { "state", "state", 5 },
 	[COL_SIZE]	= { "size", "size", 4 },
+	[COL_FILL]	= { "fill", "fill", 4 },
 };
 
 struct listopts {
@@ -559,13 +606,31 @@ static void parse_columns(struct listopts *o, const char *arg)
 			;
 		if (i == NCOLS)
 			cow_usage_error("-O: unknown column '%s' (known: NAME, "
-					"RDOFILE, COWFILE, STATE, SIZE)", t);
+					"RDOFILE, COWFILE, STATE, SIZE, FILL)",
+					t);
 		if (o->ncols < NCOLS)
 			o->cols[o->ncols++] = i;
 	}
 	free(copy);
 	if (!o->ncols)
 		cow_usage_error("-O: no column named");
+}
+
+/*
+ * The FILL cell: of cowloop/fill's "PRESENT TOTAL COPIED STATE", the
+ * share of units in the cowfile and the state ("37.5% filling",
+ * "100% done"); "-" for a device that copies nothing, or an old driver.
+ */
+static size_t fill_cell(const char *fill, char *out, size_t len)
+{
+	unsigned long long present, total, copied;
+	char state[32];
+
+	if (sscanf(fill, "%llu %llu %llu %31s", &present, &total, &copied,
+		   state) != 4 || !strcmp(state, "off") || !total)
+		return (size_t)snprintf(out, len, "-");
+	return (size_t)snprintf(out, len, "%.1f%% %s",
+				100.0 * (double)present / (double)total, state);
 }
 
 /*
@@ -585,6 +650,8 @@ static size_t value(const struct cow_active *a, int col, char *out,
 		return cow_escape(a->cowfile, out, len);
 	case COL_STATE:
 		return cow_escape(a->state[0] ? a->state : "-", out, len);
+	case COL_FILL:
+		return fill_cell(a->fill, out, len);
 	default:
 		return (size_t)snprintf(out, len, "%llu",
 					(unsigned long long)a->size);
@@ -613,6 +680,16 @@ static void print_json(const struct listopts *o, const struct cow_active *v,
 				continue;
 			}
 			printf("\"%s\": ", columns[col].id);
+			if (col == COL_FILL) {
+				char cell[64];
+
+				fill_cell(v[i].fill, cell, sizeof(cell));
+				if (strcmp(cell, "-"))
+					cow_json_str(cell);
+				else
+					printf("null");
+				continue;
+			}
 			if (col == COL_SIZE && v[i].size) {
 				printf("%llu", (unsigned long long)v[i].size);
 				continue;
@@ -727,6 +804,15 @@ int main(int argc, char **argv)
 		case 'P':
 			flags |= COW_ACT_PARTSCAN;
 			break;
+		case OPT_COPYREAD:
+			flags |= COW_ACT_COPYREAD;
+			break;
+		case OPT_FILL:
+			flags |= COW_ACT_FILL;
+			break;
+		case OPT_STANDALONE:
+			flags |= COW_ACT_STANDALONE;
+			break;
 		default:
 			cow_std_option(c);
 		}
@@ -734,7 +820,12 @@ int main(int argc, char **argv)
 	if ((lo.json || lo.noheadings || lo.ncols) && mode != 'l')
 		cow_usage_error("-J, -n and -O go with -l");
 	if (flags && mode != 'a')
-		cow_usage_error("-r and -P go with -a");
+		cow_usage_error("-r, -P, --copy-on-read, --fill and --standalone "
+				"go with -a");
+	if ((flags & COW_ACT_STANDALONE) &&
+	    (flags & (COW_ACT_COPYREAD | COW_ACT_FILL)))
+		cow_usage_error("--standalone: nothing is copied without the "
+				"rdofile (not with --copy-on-read, --fill)");
 	if (!lo.ncols) {
 		lo.ncols = lo.json ? NCOLS : COL_STATE;
 		for (c = 0; c < lo.ncols; c++)

@@ -2,7 +2,9 @@
 /*
  * cowlist: show the header of a cowfile, as the original cowlist did.
  * Values are right-aligned in one column, as wide as the widest value
- * needs (10 characters, the original's, for everyday sizes).
+ * needs (10 characters, the original's, for everyday sizes).  --map
+ * lists the modified extents instead (as qemu-img map): the bitmap's
+ * runs of set bits, read extent by extent, never held whole.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,18 +14,27 @@
 
 static const struct cow_tool tool = {
 	.name = "cowlist",
-	.synopsis = "[-v] [-J] cowfile",
-	.summary = "Show the information in the header of a cowfile.",
+	.synopsis = "[-v] [-J] cowfile\n-m [-J] [-n] cowfile",
+	.summary = "Show the information in the header of a cowfile, or (-m) its\n"
+		   "modified extents.",
 	.options = "  -v, --verbose     also show the layout, the ORDERED flag, the\n"
 		   "                    exact rdofile size, the fingerprint, and the\n"
 		   "                    cowfile's size and disk usage, with sizes\n"
 		   "                    also human-readable\n"
-		   "  -J, --json        everything -v shows, in JSON (see cowlist(8))\n",
+		   "  -J, --json        everything -v shows, in JSON (see cowlist(8));\n"
+		   "                    with -m, the extents as a JSON array\n"
+		   "  -m, --map         list the modified extents of the cowdevice:\n"
+		   "                    offset and length in bytes, one run of\n"
+		   "                    modified blocks a line (an active cowdevice's\n"
+		   "                    cowfile: as of its last sync)\n"
+		   "  -n, --noheadings  with -m: no heading and no summary line\n",
 };
 
 static const struct option longopts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "map", no_argument, NULL, 'm' },
+	{ "noheadings", no_argument, NULL, 'n' },
 	COW_LONGOPTS_STD,
 	{ NULL, 0, NULL, 0 }
 };
@@ -101,7 +112,7 @@ static const char *state(const struct cow_hdr *h)
 }
 
 static void report(const struct cowfile *cf, const struct stat *st,
-		   bool verbose)
+		   bool verbose, uint64_t modified)
 {
 	const struct cow_hdr *h = &cf->hdr;
 	static const char kb[] = " (of 1024 bytes)";
@@ -134,6 +145,11 @@ static void report(const struct cowfile *cf, const struct stat *st,
 			add_s(&r, "merged fingerprint", v);
 		}
 		add_bytes(&r, "data in use", h->cowused * COW_MAPUNIT);
+		if (h->ext_flags & COW_EXT_MODMAP) {
+			add_u(&r, "modified blocks", modified, kb);
+			add_u(&r, "copied blocks", h->cowused - modified,
+			      " (from the rdofile)");
+		}
 		add_bytes(&r, "size cowfile", (uint64_t)st->st_size);
 		add_bytes(&r, "disk usage", (uint64_t)st->st_blocks * 512);
 	}
@@ -141,43 +157,37 @@ static void report(const struct cowfile *cf, const struct stat *st,
 }
 
 /* Keys and values after qemu-img info --output=json. */
-static void report_json(const struct cowfile *cf, const struct stat *st)
+static void report_json(const struct cowfile *cf, const struct stat *st,
+			uint64_t modified)
 {
 	const struct cow_hdr *h = &cf->hdr;
+	char v[32];
 
-	printf("{\n    ");
-	cow_json_name("filename", cf->path);
-	printf(",\n    \"format\": \"cowfile\",\n    \"state\": \"%s\",\n",
-	       state(h));
-	printf("    \"header-version\": %u,\n", h->version);
-	printf("    \"data-offset\": %llu,\n", (unsigned long long)h->doffset);
-	printf("    \"mapunit\": %llu,\n", (unsigned long long)h->mapunit);
-	printf("    \"bitmap-blocks\": %llu,\n",
-	       (unsigned long long)(h->mapsize / COW_MAPUNIT));
-	printf("    \"cowblocks-in-use\": %llu,\n",
-	       (unsigned long long)h->cowused);
-	printf("    \"rdofile-blocks\": %llu,\n",
-	       (unsigned long long)h->rdoblocks);
-	printf("    \"virtual-size\": %llu,\n",
-	       (unsigned long long)(h->rdoblocks * COW_MAPUNIT));
-	printf("    \"layout\": \"%s\",\n",
-	       h->layout == COW_LAYOUT_ILP32 ? "i386" : "x86_64");
-	printf("    \"ordered\": %s,\n",
-	       h->ext_flags & COW_EXT_ORDERED ? "true" : "false");
-	if (h->rdosize)
-		printf("    \"rdofile-size\": %llu,\n",
-		       (unsigned long long)h->rdosize);
-	else
-		printf("    \"rdofile-size\": null,\n");
-	printf("    \"rdofingerprint\": \"0x%llx\",\n",
-	       (unsigned long long)h->fingerprint);
-	if (h->ext_flags & COW_EXT_MERGE_ANY)
-		printf("    \"merged-fingerprint\": \"0x%llx\",\n",
-		       (unsigned long long)h->mergefp);
-	printf("    \"cowfile-size\": %llu,\n",
-	       (unsigned long long)st->st_size);
-	printf("    \"actual-size\": %llu\n}\n",
-	       (unsigned long long)st->st_blocks * 512);
+	cow_json_begin();
+	cow_json_file("filename", cf->path);
+	cow_json_text("format", "cowfile");
+	cow_json_text("state", state(h));
+	cow_json_u64("header-version", h->version);
+	cow_json_u64("data-offset", h->doffset);
+	cow_json_u64("mapunit", h->mapunit);
+	cow_json_u64("bitmap-blocks", h->mapsize / COW_MAPUNIT);
+	cow_json_u64("cowblocks-in-use", h->cowused);
+	cow_json_u64("modified-blocks", modified);
+	cow_json_u64("copied-blocks", h->cowused - modified);
+	cow_json_u64("rdofile-blocks", h->rdoblocks);
+	cow_json_u64("virtual-size", h->rdoblocks * COW_MAPUNIT);
+	cow_json_text("layout", h->layout == COW_LAYOUT_ILP32 ? "i386" : "x86_64");
+	cow_json_bool("ordered", h->ext_flags & COW_EXT_ORDERED);
+	cow_json_u64_or_null("rdofile-size", h->rdosize, h->rdosize);
+	snprintf(v, sizeof(v), "0x%llx", (unsigned long long)h->fingerprint);
+	cow_json_text("rdofingerprint", v);
+	if (h->ext_flags & COW_EXT_MERGE_ANY) {
+		snprintf(v, sizeof(v), "0x%llx", (unsigned long long)h->mergefp);
+		cow_json_text("merged-fingerprint", v);
+	}
+	cow_json_u64("cowfile-size", (uint64_t)st->st_size);
+	cow_json_u64("actual-size", (uint64_t)st->st_blocks * 512);
+	cow_json_end();
 }
 
 /*
@@ -214,34 +224,173 @@ static int check_map(struct cowfile *cf, struct cow_map_stat *st)
 	return cow_map_check(cf, st);
 }
 
+/* ---- --map ---------------------------------------------------------- */
+
+struct map_out {
+	bool json, headings;
+	int width;		/* of each column: the device's size in digits */
+	uint64_t runs, bytes;
+};
+
+static void map_begin(struct map_out *o, const char *path, uint64_t size)
+{
+	char digits[32];
+
+	o->width = snprintf(digits, sizeof(digits), "%llu",
+			    (unsigned long long)size);
+	if (o->width < (int)strlen("offset"))
+		o->width = (int)strlen("offset");
+	if (o->json) {
+		putchar('[');
+	} else if (o->headings) {
+		printf("Modified extents of cowfile %s:\n", path);
+		printf("%*s  %*s\n", o->width, "offset", o->width, "length");
+	}
+}
+
+/* An extent: @n units from unit @u. */
+static void map_extent(struct map_out *o, uint64_t u, uint64_t n)
+{
+	unsigned long long off = u * COW_MAPUNIT, len = n * COW_MAPUNIT;
+
+	if (o->json)
+		printf("%s\n    {\"offset\": %llu, \"length\": %llu}",
+		       o->runs ? "," : "", off, len);
+	else
+		printf("%*llu  %*llu\n", o->width, off, o->width, len);
+	o->runs++;
+	o->bytes += len;
+}
+
+static void map_end(const struct map_out *o)
+{
+	char h[16];
+
+	if (o->json) {
+		printf("%s]\n", o->runs ? "\n" : "");
+	} else if (o->headings) {
+		cow_human(o->bytes, h, sizeof(h));
+		printf("%llu %s, %llu bytes (%s) modified\n",
+		       (unsigned long long)o->runs,
+		       cow_plural(o->runs, "extent", "extents"),
+		       (unsigned long long)o->bytes, h);
+	}
+}
+
+/*
+ * May the map of @cf be read?  Locked shared against the tools that
+ * write it; a cowfile an active cowdevice uses is read as its last sync
+ * left it (the driver writes only durable data's bits: every one on
+ * disk is valid), said on stderr; any other must be final: clean (or
+ * merging, merged: the bitmap no merge changes) and consistent.
+ * Returns 0, or -1 (said).
+ */
+static int map_check(struct cowfile *cf)
+{
+	struct cow_map_stat ms;
+	unsigned int devno;
+	const char *as;
+	struct stat st;
+	int e;
+
+	if (cow_lock(cf->fd, cf->label, false))
+		return -1;
+	if (fstat(cf->fd, &st) < 0) {
+		cow_err_errno(cf->label, NULL);
+		return -1;
+	}
+	e = cow_active_user(&st, &devno, &as);
+	if (e < 0)
+		return -1;
+	if (e && !strcmp(as, "cowfile")) {
+		cow_err(cf->label, "in use by /dev/cow/%u: the map is as of its "
+			"last sync (cowsync writes the current one)", devno);
+		return 0;
+	}
+	e = cow_hdr_check_state(&cf->hdr);
+	if (e == COW_E_PACKED || e == COW_E_DIRTY) {
+		cow_err(cf->label, "%s", cow_strerror(e));
+		return -1;
+	}
+	e = cow_map_check(cf, &ms);
+	if (e > 0)
+		cow_map_refuse(cf, e, &ms);
+	return e ? -1 : 0;
+}
+
+/* --map: the runs of set bits, as byte extents of the cowdevice. */
+static int map(const char *path, bool json, bool headings)
+{
+	struct map_out o = { .json = json, .headings = headings };
+	struct cow_map_iter it;
+	struct cowfile cf;
+	struct stat st;
+	uint64_t u, n;
+	int r = -1;
+
+	/* what cowdev -a leaves before the driver writes a header */
+	if (!stat(path, &st) && S_ISREG(st.st_mode) && !st.st_size) {
+		map_begin(&o, path, 0);
+		map_end(&o);
+		return COW_EXIT_OK;
+	}
+	if (cow_open(&cf, path, false) < 0)
+		return COW_EXIT_FAIL;
+	if (map_check(&cf) < 0 || cow_map_iter_modified(&it, &cf) < 0)
+		goto out;
+	map_begin(&o, path, cf.hdr.rdoblocks * COW_MAPUNIT);
+	while ((r = cow_map_iter_run(&it, &u, &n, UINT64_MAX)) > 0 &&
+	       u < cf.hdr.rdoblocks)	/* an active one's tail: not checked */
+		map_extent(&o, u, n < cf.hdr.rdoblocks - u ? n :
+			   cf.hdr.rdoblocks - u);
+	if (r >= 0)
+		map_end(&o);
+	cow_map_iter_free(&it);
+out:
+	cow_close(&cf);
+	return r < 0 ? COW_EXIT_FAIL : COW_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct cow_map_stat ms;
 	struct cowfile cf;
 	struct stat st;
-	bool verbose = false, json = false;
+	uint64_t modified;
+	bool verbose = false, json = false, domap = false, noheadings = false;
 	int c, e;
 
 	cow_tool_init(&tool);
-	while ((c = getopt_long(argc, argv, "vJ" COW_SHORTOPTS_STD, longopts,
+	while ((c = getopt_long(argc, argv, "vJmn" COW_SHORTOPTS_STD, longopts,
 				NULL)) != -1) {
 		if (c == 'v')
 			verbose = true;
 		else if (c == 'J')
 			json = true;
+		else if (c == 'm')
+			domap = true;
+		else if (c == 'n')
+			noheadings = true;
 		else
 			cow_std_option(c);
 	}
+	if (noheadings && !domap)
+		cow_usage_error("-n goes with -m");
+	if (verbose && domap)
+		cow_usage_error("-v does not go with -m");
 	if (argc - optind != 1)
 		cow_usage_error(optind < argc ? "too many arguments"
 					      : "missing cowfile");
+	if (domap)
+		return map(argv[optind], json, !noheadings);
 	/* what cowdev -a leaves before the driver writes a header */
 	if (!stat(argv[optind], &st) && S_ISREG(st.st_mode) && !st.st_size) {
 		if (json) {
-			printf("{\n    ");
-			cow_json_name("filename", argv[optind]);
-			printf(",\n    \"format\": \"cowfile\",\n"
-			       "    \"state\": \"empty\"\n}\n");
+			cow_json_begin();
+			cow_json_file("filename", argv[optind]);
+			cow_json_text("format", "cowfile");
+			cow_json_text("state", "empty");
+			cow_json_end();
 			return COW_EXIT_OK;
 		}
 		printf("Info about cowfile %s: empty (a new cowfile: cowdev -a "
@@ -255,10 +404,18 @@ int main(int argc, char **argv)
 		cow_err_errno(cf.label, NULL);
 		e = -1;
 	}
+	/* with copied blocks, the modified ones are counted: a full read */
+	modified = cf.hdr.cowused;
+	if (e >= 0 && (verbose || json) &&
+	    (cf.hdr.ext_flags & COW_EXT_MODMAP) &&
+	    cow_modified_count(&cf, &modified) < 0)
+		e = -1;
+	if (modified > cf.hdr.cowused)	/* a dirty one's count is stale */
+		modified = cf.hdr.cowused;
 	if (e >= 0 && json)
-		report_json(&cf, &st);
+		report_json(&cf, &st, modified);
 	else if (e >= 0)
-		report(&cf, &st, verbose);
+		report(&cf, &st, verbose, modified);
 	if (e > 0)
 		cow_map_refuse(&cf, e, &ms);
 	cow_close(&cf);

@@ -22,6 +22,7 @@
  * everything; 0 nothing to repair, 1 repaired, 4 repair needed and not
  * done, 8 operational error, 16 usage error, 32 cancelled.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,8 @@
 
 static const struct cow_tool tool = {
 	.name = "cowrepair",
-	.synopsis = "[-fnpvy] [-C] [--scan-data] cowfile",
+	.synopsis = "[-fnpvy] [-C] [--scan-data] cowfile\n"
+		    "-n -J [-f] [--scan-data] cowfile",
 	.summary = "Repair a cowfile that was not closed properly (state 'dirty'),\n"
 		   "or check with -n whether it needs a repair.  Exit status as\n"
 		   "fsck's: 0 nothing to repair, 1 repaired, 4 repair needed and not\n"
@@ -46,6 +48,8 @@ static const struct cow_tool tool = {
 		   "                    ordered cowfile: see --scan-data)\n"
 		   "  -n, --dry-run     check only: change nothing, say what would\n"
 		   "                    be corrected; exit 4 when a repair is needed\n"
+		   "  -J, --json        with -n: say what was found and what a repair\n"
+		   "                    would do in JSON (see cowrepair(8))\n"
 		   "  -p, --preen       repair without asking what can be repaired\n"
 		   "                    without losing data: a dirty cowfile, and a\n"
 		   "                    clean one's count of blocks in use and bits\n"
@@ -76,6 +80,7 @@ static const struct option longopts[] = {
 	{ "yes", no_argument, NULL, 'y' },
 	{ "scan-data", no_argument, NULL, OPT_SCAN_DATA },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "json", no_argument, NULL, 'J' },
 	{ "progress", no_argument, NULL, 'C' },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	COW_LONGOPTS_STD,
@@ -84,12 +89,55 @@ static const struct option longopts[] = {
 
 struct repair {
 	struct cowfile cf;
-	bool verbose, dryrun, force, scan_data, preen, yes;
+	bool verbose, dryrun, force, scan_data, preen, yes, json;
+	bool scanned;		/* the data area was scanned */
 	int progress;		/* -1 auto, 0 off, 1 on */
 	struct cow_progress pg;
 	uint64_t set, cleared;	/* bits set by the scan, cleared in the tail */
 	uint64_t dropped;	/* bits of lost units cleared (-y) */
 };
+
+/* A line of the report for people: none with -J, which says it all. */
+static void __attribute__((format(printf, 2, 3)))
+say(const struct repair *rp, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rp->json)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * -n -J: what was found and what a repair would do, in JSON, as
+ * cowrepair(8) describes it.  @st is the bitmap as it is, rp->set the
+ * bits a scan found; @needed: exit 4.
+ */
+static void report_json(const struct repair *rp, const struct cow_map_stat *st,
+			bool needed)
+{
+	const struct cowfile *cf = &rp->cf;
+
+	cow_json_begin();
+	cow_json_file("filename", cf->path);
+	cow_json_text("state", cf->hdr.flags & COW_F_DIRTY ? "dirty" : "clean");
+	cow_json_bool("ordered", cf->hdr.ext_flags & COW_EXT_ORDERED);
+	cow_json_bool("repair-needed", needed);
+	cow_json_bool("damaged", st->missing);
+	cow_json_bool("data-area-scanned", rp->scanned);
+	cow_json_u64("cowblocks-in-use", cf->hdr.cowused);
+	cow_json_u64("bits-set", st->weight);
+	cow_json_u64("bits-to-set", rp->set);
+	cow_json_u64("bits-to-clear", st->tail);
+	cow_json_u64("blocks-missing", st->missing);
+	cow_json_u64_or_null("first-missing-block", st->missing,
+			     st->first_missing);
+	cow_json_u64("cowblocks-after-repair",
+		     st->weight + rp->set - st->tail - st->missing);
+	cow_json_end();
+}
 
 /* "set" or "would be set" */
 static const char *done(const struct repair *rp, const char *what)
@@ -115,7 +163,7 @@ static int scan_unit(void *ctx, uint64_t unit, const uint8_t *data)
 		return r;
 	rp->set++;
 	if (rp->verbose)
-		printf("block %llu: modified data not in bitmap: bit %s\n",
+		say(rp, "block %llu: modified data not in bitmap: bit %s\n",
 		       (unsigned long long)unit, done(rp, "set"));
 	return 0;
 }
@@ -153,7 +201,7 @@ static int clear_tail(struct repair *rp)
 			continue;
 		rp->cleared++;
 		if (rp->verbose)
-			printf("block %llu: beyond the last block: bit %s\n",
+			say(rp, "block %llu: beyond the last block: bit %s\n",
 			       (unsigned long long)u, done(rp, "cleared"));
 	}
 	return 0;
@@ -189,7 +237,7 @@ static void add_range(char **s, size_t *len, size_t *cap, uint64_t a,
 static int drop_lost(struct repair *rp)
 {
 	struct cowfile *cf = &rp->cf;
-	uint64_t present = cow_units_present(cf), u, first = 0, last = 0;
+	uint64_t present = cow_units_present(cf), start, n, i;
 	struct cow_map_iter it;
 	size_t len = 0, cap = 0;
 	char *list = NULL;
@@ -198,41 +246,42 @@ static int drop_lost(struct repair *rp)
 	if (cow_map_iter_init(&it, cf) < 0)
 		return -1;
 	it.next = present;
-	while ((r = cow_map_iter_next(&it, &u)) > 0 && u < cf->hdr.rdoblocks) {
-		if (u < present)
-			continue;
-		if (cow_map_clear(cf, u) < 0) {
-			r = -1;
+	while ((r = cow_map_iter_run(&it, &start, &n, UINT64_MAX)) > 0 &&
+	       start < cf->hdr.rdoblocks) {
+		if (n > cf->hdr.rdoblocks - start)
+			n = cf->hdr.rdoblocks - start;
+		for (i = 0; i < n && r >= 0; i++)
+			if (cow_map_clear(cf, start + i) < 0)
+				r = -1;
+		if (r < 0)
 			break;
-		}
-		if (rp->dropped++ && u == last + 1) {
-			last = u;
-			continue;
-		}
-		if (rp->dropped > 1)
-			add_range(&list, &len, &cap, first, last);
-		first = last = u;
+		rp->dropped += n;
+		add_range(&list, &len, &cap, start, start + n - 1);
 	}
 	cow_map_iter_free(&it);
-	if (r >= 0 && rp->dropped) {
-		add_range(&list, &len, &cap, first, last);
+	if (r >= 0 && rp->dropped)
 		printf("cowfile %s: dropped %llu %s beyond the end of the file "
 		       "(their data is lost): %s\n", cf->path,
 		       (unsigned long long)rp->dropped,
 		       cow_plural(rp->dropped, "block", "blocks"),
 		       list ? list : "");
-	}
 	free(list);
 	return r < 0 ? -1 : 0;
 }
 
 /* -n's last line: what a repair would change, or that none is needed. */
-static int check_summary(const struct repair *rp, bool dirty, uint64_t weight)
+static int check_summary(const struct repair *rp, const struct cow_map_stat *st,
+			 bool dirty, uint64_t weight)
 {
 	const struct cowfile *cf = &rp->cf;
 	bool count = weight != cf->hdr.cowused;
+	bool needed = dirty || rp->set || rp->cleared || count;
 
-	if (!dirty && !rp->set && !rp->cleared && !count) {
+	if (rp->json) {
+		report_json(rp, st, needed);
+		return needed ? EXIT_NEEDED : COW_EXIT_OK;
+	}
+	if (!needed) {
 		printf("cowfile %s: consistent, no repair needed\n", cf->path);
 		return COW_EXIT_OK;
 	}
@@ -261,6 +310,10 @@ static int not_dirty(struct repair *rp, const struct cow_map_stat *st)
 	int e = st->tail ? COW_E_BITMAP_TAIL :
 		st->weight != cf->hdr.cowused ? COW_E_BITMAP : COW_OK;
 
+	if (rp->json) {
+		report_json(rp, st, e);
+		return e ? EXIT_NEEDED : COW_EXIT_OK;
+	}
 	printf("cowfile %s is not dirty\n", cf->path);
 	if (e)
 		cow_map_refuse(cf, e, st);
@@ -278,19 +331,19 @@ static void say_what(const struct repair *rp, bool dirty, bool ordered,
 	const struct cowfile *cf = &rp->cf;
 
 	if (dirty && !ordered)
-		printf("cowfile %s: written by the original cowloop: "
+		say(rp, "cowfile %s: written by the original cowloop: "
 		       "scanning the whole data area\n", cf->path);
 	else if (dirty && !scan)
-		printf("cowfile %s: bitmap valid up to the last flush (ordered): "
+		say(rp, "cowfile %s: bitmap valid up to the last flush (ordered): "
 		       "only cowused recounted, data area not read\n", cf->path);
 	else if (!dirty && !rp->force && !rp->scan_data)
-		printf("cowfile %s is not dirty\n", cf->path);	/* -p, -y */
+		say(rp, "cowfile %s is not dirty\n", cf->path);	/* -p, -y */
 	else if (ordered && !scan)
-		printf("cowfile %s: ordered: data area not read (data there "
+		say(rp, "cowfile %s: ordered: data area not read (data there "
 		       "without a bit was written after the last flush; "
 		       "--scan-data adds it)\n", cf->path);
 	else if (ordered)
-		printf("cowfile %s: ordered, but scanning the whole data area "
+		say(rp, "cowfile %s: ordered, but scanning the whole data area "
 		       "(--scan-data): data written after the last flush "
 		       "becomes part of the cowdevice\n", cf->path);
 }
@@ -310,6 +363,7 @@ static int repair(struct repair *rp, const struct cow_map_stat *st)
 	bool scan = rp->scan_data || (!ordered && (dirty || rp->force));
 	uint64_t weight, fixed;
 
+	rp->scanned = scan;
 	say_what(rp, dirty, ordered, scan);
 	if (st->missing && drop_lost(rp) < 0)
 		return EXIT_ERROR;
@@ -324,23 +378,33 @@ static int repair(struct repair *rp, const struct cow_map_stat *st)
 	/* a dirty cowfile's count is expected to be stale; a clean one's not */
 	if (weight != cf->hdr.cowused &&
 	    (rp->verbose || (!dirty && st->weight != cf->hdr.cowused)))
-		printf("cowblocks in use: header says %llu, bitmap has %llu: "
+		say(rp, "cowblocks in use: header says %llu, bitmap has %llu: "
 		       "%s\n", (unsigned long long)cf->hdr.cowused,
 		       (unsigned long long)weight, done(rp, "corrected"));
 	if (!dirty && !fixed && weight == cf->hdr.cowused && !rp->force &&
 	    !rp->scan_data)
 		return COW_EXIT_OK;	/* -p, -y: said "not dirty" */
-	printf("number of corrections in bitmap: %llu\n",
+	say(rp, "number of corrections in bitmap: %llu\n",
 	       (unsigned long long)fixed);
 	if (rp->dryrun)
-		return check_summary(rp, dirty, weight);
-	if (!dirty && !fixed && weight == cf->hdr.cowused)
-		return COW_EXIT_OK;	/* nothing to write */
+		return check_summary(rp, st, dirty, weight);
+	/* nothing to write; but --scan-data makes the modified map anew */
+	if (!dirty && !fixed && weight == cf->hdr.cowused &&
+	    !(rp->scan_data && (cf->hdr.ext_flags & COW_EXT_MODMAP)))
+		return COW_EXIT_OK;
 	if (cow_interrupted)
 		return cancel(cf);
-	/* bitmap durable first, then the header that says it is clean */
-	if (cow_map_write(cf) < 0)
+	/*
+	 * bitmap durable first, and the modified map made from it (a unit
+	 * rewritten since it was copied may lack its modified bit), then
+	 * the header that says it is clean
+	 */
+	if (cow_map_write(cf) < 0 || cow_modmap_rebuild(cf) < 0)
 		return EXIT_ERROR;
+	if (cf->hdr.ext_flags & COW_EXT_MODMAP)
+		say(rp, "cowfile %s: every block in the cowfile now counts as "
+		    "modified (the modified map is made from the bitmap)\n",
+		    cf->path);
 	cf->hdr.cowused = weight;
 	cf->hdr.flags &= (__u16)~COW_F_DIRTY;
 	return cow_hdr_write(cf) < 0 ? EXIT_ERROR : EXIT_REPAIRED;
@@ -356,6 +420,10 @@ static int refused(struct repair *rp, const struct cow_map_stat *st)
 	if (e == COW_E_PACKED || e == COW_E_MERGING || e == COW_E_MERGED) {
 		cow_err(cf->label, "%s: not repaired", cow_strerror(e));
 		return EXIT_ERROR;
+	}
+	if (st->missing && !rp->yes && rp->json) {
+		report_json(rp, st, true);
+		return EXIT_NEEDED;
 	}
 	if (st->missing && !rp->yes) {
 		cow_map_refuse(cf, COW_E_TRUNCATED, st);
@@ -376,7 +444,7 @@ static void options(struct repair *rp, int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt_long(argc, argv, "fnpyvC" COW_SHORTOPTS_STD,
+	while ((c = getopt_long(argc, argv, "fnpyvCJ" COW_SHORTOPTS_STD,
 				longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -394,6 +462,9 @@ static void options(struct repair *rp, int argc, char **argv)
 		case 'v':
 			rp->verbose = true;
 			break;
+		case 'J':
+			rp->json = true;
+			break;
 		case OPT_SCAN_DATA:
 			rp->scan_data = true;
 			break;
@@ -409,6 +480,10 @@ static void options(struct repair *rp, int argc, char **argv)
 	}
 	if (rp->dryrun + rp->preen + rp->yes > 1)
 		cow_usage_error("only one of -n, -p and -y");
+	if (rp->json && !rp->dryrun)
+		cow_usage_error("-J goes with -n");
+	if (rp->json && rp->verbose)
+		cow_usage_error("-v does not go with -J (which lists no block)");
 	if (argc - optind != 1)
 		cow_usage_error(optind < argc ? "too many arguments"
 					      : "missing cowfile");

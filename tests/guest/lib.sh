@@ -97,11 +97,12 @@ cow_kernels() {
 # or every tests/guest/t/*.sh except the shared libraries (*lib.sh), the
 # fault-injection tests debug-*.sh, which run only with
 # COW_DEBUG_TESTS=1 (make check-debug) on a kernel that has fault
-# injection (the debug kernel), and the long tests (a "# suite: long"
-# line), which run only with COW_SUITE=long (make check-long), alone.
+# injection (the debug kernel), and the tests of another suite (a
+# "# suite: NAME" line: long for make check-long, bench for make
+# bench-checkpoint), which run only with COW_SUITE=NAME, alone.
 # make check-debug's KCSAN kernel runs COW_KCSAN_TESTS only.
 cow_tests() {
-	local f long
+	local f suite
 	case ${1:-} in
 	*-cowkcsan*)	# make check-debug's KCSAN kernel: its own share
 		if [ -n "${COW_KCSAN_TESTS:-}" ]; then
@@ -114,10 +115,8 @@ cow_tests() {
 		return
 	fi
 	for f in "$COW_GUEST_SRC"/t/*.sh; do
-		long=
-		grep -q '^# suite: long' "$f" && long=1
-		[ "${COW_SUITE:-}" = long ] && [ -z "$long" ] && continue
-		[ "${COW_SUITE:-}" != long ] && [ -n "$long" ] && continue
+		suite=$(sed -n 's/^# suite: *//p' "$f")
+		[ "${COW_SUITE:-}" = "$suite" ] || continue
 		f=${f##*/}
 		case $f in
 		*lib.sh) ;;

@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench-tools: the offline tools' cost on an 8 TiB sparse rdofile with
-# 1000 units modified (issue 12, item 6).  Prints elapsed seconds and
-# peak resident memory per command; the target is under 0.5 s and 64 MiB
-# each, whatever the rdofile's size: the bitmap (1 GiB here, mostly holes)
-# and the data area are read extent by extent, never whole.
+# 1000 units modified (issue 12, item 6; issue 26: the map, cowmerge -o,
+# cowcreate).
+# Prints elapsed seconds and peak resident memory per command; the
+# target is under 0.5 s and 64 MiB each, whatever the rdofile's size:
+# the bitmap (1 GiB here, mostly holes) and the data area are read
+# extent by extent, never whole.
 #   BENCH_DIR=dir (default: $TMPDIR or /tmp; needs sparse files of 8 TiB)
 #   BENCH_UNITS=n (default 1000)   BENCH_TIB=n (default 8)
 set -u
@@ -53,11 +55,22 @@ mkbench none
 run "cowrepair -n (original, full scan)" "$BIN/cowrepair" -n "$C"
 run "cowrepair -f -n (original)" "$BIN/cowrepair" -f -n "$C"
 run "cowrepair (original, full scan)" "$BIN/cowrepair" "$C"
+# repaired: clean, every one of the n units modified
+run "cowlist --map" "$BIN/cowlist" --map "$C"
+run "cowlist --map -J" "$BIN/cowlist" --map -J "$C"
+maplast=$("$BIN/cowlist" --map "$C" | tail -n 1)
+run "cowmerge -o (8 TiB sparse image)" "$BIN/cowmerge" -o "$T/merged.img" "$R" "$C"
+outsize="$(du -k "$T/merged.img" | cut -f1) KiB allocated of $(stat -c %s "$T/merged.img") bytes"
+rm -f "$T/merged.img"
 run "cowmerge -y" "$BIN/cowmerge" -y "$R" "$C"
 mkbench 1
 run "cowrepair -n (ordered, recount)" "$BIN/cowrepair" -n "$C"
 run "cowrepair --scan-data -n (ordered)" "$BIN/cowrepair" --scan-data -n "$C"
 run "cowlist" "$BIN/cowlist" "$C"
+run "cowcreate" "$BIN/cowcreate" "$R" "$T/created.cow"
+rm -f "$T/created.cow"
 # what the scans found (a check of the figures above)
 "$BIN/cowrepair" -n "$C" | tail -n 1
 mkbench none; "$BIN/cowrepair" -n "$C" | tail -n 1
+echo "cowlist --map: $maplast"
+echo "cowmerge -o: $outsize"

@@ -9,7 +9,7 @@ comp() {
 		_cowloop; printf "%s\n" "${COMPREPLY[@]}" | sort' - "$BIN" "$@"
 }
 ok=true
-for t in cowdev cowsync cowlist cowrepair cowmerge; do
+for t in cowdev cowsync cowlist cowrepair cowmerge cowcreate; do
 	# every option --help lists is offered
 	for o in $("$BIN/$t" --help | grep -oE -- '(^| )--?[a-zA-Z][-a-z]*' | tr -d ' '); do
 		comp "$t" "$o" | grep -qx -- "$o" || { ok=false; echo "  $t: $o not completed" >&2; }
@@ -23,7 +23,7 @@ result completion-files [ "$(comp cowlist "$T/cdir/so")" = "$T/cdir/some.cow" ]
 rm -rf "$T/cdir" "$T/inst"
 make -s install-completion DESTDIR="$T/inst" PREFIX=/usr >/dev/null
 result completion-installed [ "$(ls "$T/inst/usr/share/bash-completion/completions" | tr '\n' ' ')" = \
-	"cowdev cowlist cowmerge cowrepair cowsync " ]
+	"cowcreate cowdev cowlist cowmerge cowrepair cowsync " ]
 rm -rf "$T/inst"
 printf '# x\n/r /a.cow 3\n/r /b.cow /dev/cow/12 noauto\n' > "$T/comp-cowtab"
 result completion-cowtab-devices [ "$(COWLOOP_COWTAB="$T/comp-cowtab" comp cowdev -A /dev/cow/ | tr '\n' ' ')" = "/dev/cow/12 /dev/cow/3 " ]

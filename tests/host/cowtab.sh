@@ -123,7 +123,7 @@ fi
 rm -rf "$T/dk"
 make -s dkms-source DESTDIR="$T/dk" >/dev/null
 result dkms-source-tree [ "$(cd "$T/dk/usr/src/cowloop-$v" && find . -type f | sort | tr '\n' ' ')" = \
-	"./Kbuild ./bitmap.c ./checkpoint.c ./compat.h ./cow.h ./cowfmt.c ./dev.c ./dkms.conf ./include/cowfmt.h ./include/cowloop.h ./io.c ./main.c ./meta.c ./status.c " ]
+	"./Kbuild ./bitmap.c ./checkpoint.c ./compat.h ./cow.h ./cowfmt.c ./dev.c ./dkms.conf ./fill.c ./include/cowfmt.h ./include/cowloop.h ./io.c ./main.c ./meta.c ./status.c " ]
 rm -rf "$T/dk"
 
 # ---- cowtab-generator: what a path is, named as systemd names it, and

@@ -20,7 +20,7 @@ if [ -w /dev/full ]; then
 	full stdout-full-cowmerge-n 1 "$BIN/cowmerge" -n "$R" "$C"
 	COWLOOP_SYSFS="$S" full stdout-full-cowdev-l 1 "$BIN/cowdev" -l
 	COWLOOP_SYSFS="$S" full stdout-full-cowdev-l-json 1 "$BIN/cowdev" -l -J
-	for t in cowlist cowrepair cowmerge cowdev cowsync cowtab-generator; do
+	for t in cowlist cowrepair cowmerge cowdev cowsync cowcreate cowtab-generator; do
 		rc=1; [ $t = cowrepair ] && rc=8
 		full stdout-full-$t-version $rc "$BIN/$t" --version
 		full stdout-full-$t-help $rc "$BIN/$t" --help
@@ -104,7 +104,7 @@ expect msg-devno-maxcows 2 "cowdev: invalid cowdevice '/dev/cow/1024': beyond /d
 Try 'cowdev --help' for more information." env COWLOOP_SYSFS="$S" "$BIN/cowdev" -d /dev/cow/1024
 rm -rf "$S"
 # every option in the -h synopsis
-for t in cowmerge cowrepair cowlist cowdev; do
+for t in cowmerge cowrepair cowlist cowdev cowcreate; do
 	syn=$("$BIN/$t" --help | sed -n '/^Usage:/,/^[^ U]/p')
 	ok=true
 	for o in $("$BIN/$t" --help | sed -n 's/^  \(-[a-zA-Z]\), .*/\1/p'); do

@@ -25,6 +25,11 @@ build/tests/unit "$T" || fails=$((fails + 1))
 . tests/host/repair-ordered.sh
 . tests/host/merge.sh
 . tests/host/files.sh
+. tests/host/map.sh
+. tests/host/merge-output.sh
+. tests/host/modmap.sh
+. tests/host/create.sh
+. tests/host/json.sh
 . tests/host/output.sh
 . tests/host/repair.sh
 . tests/host/completion.sh

@@ -2,17 +2,17 @@
 # Host tests of the tools.  Sourced by run.sh ($T, $BIN, helpers of lib.sh).
 
 # ---- every tool: --help, --version, usage errors ---------------------
-for t in cowlist cowrepair cowmerge cowdev cowsync; do
+for t in cowlist cowrepair cowmerge cowdev cowsync cowcreate; do
 	expect "$t-version" 0 "$t (cowloop) 4.0" "$BIN/$t" --version
 	expect "$t-V" 0 "$t (cowloop) 4.0" "$BIN/$t" -V
 	h=$("$BIN/$t" --help); ok=true
 	result "$t-h" [ "$h" = "$("$BIN/$t" -h)" ]
 	case $t in
-	cowlist) opts="-v --verbose -J --json" ;;
-	cowrepair) opts="-f --force -n --dry-run -p --preen -y --yes --scan-data -C --progress --no-progress -v --verbose" ;;
-	cowmerge) opts="-y --yes -n --dry-run -p --progress --no-progress" ;;
+	cowlist) opts="-v --verbose -J --json -m --map -n --noheadings" ;;
+	cowrepair) opts="-f --force -n --dry-run -J --json -p --preen -y --yes --scan-data -C --progress --no-progress -v --verbose" ;;
+	cowmerge) opts="-y --yes -o --output -f --force -n --dry-run -J --json -p --progress --no-progress" ;;
 	cowdev) opts="-a --activate -r --read-only -P --partscan -d --deactivate -A --activate-cowtab -D --deactivate-all -l --list -J --json -n --noheadings -O --output" ;;
-	cowsync) opts="" ;;
+	cowsync|cowcreate) opts="" ;;
 	esac
 	for o in $opts -h --help -V --version; do
 		grep -q -- "$o" <<<"$h" || ok=false
@@ -30,9 +30,11 @@ done
 "$BIN/cowdev" -d /dev/sda >/dev/null 2>&1; result "cowdev-bad-device-exit-2" [ $? = 2 ]
 "$BIN/cowdev" -d 1 /dev/sda >/dev/null 2>&1; result "cowdev-bad-second-device-exit-2" [ $? = 2 ]
 "$BIN/cowdev" -D 1 >/dev/null 2>&1; result "cowdev-D-args-exit-2" [ $? = 2 ]
-expect cowdev-r-without-a 2 "cowdev: -r and -P go with -a
+expect cowdev-r-without-a 2 "cowdev: -r, -P, --copy-on-read, --fill and --standalone go with -a
 Try 'cowdev --help' for more information." "$BIN/cowdev" -l -r
 "$BIN/cowdev" -d -P 1 >/dev/null 2>&1; result "cowdev-P-without-a-exit-2" [ $? = 2 ]
+expect cowdev-standalone-fill 2 "cowdev: --standalone: nothing is copied without the rdofile (not with --copy-on-read, --fill)
+Try 'cowdev --help' for more information." "$BIN/cowdev" -a --standalone --fill /r /c
 "$BIN/cowsync" extra >/dev/null 2>&1; result "cowsync-args-exit-2" [ $? = 2 ]
 
 # ---- cowlist: the product page's report, both layouts ----------------
@@ -118,6 +120,8 @@ expect cowlist-json 0 "{
     \"mapunit\": 1024,
     \"bitmap-blocks\": 1,
     \"cowblocks-in-use\": 5,
+    \"modified-blocks\": 5,
+    \"copied-blocks\": 0,
     \"rdofile-blocks\": 1440,
     \"virtual-size\": 1474560,
     \"layout\": \"i386\",
@@ -481,16 +485,20 @@ expect cowdev-list 0 "cowdevice    read-only file                     copy-on-wr
 echo "/srv/my images/x.img" > "$S/block/cow10/cowloop/rdofile"
 echo clean > "$S/block/cow2/cowloop/state"
 echo 2048 > "$S/block/cow2/size"
+echo "256 1024 200 filling" > "$S/block/cow2/cowloop/fill"
 expect cowdev-list-noheadings-blanks 0 "/dev/cow/2   /dev/sda2               /tmp/myfs1.cow                  
 /dev/cow/10  /srv/my\x20images/x.img /fsdir/inst10.cow               " \
 	env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -n
 expect cowdev-list-columns 0 "cowdevice    state size   
 /dev/cow/2   clean 1048576
 /dev/cow/10  -     0      " env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -O NAME,state,SIZE
+expect cowdev-list-fill 0 "cowdevice    fill         
+/dev/cow/2   25.0% filling
+/dev/cow/10  -            " env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -O NAME,FILL
 expect cowdev-list-json 0 '{
    "cowdevices": [
-      {"name": "/dev/cow/2", "rdofile": "/dev/sda2", "cowfile": "/tmp/myfs1.cow", "state": "clean", "size": 1048576},
-      {"name": "/dev/cow/10", "rdofile": "/srv/my images/x.img", "cowfile": "/fsdir/inst10.cow", "state": null, "size": null}
+      {"name": "/dev/cow/2", "rdofile": "/dev/sda2", "cowfile": "/tmp/myfs1.cow", "state": "clean", "size": 1048576, "fill": "25.0% filling"},
+      {"name": "/dev/cow/10", "rdofile": "/srv/my images/x.img", "cowfile": "/fsdir/inst10.cow", "state": null, "size": null, "fill": null}
    ]
 }' env COWLOOP_SYSFS="$S" "$BIN/cowdev" -l -J
 rm -rf "$S/block/cow2" "$S/block/cow10"

@@ -347,6 +347,82 @@ static void test_io(void)
 	report("io-helpers", ok);
 }
 
+/* The runs cow_map_iter_run() gives of cowfile @path, @max long at most. */
+static size_t map_runs(const char *path, uint64_t max, uint64_t (*got)[2],
+		       size_t len)
+{
+	struct cow_map_iter it;
+	struct cowfile cf;
+	uint64_t start, n;
+	size_t k = 0;
+	int r = -1;
+
+	if (cow_open(&cf, path, false) < 0)
+		return 0;
+	if (!cow_map_iter_init(&it, &cf)) {
+		while (k < len &&
+		       (r = cow_map_iter_run(&it, &start, &n, max)) > 0) {
+			got[k][0] = start;
+			got[k++][1] = n;
+		}
+		cow_map_iter_free(&it);
+	}
+	cow_close(&cf);
+	return r ? 0 : k;
+}
+
+/*
+ * Runs of set bits: split at their largest length, across the bitmap's
+ * 1 MiB reads (its bytes 0 to 2^20 - 1, then the rest), the last alone.
+ */
+static void test_map_runs(void)
+{
+	static const uint64_t whole[][2] = {
+		{ 3, 1 }, { 5, 6 }, { 8388600, 11 }, { 9999999, 1 },
+	};
+	static const uint64_t by4[][2] = {
+		{ 3, 1 }, { 5, 4 }, { 9, 2 }, { 8388600, 4 }, { 8388604, 4 },
+		{ 8388608, 3 }, { 9999999, 1 },
+	};
+	static const struct { uint64_t off; uint8_t v; } bytes[] = {
+		{ 0, 0xe8 }, { 1, 0x07 },	/* units 3, 5..10 */
+		{ 8388600 / 8, 0xff }, { 8388608 / 8, 0x07 },
+		{ 9999999 / 8, 0x80 },
+	};
+	uint64_t units = 10000000, got[16][2];
+	uint8_t hdr[COW_HDRSIZE], *map;
+	size_t mapsize = cow_mapsize(units), i, k;
+	char path[4096];
+	bool ok = true;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/runs.cow", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	map = calloc(1, mapsize);
+	CHECK(fd >= 0 && map);
+	if (fd < 0 || !map)
+		goto out;
+	for (i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++)
+		map[bytes[i].off] = bytes[i].v;
+	craft(hdr, true, units, mapsize, cow_doffset(units), 0, 22);
+	CHECK(cow_pwrite_full(fd, hdr, sizeof(hdr), 0) == 0);
+	/* written whole: one extent, read in two */
+	CHECK(cow_pwrite_full(fd, map, mapsize, COW_HDRSIZE) == 0);
+	close(fd);
+	k = map_runs(path, UINT64_MAX, got, 16);
+	CHECK(k == sizeof(whole) / sizeof(whole[0]));
+	for (i = 0; i < k && i < sizeof(whole) / sizeof(whole[0]); i++)
+		CHECK(got[i][0] == whole[i][0] && got[i][1] == whole[i][1]);
+	k = map_runs(path, 4, got, 16);
+	CHECK(k == sizeof(by4) / sizeof(by4[0]));
+	for (i = 0; i < k && i < sizeof(by4) / sizeof(by4[0]); i++)
+		CHECK(got[i][0] == by4[i][0] && got[i][1] == by4[i][1]);
+out:
+	free(map);
+	unlink(path);
+	report("map-runs", ok);
+}
+
 /* Bad cowtab lines seen by cowtab_read: "3:reason;" each, in @ctx. */
 static void cowtab_bad(void *ctx, const char *path, unsigned int line,
 		       const char *why)
@@ -400,10 +476,14 @@ static void test_cowtab(void)
 		{ "/r /c 1x", -1, NULL, NULL, 0, false, false,
 		  "invalid cowdevice '1x' (expected /dev/cow/N or N, N below 1024)" },
 		{ "/r /c 1 repair=maybe", -1, NULL, NULL, 0, false, false,
-		  "unknown option 'repair=maybe' (known: repair=yes, repair=no, noauto, ro, partscan)" },
+		  "unknown option 'repair=maybe' (known: repair=yes, repair=no, noauto, ro, partscan, copy-on-read, fill)" },
 		{ "/r /c 1 ro,partscan", 1, "/r", "/c", 1, false, false, NULL },
 		{ "/r /c 1 ro,repair=yes", -1, NULL, NULL, 0, false, false,
 		  "options ro and repair=yes exclude each other (a read-only cowdevice writes nothing)" },
+		{ "/r /c 1 copy-on-read,ro", -1, NULL, NULL, 0, false, false,
+		  "option ro excludes copy-on-read and fill (a read-only cowdevice writes nothing)" },
+		{ "/r /c 1 fill,ro", -1, NULL, NULL, 0, false, false,
+		  "option ro excludes copy-on-read and fill (a read-only cowdevice writes nothing)" },
 		{ "/a\\x /c 1", -1, NULL, NULL, 0, false, false,
 		  "a backslash must start an octal escape such as \\040 (a blank)" },
 		{ "/a\\000 /c 1", -1, NULL, NULL, 0, false, false,
@@ -420,8 +500,11 @@ static void test_cowtab(void)
 		CHECK(cowtab_parse_line("/r /c 1 ro,partscan", e, why,
 					sizeof(why)) == 1);
 		CHECK(e->readonly && e->partscan && !e->repair && !e->noauto);
+		CHECK(cowtab_parse_line("/r /c 1 copy-on-read,fill", e, why,
+					sizeof(why)) == 1);
+		CHECK(e->copyread && e->fill && !e->readonly);
 		CHECK(cowtab_parse_line("/r /c 1", e, why, sizeof(why)) == 1);
-		CHECK(!e->readonly && !e->partscan);
+		CHECK(!e->readonly && !e->partscan && !e->copyread && !e->fill);
 	}
 
 	for (i = 0; e && i < sizeof(t) / sizeof(t[0]); i++) {
@@ -561,6 +644,7 @@ int main(int argc, char **argv)
 	test_decode_reasons();
 	test_bitmap();
 	test_io();
+	test_map_runs();
 	test_cowtab();
 	test_ioctl_abi();
 	test_messages();
