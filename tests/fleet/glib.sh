@@ -121,13 +121,25 @@ wait_for() {	# seconds command...: until the command succeeds
 }
 nbd_up() { [ "$(blockdev --getsize64 /dev/nbd0 2>/dev/null || echo 0)" -gt 0 ]; }
 
+# retry SECONDS command...: until it succeeds (a server just booted may
+# not serve yet: "Connection refused"), its last output shown.
+retry() {
+	local n=$1 t0 out
+	shift
+	t0=$(date +%s)
+	until out=$("$@" 2>&1); do
+		[ $(( $(date +%s) - t0 )) -lt "$n" ] || { say "$out"; return 1; }
+		sleep 3
+	done
+	[ -z "$out" ] || say "$out"
+}
 cl_connect() {
 	local rdo
 	rdo=$(rdo_of "$1")
 	case $1 in
 	nbd)
 		modprobe nbd || return 1
-		nbd-client -N golden "$SERVER" /dev/nbd0 -timeout "$NBD_TIMEOUT" ||
+		retry 180 nbd-client -N golden "$SERVER" /dev/nbd0 -timeout "$NBD_TIMEOUT" ||
 			return 1
 		wait_for 30 nbd_up || bad "/dev/nbd0 has no size after nbd-client"
 		;;
@@ -138,14 +150,14 @@ cl_connect() {
 		sed -i -e "s/^node.session.timeo.replacement_timeout *=.*/node.session.timeo.replacement_timeout = $ISCSI_REPLACEMENT/" \
 			/etc/iscsi/iscsid.conf
 		systemctl restart iscsid.service || return 1
-		iscsiadm -m discovery -t sendtargets -p "$SERVER" >/dev/null || return 1
+		retry 180 iscsiadm -m discovery -t sendtargets -p "$SERVER" >/dev/null || return 1
 		iscsiadm -m node -T "$TARGET" -p "$SERVER" --login >/dev/null || return 1
 		udevadm settle
 		wait_for 30 test -b "$rdo" || bad "no iSCSI disk $rdo after login"
 		;;
 	nfs)
 		mkdir -p "$NFSMNT"
-		mount -t nfs -o "$NFS_OPTS" "$SERVER:/srv/images" "$NFSMNT" || return 1
+		retry 180 mount -t nfs -o "$NFS_OPTS" "$SERVER:/srv/images" "$NFSMNT" || return 1
 		;;
 	esac
 	test -r "$rdo" || bad "rdofile $rdo missing after connecting by $1"
@@ -271,6 +283,8 @@ loop_write() {
 		t0=$(date +%s)
 		if dd if=/run/fleet-buf of="$W/$H/loop/f$i" bs=64k conv=fsync status=none 2>/dev/null; then
 			echo "$(sha256sum < /run/fleet-buf | cut -c1-64)  $H/loop/f$i" >> "$STATE/acked"
+			# the list too survives a crash (a power cut of the guest)
+			sync "$STATE/acked"
 			t1=$(date +%s)
 			[ $((t1 - t0)) -lt 5 ] || echo "$t1 slow-write f$i $((t1 - t0)) s" >> "$STATE/events"
 		else
@@ -391,6 +405,7 @@ no_dstate() {
 # file system on top checked and mounted again with everything in it.
 after_fault() {
 	local t=$1 cow=$2 resume=$3
+	step was-up mountpoint -q "$W" || return 1
 	step loop-stopped loop_stop 600
 	events
 	step acked-writes-kept verify_acked
@@ -420,6 +435,7 @@ gone() {
 	iscsi) limit=$((ISCSI_REPLACEMENT + 120)) ;;
 	nfs) limit=400 ;;
 	esac
+	step was-up mountpoint -q "$W" || return 1
 	step read-fails-with-eio seed_read_fails "$limit"
 	step loop-stopped loop_stop "$limit"
 	events
@@ -465,10 +481,10 @@ tx_bytes() {
 # fill_wait: seconds until /sys/block/cow0/cowloop/fill says every unit
 # was copied (copy-on-read's --fill).
 fill_wait() {
-	local t0 c t
+	local t0
 	t0=$(date +%s)
-	while read -r c t < /sys/block/cow0/cowloop/fill; do
-		[ "$c" -ge "$t" ] && break
+	until fill_done; do
+		fill_failed && { bad "the fill failed: $(fill_state)"; return 1; }
 		sleep 1
 	done
 	echo $(( $(date +%s) - t0 ))
@@ -482,7 +498,7 @@ cow_state() { cowlist "$1" | sed -n 's/^ *state cowfile: *//p'; }
 repair_recount() {
 	local rc
 	say "cowfile $1: $(cow_state "$1") after the shutdown"
-	cowrepair "$1"
+	cowrepair -p "$1"
 	rc=$?
 	[ $rc -le 1 ] || bad "cowrepair $1 exited with $rc" || return 1
 	cowrepair -n "$1" >/dev/null || bad "cowrepair -n $1 after the repair exited with $?"
@@ -499,8 +515,12 @@ after_shutdown() {
 
 # ---- copy-on-read (issue 25, item 4): run only when the driver has it ---
 
+# /sys/block/cow0/cowloop/fill: PRESENT TOTAL COPIED STATE (cowloop(4));
+# STATE done: every unit is in the cowfile, the rdofile is not read.
 fill_state() { cat /sys/block/cow0/cowloop/fill; }
-fill_done() { local c t; read -r c t < /sys/block/cow0/cowloop/fill && [ "$c" -ge "$t" ]; }
+fill_is() { local p t c s; read -r p t c s < /sys/block/cow0/cowloop/fill && [ "$s" = "$1" ]; }
+fill_done() { fill_is done; }
+fill_failed() { fill_is failed; }
 # cor_up transport cowfile [options]: /dev/cow/0 with copy-on-read and a
 # background fill, mounted on $W.
 cor_up() {
@@ -518,20 +538,33 @@ cor_up() {
 cor_filled() {
 	rm -f "$2"
 	step cor-activate cor_up "$1" "$2" || return 1
-	step cor-fill-completes wait_for 3600 fill_done || return 1
-	say "fill: $(fill_state) units; cowdev -l: $(cowdev -l -n -O NAME,FILL)"
+	step cor-fill-completes fill_wait || return 1
+	say "fill: $(fill_state); cowdev -l: $(cowdev -l -n -O NAME,FILL)"
+}
+# cor_standalone transport cowfile: the filled cowfile activated without
+# its rdofile (cowdev --standalone: not opened, not looked up), mounted.
+cor_standalone() {
+	local dev
+	dev=$(cowdev -a --standalone "$(rdo_of "$1")" "$2" 0) || return 1
+	[ "$dev" = /dev/cow/0 ] || bad "cowdev -a printed '$dev'"
+	udevadm settle
+	e2fsck -fn /dev/cow/0 >/tmp/e2fsck.log 2>&1 ||
+		{ cat /tmp/e2fsck.log; bad "e2fsck -fn /dev/cow/0 found errors"; return 1; }
+	mount /dev/cow/0 "$W"
 }
 # cor_alone transport cowfile: with the server gone, everything works
-# from the cowfile: the image's files, new writes, deactivation,
-# reactivation (the rdofile is not read again).
+# from the cowfile: the image's files (O_DIRECT too), new writes,
+# deactivation, reactivation without the rdofile, all of it again.
 cor_alone() {
 	local t=$1 cow=$2
 	step image-reads-from-cowfile verify_seed
+	step image-reads-direct seed_read 60
 	step writes wl_fs
-	step deactivate timeout -s KILL 120 sh -c ". /usr/local/lib/fleet/glib.sh; cow_down $cow"
-	step reactivate cor_up "$t" "$cow"
+	step deactivate timeout -s KILL 120 sh -c ". /usr/local/lib/fleet/glib.sh; cow_down $cow" || return 1
+	step reactivate-standalone cor_standalone "$t" "$cow" || return 1
 	step image-reads-after verify_seed
 	step own-data-after verify_own
+	step writes-after sh -c "head -c 1M /dev/urandom > $W/$H/after && sync"
 	step deactivate-again cow_down "$cow"
 }
 # cor_crash_start transport cowfile: a slow fill (fill_rate) with writes
@@ -551,7 +584,7 @@ cor_crash_after() {
 	step cowfile-repaired repair_recount "$cow" || return 1
 	step reconnect cl_connect "$t" || return 1
 	step cor-reactivate cor_up "$t" "$cow" || return 1
-	step cor-fill-completes wait_for 3600 fill_done
+	step cor-fill-completes fill_wait
 	step image-reads-after verify_seed
 	step acked-writes-after-crash verify_acked
 	step deactivate cow_down "$cow"

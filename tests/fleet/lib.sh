@@ -218,7 +218,8 @@ fleet_boot() {
 	touch "$d/agent.log"
 	stat -c %s "$d/agent.log" > "$d/mark"
 	mapfile -t net < <(fleet_net_args "$g")
-	nice -n 5 qemu-system-x86_64 -nodefaults -display none -no-reboot \
+	# niceness 5 at least (not 5 more than a run already niced)
+	nice -n $(( $(nice) < 5 ? 5 - $(nice) : 0 )) qemu-system-x86_64 -nodefaults -display none -no-reboot \
 		-accel tcg -cpu max -smp 1 -m "$FLEET_MEM" \
 		-kernel "$RUN/vmlinuz" -initrd "$RUN/initrd" \
 		-append "root=/dev/vda rw console=ttyS0 loglevel=5 panic=-1 systemd.hostname=$g systemd.show_status=0" \

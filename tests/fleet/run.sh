@@ -19,6 +19,10 @@
 #     server's links cut for 30 s; the server gone for good (reads fail
 #     with EIO in bounded time, deactivation works, and client3 shuts
 #     down with everything still up, its cowfile repairable by a recount);
+#   - copy-on-read and fill (cowdev --copy-on-read --fill): client1 fills
+#     its cowfile, the server goes for good, client1 reads, writes,
+#     deactivates and reactivates standalone; client2 is reset in the
+#     middle of a fill, its cowfile repaired, the fill completed;
 #   - the image's checksum on the server unchanged after every transport,
 #     and on the host at the end.
 #
@@ -102,11 +106,6 @@ srv_sum() {	# the image on the server is the golden image
 }
 srv_sum image-checksum-before
 
-# ---- copy-on-read (issue 25, item 4): when the driver has it ------------
-COR=no
-grep -q 'COW_ACT_COPYREAD' src/include/cowloop.h && COR=yes
-[ $COR = yes ] || fmsg "the driver has no copy-on-read yet (no COW_ACT_COPYREAD in src/include/cowloop.h): its tests are skipped"
-
 # ---- per transport ------------------------------------------------------
 resume_of() {	# does I/O resume by itself after the server restarts?
 	case $1 in nbd) echo no ;; *) echo yes ;; esac
@@ -158,23 +157,24 @@ for T in $TRANSPORTS; do
 	each "$CLIENTS" 1800 "$T/cut30" "after_fault $T $cow yes"
 	srv_sum "$T/image-unchanged"
 
-	# copy-on-read (issue 25, item 4), once the driver has it: client1
-	# fills its cowfile, then the server goes for good and client1 goes
-	# on alone; client2 is reset in the middle of a fill
-	if [ $COR = yes ]; then
-		corf=/var/lib/cow/$T-cor.cow
-		each client2 300 "$T/cor-crash" "cor_crash_start $T $corf"
-		fleet_kill client2
-		boot_all client2
-		each client2 3600 "$T/cor-crash" "cor_crash_after $T $corf"
-		each client1 3600 "$T/cor-fill-then-gone" "cor_filled $T $corf"
-		fleet_kill server
-		each client1 1800 "$T/cor-fill-then-gone" "cor_alone $T $corf"
-		each client1 600 "$T/cor-cleanup" "reset"
-		boot_all server
-	fi
-
-	[ $COR = yes ] || echo "SKIP $T/cor-fill-then-gone, $T/cor-crash: the driver has no copy-on-read yet (no COW_ACT_COPYREAD in src/include/cowloop.h)" | tee -a "$RESULTS"
+	# copy-on-read and fill (issue 25, item 4): client1 fills its
+	# cowfile, then the server goes for good and client1 goes on alone;
+	# at the same time client2 is reset in the middle of a slow fill
+	corf=/var/lib/cow/$T-cor.cow
+	each client1 3600 "$T/cor-fill-then-gone" "cor_filled $T $corf" &
+	p=$!
+	each client2 300 "$T/cor-crash" "cor_crash_start $T $corf"
+	fleet_kill client2
+	info "$T/cor-crash: client2 reset in the middle of its fill"
+	boot_all client2
+	each client2 3600 "$T/cor-crash" "cor_crash_after $T $corf"
+	wait $p
+	fleet_kill server
+	info "$T/cor-fill-then-gone: server powered off for good"
+	each client1 1800 "$T/cor-fill-then-gone" "cor_alone $T $corf"
+	boot_all server
+	# a new connection for every client (NBD's does not come back)
+	each "$CLIENTS" 600 "$T/reconnect" "reset; cl_connect $T"
 
 	# the server gone for good: client3 keeps everything up and shuts down
 	each "$CLIENTS" 300 "$T/gone/start" "$up"
