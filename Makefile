@@ -30,6 +30,7 @@
 #   make check-system    the .debs on a Debian 12 system booted in QEMU
 #   make check-fleet     one image served by NBD, iSCSI and NFS to three
 #                        client guests, each with its own cowfile; faults
+#   make bench-fleet     server bytes and read throughput per transport
 
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
@@ -77,7 +78,7 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 
 .PHONY: all tools module install install-tools install-man install-doc install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
-	check-fleet \
+	check-fleet bench-fleet \
 	check check-host check-guest check-debug check-kernels check-long kernels \
 	bench-checkpoint \
 	lint demo \
@@ -203,6 +204,9 @@ check-system:
 
 check-fleet:
 	@tests/fleet/run.sh
+
+bench-fleet:
+	@tests/fleet/bench.sh
 
 # Installs what the tests need (packages, kernels, headers), then runs all.
 check:

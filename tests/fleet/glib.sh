@@ -469,6 +469,17 @@ bench_read() {
 	t1=$(date +%s.%N)
 	echo "$t0 $t1" | awk '{printf "%.3f\n", $2 - $1}'
 }
+# copied_wait UNITS SECONDS: until copy-on-read has copied that many
+# units (the third field of cowloop/fill) or the time is up; prints it.
+copied_wait() {
+	local p t c s i
+	for i in $(seq "$2"); do
+		read -r p t c s < /sys/block/cow0/cowloop/fill
+		[ "$c" -lt "$1" ] || break
+		sleep 1
+	done
+	echo "$c"
+}
 # tx_bytes: what the server sent on its links to the clients.
 tx_bytes() {
 	local f n=0

@@ -83,6 +83,17 @@ fleet_golden() {
 	echo "$out"
 }
 
+# fleet_random MiB: an image of random data, cached (make bench-fleet:
+# nothing in it a transport could skip as a hole or compress).
+fleet_random() {
+	local out=$FLEET/random-$1M.img
+	if [ ! -e "$out" ]; then
+		head -c "$(( $1 * 1048576 ))" /dev/urandom > "$out.tmp" || return 1
+		mv "$out.tmp" "$out"
+	fi
+	echo "$out"
+}
+
 # fleet_root BASE: $RUN/root.img, the base image with cowloop's .debs
 # installed by apt in a chroot (DKMS builds the module there for the
 # image's kernel, at the host's speed rather than under TCG in each
