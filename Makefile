@@ -32,6 +32,9 @@
 #                        (cowroot(7)): initramfs-tools hook and script,
 #                        shutdown program, space watcher
 #   make check-cowroot   cowroot= on Debian 12 and 13 systems in QEMU
+#   make check-fleet     one image served by NBD, iSCSI and NFS to three
+#                        client guests, each with its own cowfile; faults
+#   make bench-fleet     server bytes and read throughput per transport
 
 PREFIX	?= /usr
 SBINDIR	?= $(PREFIX)/sbin
@@ -82,6 +85,7 @@ MAKEOVERRIDES := $(filter-out KERNELRELEASE=%,$(MAKEOVERRIDES))
 .PHONY: all tools module install install-tools install-man install-doc install-module \
 	install-completion install-system dkms-source dkms-install deb check-system \
 	install-cowroot check-cowroot \
+	check-fleet bench-fleet \
 	check check-host check-guest check-debug check-kernels check-long kernels \
 	bench-checkpoint \
 	lint demo \
@@ -228,6 +232,11 @@ check-system:
 
 check-cowroot:
 	@tests/system/cowroot.sh
+check-fleet:
+	@tests/fleet/run.sh
+
+bench-fleet:
+	@tests/fleet/bench.sh
 
 # Installs what the tests need (packages, kernels, headers), then runs all.
 check:
