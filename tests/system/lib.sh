@@ -75,3 +75,24 @@ sys_hash() {
 	  cat "$SYS_HERE/mkrootfs.sh" "$SYS_HERE/cowcheck.service"
 	} | sha256sum | cut -c1-16
 }
+
+# sys_begin NAME: a fresh results file $SYS/logs/NAME that record() adds
+# a result line to, times=() for the run's timings, then make deb (its
+# log in $SYS/logs/deb.log; a failure ends the run): "PASS make-deb"
+# and its time first.
+sys_begin() {
+	local t0
+	mkdir -p "$SYS/logs"
+	results=$SYS/logs/$1
+	: > "$results"
+	times=()
+	t0=$(date +%s)
+	if ! make --no-print-directory deb > "$SYS/logs/deb.log" 2>&1; then
+		record "FAIL make-deb"
+		tail -20 "$SYS/logs/deb.log" >&2
+		exit 1
+	fi
+	record "PASS make-deb"
+	times+=("make deb $(( $(date +%s) - t0 )) s")
+}
+record() { echo "$*" | tee -a "$results"; }

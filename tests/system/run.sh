@@ -42,21 +42,8 @@ dists=$(sys_dists)
 [ -n "$dists" ] || die "DIST=${DIST:-}: no such system in tests/system/dists.conf"
 
 start=$(date +%s)
-mkdir -p "$SYS/logs"
-results=$SYS/logs/results.txt
-: > "$results"
-record() { echo "$*" | tee -a "$results"; }
-times=()
-
-t0=$(date +%s)
-if ! make --no-print-directory deb > "$SYS/logs/deb.log" 2>&1; then
-	record "FAIL make-deb"
-	tail -20 "$SYS/logs/deb.log" >&2
-	exit 1
-fi
-record "PASS make-deb"
-times+=("make deb $(( $(date +%s) - t0 )) s")
-msg "make deb: $(( $(date +%s) - t0 )) s"
+sys_begin results.txt
+msg "${times[0]}"
 make -s tools >/dev/null
 
 # sys_image NAME: the cached root file system of system NAME (made if
