@@ -265,8 +265,6 @@ static int cow_ckpt_noted(struct cow_dev *cd, struct file *dst,
 	int ret = 0;
 
 	*n = 0;
-	if (!noted)
-		return 0;
 	xa_for_each(noted, c, entry) {
 		ret = cow_ckpt_range(src, dst, (loff_t)c << COW_CKPT_CHUNK_SHIFT,
 				     (loff_t)(c + 1) << COW_CKPT_CHUNK_SHIFT,
