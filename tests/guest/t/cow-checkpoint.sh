@@ -112,7 +112,7 @@ one() {
 	rm -f "$rdo" "$cow" "$ck" "$dir/exists.cow"
 }
 
-# moment DIR FSNAME: a checkpoint of a device with 384 MiB modified
+# moment DIR FSNAME: a checkpoint of a device with 192 MiB modified
 # while one block after another is written to it (seqstamp): it must
 # show the device as at one moment of the writing.  The cowfile is
 # copied (ext4) or reflinked (xfs) while the device goes on, then what
@@ -120,12 +120,12 @@ one() {
 moment() {
 	dir=$1 where=$2
 	rdo=$dir/rdo.img cow=$dir/c.cow ck=$dir/ck.cow
-	truncate -s $((512 * M)) "$rdo"
+	truncate -s $((256 * M)) "$rdo"
 	dev=$(activate "$rdo" "$cow")
-	fio --name=fill --filename="$dev" --rw=write --bs=1M --size=$((384 * M)) \
+	fio --name=fill --filename="$dev" --rw=write --bs=1M --size=$((192 * M)) \
 		--ioengine=libaio --iodepth=8 --direct=1 --output=/tmp/ck.fio \
-		>/dev/null 2>&1 || fail "$where: fio filling 384 MiB: $(cat /tmp/ck.fio)"
-	seqstamp write "$dev" $((400 * M)) 8192 >/tmp/ck.seq &
+		>/dev/null 2>&1 || fail "$where: fio filling 192 MiB: $(cat /tmp/ck.fio)"
+	seqstamp write "$dev" $((208 * M)) 8192 >/tmp/ck.seq &
 	wpid=$!
 	sleep 2
 	out=$(cowdev -c "$dev" "$ck") || fail "$where: cowdev -c while written: $out"
@@ -138,12 +138,12 @@ moment() {
 	echo "$log" | grep -q "$how [0-9]* MiB changed meanwhile" ||
 		fail "$where: the checkpoint was not made ($how) while the device went on: $log"
 	dev2=$(activate "$rdo" "$ck")
-	t=$(seqstamp check "$dev2" $((400 * M)) 8192) ||
+	t=$(seqstamp check "$dev2" $((208 * M)) 8192) ||
 		fail "$where: the checkpoint is not the device at one moment: $t"
 	note "$where: the checkpoint is the device after write $t"
 	[ "$t" -gt 0 ] || fail "$where: the checkpoint holds none of the writes before it"
-	cmp -n $((384 * M)) "$dev" "$dev2" ||
-		fail "$where: the checkpoint's first 384 MiB differ from the device's"
+	cmp -n $((192 * M)) "$dev" "$dev2" ||
+		fail "$where: the checkpoint's first 192 MiB differ from the device's"
 	deactivate "$dev2"
 	deactivate "$dev"
 	rm -f "$rdo" "$cow" "$ck"
