@@ -6,8 +6,10 @@
 # x86_64_defconfig + kvm_guest.config + tests/debug/base.config + the
 # variant's tests/debug/VARIANT.config (debug: KASAN, lockdep...; kcsan:
 # KCSAN), once per configuration: the build lives in build/debug/<hash of
-# the inputs>/ and is reused while the two fragments and the source
-# package are unchanged.  Installs the result as an ordinary kernel
+# the resulting .config and the source version>/ and is reused while
+# they are unchanged (a comment or a reordering in a fragment does not
+# rebuild; a configuration is made in seconds, a build takes an hour on
+# 2 cores).  Installs the result as an ordinary kernel
 # (/boot/vmlinuz-R, /lib/modules/R with its build link), so that the
 # guest test bed finds it by KVERS=cowdebug (cowkcsan); "make check"
 # leaves it out.  Prints the release.
@@ -34,20 +36,55 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 tarball=$(ls /usr/src/linux-source-6.12*.tar.xz | head -n 1)
-hash=$( { cat "${cfgs[@]}"
-	  dpkg-query -W -f='${Version}' linux-source-6.12; } | sha256sum | cut -c1-16)
+version=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 base=$top/build/debug
-out=$base/$hash
-src=$base/src-$(dpkg-query -W -f='${Version}' linux-source-6.12)
+src=$base/src-$version
+if [ ! -d "$src" ]; then
+	msg "unpacking $tarball"
+	rm -rf "$src.tmp"
+	mkdir -p "$src.tmp"
+	tar -C "$src.tmp" --strip-components=1 -xf "$tarball"
+	mv "$src.tmp" "$src"
+fi
+
+# The configuration first, in a scratch directory: it names the build.
+cfg=$base/config-$variant
+rm -rf "$cfg"
+mkdir -p "$cfg"
+make -s -C "$src" O="$cfg" x86_64_defconfig >&2
+"$src/scripts/kconfig/merge_config.sh" -m -O "$cfg" "$cfg/.config" \
+	"$src/kernel/configs/kvm_guest.config" "${cfgs[@]}" >/dev/null
+make -s -C "$src" O="$cfg" olddefconfig >&2
+# Every option asked for must have survived olddefconfig.
+bad=0
+while IFS= read -r line; do
+	case $line in
+	CONFIG_*=n)	# off, or not even offered
+		grep -q "^${line%=n}=" "$cfg/.config" || continue
+		msg "still on: $line"; bad=1; continue ;;
+	CONFIG_*) ;;
+	*) continue ;;
+	esac
+	grep -qxF "$line" "$cfg/.config" || { msg "not set: $line"; bad=1; }
+done < <(cat "${cfgs[@]}")
+[ $bad = 0 ] || { msg "configuration incomplete"; exit 1; }
+
+out=$base/$( { cat "$cfg/.config"; echo "$version"; } | sha256sum | cut -c1-16)
+# A build of the same configuration under another name (an older cache
+# key) serves as well.
+if [ ! -e "$out/release" ]; then
+	for d in "$base"/*/; do
+		d=${d%/}
+		[ -e "$d/release" ] && cmp -s "$d/.config" "$cfg/.config" ||
+			continue
+		msg "reusing the build of the same configuration in $d"
+		out=$d
+		break
+	done
+fi
 
 if [ ! -e "$out/release" ]; then
 	start=$SECONDS
-	if [ ! -d "$src" ]; then
-		msg "unpacking $tarball"
-		mkdir -p "$src.tmp"
-		tar -C "$src.tmp" --strip-components=1 -xf "$tarball"
-		mv "$src.tmp" "$src"
-	fi
 	# An interrupted build resumes: the configuration is made once.
 	if [ -e "$out/configured" ]; then
 		msg "resuming the build in $out"
@@ -55,23 +92,8 @@ if [ ! -e "$out/release" ]; then
 		rm -rf "$out"
 		mkdir -p "$out"
 		msg "configuring in $out"
-		make -s -C "$src" O="$out" x86_64_defconfig >&2
-		"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-			"$src/kernel/configs/kvm_guest.config" "${cfgs[@]}" >&2
+		cp "$cfg/.config" "$out/.config"
 		make -s -C "$src" O="$out" olddefconfig >&2
-		# Every option asked for must have survived olddefconfig.
-		bad=0
-		while IFS= read -r line; do
-			case $line in
-			CONFIG_*=n)	# off, or not even offered
-				grep -q "^${line%=n}=" "$out/.config" || continue
-				msg "still on: $line"; bad=1; continue ;;
-			CONFIG_*) ;;
-			*) continue ;;
-			esac
-			grep -qxF "$line" "$out/.config" || { msg "not set: $line"; bad=1; }
-		done < <(cat "${cfgs[@]}")
-		[ $bad = 0 ] || { msg "configuration incomplete"; exit 1; }
 		touch "$out/configured"
 	fi
 	# one job more than cores: a job waiting for the disk leaves no core idle
@@ -84,6 +106,7 @@ if [ ! -e "$out/release" ]; then
 	msg "built $(cat "$out/release") in $(( (SECONDS - start) / 60 )) min"
 fi
 
+rm -rf "$cfg"
 r=$(cat "$out/release")
 if [ ! -e "/boot/vmlinuz-$r" ] || ! cmp -s "$out/arch/x86/boot/bzImage" "/boot/vmlinuz-$r" ||
    [ "$(readlink "/lib/modules/$r/build")" != "$out" ]; then
