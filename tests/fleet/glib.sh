@@ -269,11 +269,23 @@ round() {
 
 # ---- faults: a loop writing and reading while the server misbehaves ----
 
+# uncache: before a read of the image that must reach the server.  A read
+# with O_DIRECT of /dev/cow/0 is one of the rdofile, where a unit is not
+# in the cowfile; over NBD and iSCSI cowloop reads that block device
+# direct, but an rdofile on NFS is read through the NFS client's page
+# cache, which keeps what an earlier read fetched.  Dropping the page
+# cache sends no request to the server (a cut link cannot stall it).
+uncache() {
+	mountpoint -q "$NFSMNT" && echo 1 > /proc/sys/vm/drop_caches
+	return 0
+}
+
 # loop_start: two loops in the background until /run/fleet-stop exists.
 # The writer writes 64 KiB files with fsync, each logged in $STATE/acked
 # once fsync returned (acknowledged); the reader reads the image's files
-# with O_DIRECT (units not in the cowfile: from the server).  Errors,
-# and writes or reads slower than 5 s, go to $STATE/events with the time.
+# with O_DIRECT, uncached (units not in the cowfile: from the server).
+# Errors, and writes or reads slower than 5 s, go to $STATE/events with
+# the time.
 loop_write() {
 	local i=0 t0 t1
 	mkdir -p "$W/$H/loop"
@@ -300,6 +312,7 @@ loop_read() {
 	while [ ! -e /run/fleet-stop ]; do
 		i=$((i + 1))
 		s=$(echo "$seeds" | sed -n "$(( i % n + 1 ))p")
+		uncache
 		t0=$(date +%s)
 		if dd if="$W/seed/$s" of=/dev/null bs=64k iflag=direct status=none 2>/dev/null; then
 			t1=$(date +%s)
@@ -370,10 +383,12 @@ step() {
 	return $rc
 }
 
-# seed_read SECONDS: read one file of the image (O_DIRECT, so from the
-# rdofile) within that time; prints how long it took and how it ended.
+# seed_read SECONDS: read one file of the image (O_DIRECT, uncached, so
+# from the rdofile) within that time; prints how long it took and how it
+# ended.
 seed_read() {
 	local t0 rc
+	uncache
 	t0=$(date +%s)
 	timeout -s KILL "$1" dd if="$W/seed/big01" of=/dev/null bs=64k iflag=direct status=none
 	rc=$?
