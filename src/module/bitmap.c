@@ -195,20 +195,31 @@ static int cow_bm_reserve(struct cow_dev *cd, u64 p, u64 last)
 }
 
 /*
- * A page for the bitmap: from the allocator (reclaiming a little), else
- * from the device's reserve, else, with memory short and the reserve
- * spent, once the device has given back what it can (its clean pages,
- * after a flush: cow_bm_trim, which the thread or an activation may
- * call here), waiting for the reserve.
+ * A page for the bitmap without waiting: from the allocator (reclaiming
+ * a little), else from the device's reserve.  An error injection point
+ * (doc/design.md): NULL makes the caller go the way of memory short.
  */
-static void *cow_bm_alloc(struct cow_dev *cd)
+static noinline void *cow_bm_alloc_nowait(struct cow_dev *cd)
 {
 	void *pg;
 
 	pg = kmem_cache_alloc(cow_bm_cache,
 			      GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN);
-	if (!pg)
-		pg = mempool_alloc(cd->bm_pool, GFP_NOWAIT | __GFP_NOWARN);
+	return pg ?: mempool_alloc(cd->bm_pool, GFP_NOWAIT | __GFP_NOWARN);
+}
+ALLOW_ERROR_INJECTION(cow_bm_alloc_nowait, NULL);
+
+/*
+ * A page for the bitmap: from the allocator (reclaiming a little), else
+ * from the device's reserve, else, with memory short and the reserve
+ * spent, once the device has given back what it can (its clean pages
+ * but those of the fetch in progress, after a flush: cow_bm_trim, which
+ * the thread or an activation may call here), waiting for the reserve.
+ */
+static void *cow_bm_alloc(struct cow_dev *cd)
+{
+	void *pg = cow_bm_alloc_nowait(cd);
+
 	if (pg)
 		return pg;
 	WRITE_ONCE(cd->bm_trim, true);
@@ -286,11 +297,30 @@ static bool cow_bm_hole(struct cow_dev *cd, u64 p, u64 last)
 }
 
 /*
- * Make the pages holding the bits of @count units from @unit known:
- * each in memory, or known to be zero.  The thread, before it serves a
- * request; an activation.
+ * Keep the pages holding the bits of @count units from @unit while they
+ * are fetched: a page allocation that finds memory short gives back the
+ * device's clean pages (cow_bm_alloc), but never one that the same
+ * fetch brought in or relies on (cow_bm_evict).  The thread, or an
+ * activation.
  */
-int cow_bm_fetch(struct cow_dev *cd, u64 unit, u64 count)
+static void cow_bm_pin(struct cow_dev *cd, u64 unit, u64 count)
+{
+	cd->bm_pin_first = cow_bm_first(unit);
+	cd->bm_pin_last = cow_bm_last(unit, count);
+	cd->bm_pinned = true;
+}
+
+static void cow_bm_unpin(struct cow_dev *cd)
+{
+	cd->bm_pinned = false;
+}
+
+static bool cow_bm_pinned(struct cow_dev *cd, u64 p)
+{
+	return cd->bm_pinned && p >= cd->bm_pin_first && p <= cd->bm_pin_last;
+}
+
+static int __cow_bm_fetch(struct cow_dev *cd, u64 unit, u64 count)
 {
 	u64 p, last = cow_bm_last(unit, count);
 	bool hole;
@@ -309,6 +339,22 @@ int cow_bm_fetch(struct cow_dev *cd, u64 unit, u64 count)
 }
 
 /*
+ * Make the pages holding the bits of @count units from @unit known:
+ * each in memory, or known to be zero.  The thread, before it serves a
+ * request; an activation.  They stay until the thread next trims the
+ * bitmap (cow_bm_trim), between requests.
+ */
+int cow_bm_fetch(struct cow_dev *cd, u64 unit, u64 count)
+{
+	int ret;
+
+	cow_bm_pin(cd, unit, count);
+	ret = __cow_bm_fetch(cd, unit, count);
+	cow_bm_unpin(cd);
+	return ret;
+}
+
+/*
  * Make the pages holding the bits of @count units from @unit exist in
  * memory, for a write that will set them (cow_bm_set, in any context).
  * A zero page gets its blocks in the cowfile first (cow_bm_reserve).
@@ -319,7 +365,8 @@ noinline int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 	void *pg;
 	int ret;
 
-	ret = cow_bm_fetch(cd, unit, count);
+	cow_bm_pin(cd, unit, count);
+	ret = __cow_bm_fetch(cd, unit, count);
 	for (p = cow_bm_first(unit); !ret && p <= last; p = q + 1) {
 		/* zero pages from p to q, reserved at once */
 		for (q = p; q <= last &&
@@ -331,7 +378,8 @@ noinline int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 		    2 * COW_BM_MAX_PAGES) {
 			/* the bitmap cannot be written out: do not grow it */
 			cow_log_error(cd, COW_COW, -ENOMEM);
-			return -EIO;
+			ret = -EIO;
+			break;
 		}
 		ret = cow_bm_reserve(cd, p, q - 1);
 		for (; !ret && p < q; p++) {
@@ -340,6 +388,7 @@ noinline int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count)
 			ret = cow_bm_install(cd, p, COW_BM_ZERO, pg);
 		}
 	}
+	cow_bm_unpin(cd);
 	return ret;
 }
 ALLOW_ERROR_INJECTION(cow_bm_prepare, ERRNO);
@@ -552,8 +601,9 @@ static bool cow_bm_over(struct cow_dev *cd)
 /*
  * Give back clean pages until at most @max_pages are in memory, and zero
  * markers until at most @max_zero, going round the xarray from where
- * the last call stopped.  Nothing may look at the pages locklessly
- * meanwhile: the thread with no request in flight, or an activation.
+ * the last call stopped, except those a fetch in progress keeps
+ * (cow_bm_pin).  Nothing may look at the pages locklessly meanwhile: the
+ * thread with no request in flight, or an activation.
  */
 static void cow_bm_evict(struct cow_dev *cd, long max_pages, long max_zero)
 {
@@ -571,6 +621,8 @@ static void cow_bm_evict(struct cow_dev *cd, long max_pages, long max_zero)
 		     e && seen++ < COW_EVICT_BATCH;
 		     e = xa_find_after(&cd->bitmap, &index, ULONG_MAX,
 				       XA_PRESENT)) {
+			if (cow_bm_pinned(cd, index))
+				continue;
 			if (xa_is_value(e)) {
 				if (atomic_long_read(&cd->bm_zero) <= max_zero)
 					continue;
@@ -727,6 +779,27 @@ out:
 	return ret;
 }
 ALLOW_ERROR_INJECTION(cow_bm_sync, ERRNO);
+
+/*
+ * The cowfile changes in a way its bitmap does not show (a copied unit
+ * becomes modified, in the modified map's page cache): it must not be
+ * clean on disk until the next flush has made that durable, since only
+ * a dirty cowfile gets the repair that makes up for a crash.  Marked in
+ * use at once, and a sync running meanwhile keeps it so (mem_dirty: see
+ * cow_bm_sync).  The thread, before it issues the write.
+ */
+int cow_bm_keep_dirty(struct cow_dev *cd)
+{
+	int ret;
+
+	xa_lock_irq(&cd->bitmap);
+	WRITE_ONCE(cd->mem_dirty, true);
+	xa_unlock_irq(&cd->bitmap);
+	mutex_lock(&cd->meta_mutex);
+	ret = cow_hdr_mark_dirty(cd);
+	mutex_unlock(&cd->meta_mutex);
+	return ret;
+}
 
 /*
  * Check page @p read from disk when not all zero, and keep it while the

@@ -93,6 +93,9 @@ struct cow_dev {
 	long			bm_ndirty;	/* pages marked dirty (xa_lock) */
 	u64			bm_setgen;	/* times bits were set (xa_lock) */
 	unsigned long		bm_cursor;	/* where eviction goes on (thread) */
+	/* pages a fetch needs, kept by eviction meanwhile (thread) */
+	bool			bm_pinned;
+	u64			bm_pin_first, bm_pin_last;
 	bool			bm_trim;	/* the shrinker asks for memory */
 	struct shrinker		*shrinker;
 	atomic64_t		cowused;
@@ -189,6 +192,7 @@ int cow_bm_prepare(struct cow_dev *cd, u64 unit, u64 count);
 void cow_bm_set(struct cow_dev *cd, u64 unit, u64 count);
 int cow_bm_flush(struct cow_dev *cd);
 int cow_bm_sync(struct cow_dev *cd, bool clean);
+int cow_bm_keep_dirty(struct cow_dev *cd);
 void cow_bm_free(struct cow_dev *cd);
 bool cow_next_data(struct file *file, loff_t *pos, loff_t *len, loff_t end);
 int cow_bm_dev_init(struct cow_dev *cd);

@@ -20,11 +20,14 @@
  * flush makes them durable with the data, before the bitmap's (a unit
  * of the bitmap on disk is never taken for copied when it was written).
  * A rewrite of a copied unit can reach the disk before its modified bit
- * (direct I/O): after a crash the map may lack it, and a repair marks
- * every unit of the bitmap modified (cow_mm_build).
+ * (direct I/O): the cowfile is marked in use first (cow_bm_keep_dirty),
+ * so that after a crash the map, which may lack the bit, is rebuilt by a
+ * repair, which marks every unit of the bitmap modified (cow_mm_build).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/fs.h>
+#include <linux/falloc.h>		/* after a header with the types */
 #include <linux/jiffies.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -33,6 +36,12 @@
 
 /* Units a fill step copies at most: one read and one write. */
 #define COW_FILL_UNITS		1024
+/*
+ * Bitmap pages a fill step looks through at most for units to copy: the
+ * thread trims the bitmap and serves requests in between, however much
+ * of a large device is already in the cowfile.
+ */
+#define COW_FILL_SCAN		16
 
 /* Does the device keep a modified map? */
 bool cow_mm_on(struct cow_dev *cd)
@@ -78,17 +87,18 @@ int cow_mm_build(struct cow_dev *cd)
 /*
  * The units [@unit, @unit + @count) are about to be modified: set their
  * bits of the modified map, in the cowfile's page cache (the thread,
- * before it issues the write).  Reads a byte range of the map and
- * writes it back only when a bit changes.
+ * before it issues the write; their bitmap pages were fetched).  Reads a
+ * byte range of the map and writes it back only when a bit changes; a
+ * copied unit that becomes modified keeps the cowfile dirty.
  */
 int cow_mm_set(struct cow_dev *cd, u64 unit, u64 count)
 {
 	u64 last = unit + count - 1, first_byte, nbytes, u;
 	loff_t base = cd->hdr.modmap;
 	u8 *buf = cd->unit_buf;
+	bool changed, copied = false;
 	loff_t pos;
 	ssize_t got;
-	bool changed;
 	int ret;
 
 	if (!cow_mm_on(cd))
@@ -108,6 +118,7 @@ int cow_mm_set(struct cow_dev *cd, u64 unit, u64 count)
 			if (!cow_bit_test(buf, u - first_byte * BITS_PER_BYTE)) {
 				cow_bit_set(buf, u - first_byte * BITS_PER_BYTE);
 				changed = true;
+				copied |= cow_bm_test(cd, u);
 			}
 		}
 		if (changed) {
@@ -118,7 +129,35 @@ int cow_mm_set(struct cow_dev *cd, u64 unit, u64 count)
 		}
 		unit = u;
 	}
-	return 0;
+	return copied ? cow_bm_keep_dirty(cd) : 0;
+}
+
+/*
+ * Units [@unit, @unit + @count) are being copied: their bytes of the
+ * modified map get their blocks in the cowfile now, so that a rewrite
+ * of one, which sets its bit there, works on a full file system as any
+ * rewrite does (doc/design.md).  Where the file system cannot allocate,
+ * the bytes are written back as they are.
+ */
+static int cow_mm_reserve(struct cow_dev *cd, u64 unit, u64 count)
+{
+	loff_t pos = cd->hdr.modmap + unit / BITS_PER_BYTE;
+	size_t len = (unit + count - 1) / BITS_PER_BYTE -
+		     unit / BITS_PER_BYTE + 1;
+	loff_t rpos = pos;
+	ssize_t got;
+	int ret;
+
+	if (!cow_mm_on(cd))
+		return 0;
+	ret = vfs_fallocate(cd->file[COW_COW], FALLOC_FL_KEEP_SIZE, pos, len);
+	if (ret != -EOPNOTSUPP)
+		return ret;
+	got = kernel_read(cd->file[COW_COW], cd->unit_buf, len, &rpos);
+	if (got < 0)
+		return got;
+	memset(cd->unit_buf + got, 0, len - got);	/* past the end: 0 */
+	return cow_file_rw(cd, COW_COW, true, cd->unit_buf, len, pos);
 }
 
 /*
@@ -159,34 +198,47 @@ long cow_fill_wait(struct cow_dev *cd)
 	return clamp(t, 0L, (long)HZ);
 }
 
-/* The next range to copy, from the notes, then from the fill's place. */
-static bool cow_fill_next(struct cow_dev *cd, u64 *unit, u64 *count)
+/*
+ * The next range to copy, from the notes, then from the fill's place:
+ * 1 and the range, 0 for none yet (the fill may go on looking at its
+ * next step), or an error reading the bitmap.
+ */
+static int cow_fill_next(struct cow_dev *cd, u64 *unit, u64 *count)
 {
+	unsigned int scan = COW_FILL_SCAN;
 	u64 end;
 	bool in_cow;
+	int ret;
 
 	while (cd->cor_n) {
 		cd->cor_n--;
 		*unit = cd->cor[cd->cor_n].unit;
 		*count = min_t(u64, cd->cor[cd->cor_n].count, COW_FILL_UNITS);
-		if (cow_bm_fetch(cd, *unit, *count))
-			return false;
+		ret = cow_bm_fetch(cd, *unit, *count);
+		if (ret)
+			return ret;
 		end = cow_bm_run(cd, *unit, *unit + *count, &in_cow);
 		if (!in_cow) {
 			*count = end - *unit;
-			return true;
+			return 1;
 		}
 	}
 	while (cd->filling && cd->fill_pos < cd->hdr.rdoblocks) {
+		if (!scan--)
+			return 0;
+		/* up to a bitmap page's worth of units: 1 or 2 pages */
 		*unit = cd->fill_pos;
-		end = min_t(u64, *unit + COW_FILL_UNITS, cd->hdr.rdoblocks);
-		if (cow_bm_fetch(cd, *unit, end - *unit))
-			return false;
+		end = min_t(u64, *unit + COW_BM_UNITS, cd->hdr.rdoblocks);
+		ret = cow_bm_fetch(cd, *unit, end - *unit);
+		if (ret)
+			return ret;
 		end = cow_bm_run(cd, *unit, end, &in_cow);
+		if (!in_cow)
+			end = min_t(u64, end, *unit + COW_FILL_UNITS);
 		cd->fill_pos = end;
 		if (!in_cow) {
 			*count = end - *unit;
-			return true;
+			return 1;
 		}
 	}
 	if (cd->filling) {
@@ -194,7 +246,7 @@ static bool cow_fill_next(struct cow_dev *cd, u64 *unit, u64 *count)
 		pr_info("cow%d: filled: the cowfile %s holds every unit; the rdofile is not read any more\n",
 			cd->devno, cd->path[COW_COW]);
 	}
-	return false;
+	return 0;
 }
 
 /*
@@ -206,12 +258,19 @@ static bool cow_fill_next(struct cow_dev *cd, u64 *unit, u64 *count)
  */
 void cow_fill_step(struct cow_dev *cd)
 {
-	u64 unit, count;
+	u64 unit = cd->fill_pos, count = 0;
 	size_t len;
 	int ret;
 
 	wait_event(cd->drain_wq, !atomic_read(&cd->inflight));
-	if (!cow_fill_next(cd, &unit, &count))
+	ret = cow_fill_next(cd, &unit, &count);
+	if (ret < 0) {
+		WRITE_ONCE(cd->fill_failed, true);
+		pr_err("cow%d: reading the bitmap of units %llu.. of the cowfile failed (%pe): copy-on-read and fill stop\n",
+		       cd->devno, unit, ERR_PTR(ret));
+		return;
+	}
+	if (!ret)
 		return;
 	len = count << COW_MAPUNIT_SHIFT;
 	atomic64_inc(&cd->rdoreads);
@@ -219,6 +278,8 @@ void cow_fill_step(struct cow_dev *cd)
 			  unit << COW_MAPUNIT_SHIFT);
 	if (!ret)
 		ret = cow_bm_prepare(cd, unit, count);
+	if (!ret)
+		ret = cow_mm_reserve(cd, unit, count);
 	if (!ret) {
 		cow_ckpt_note(cd, unit, count);
 		atomic64_inc(&cd->cowwrites);

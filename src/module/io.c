@@ -817,6 +817,7 @@ int cow_thread(void *data)
 			cow_bm_trim(cd);
 			up_read(&cd->hold);
 			try_to_freeze();
+			cond_resched();
 			continue;
 		}
 		wait_event_freezable(cd->wq, cow_has_work(cd) ||

@@ -2,7 +2,8 @@
 # The cowfile's filesystem fills up (a 20 MiB ext4 on loop): writes of new
 # units fail with an error, the kernel log gets one line per cause (not
 # one per request, even with reads in between), reads and rewrites of
-# written units keep working, after space is freed new writes work, the
+# written units keep working (of units copied on read too), after space
+# is freed new writes work, the
 # cowfile stays consistent and nothing acknowledged is lost.  Also wants
 # a warning in the kernel log before the filesystem is full (space watch).
 # timeout: 600
@@ -113,6 +114,36 @@ sync
 deactivate "$dev"
 dmesg | tail -3 | grep -q "left dirty" && soft "full filesystem left the cowfile dirty"
 cowlist "$cow" | grep -q 'state cowfile:     clean$' || soft "cowfile not clean after a full filesystem"
+umount $mnt
+
+# Copied units (copy-on-read): a rewrite of one sets its bit of the
+# modified map, which must not need space either (its block is given
+# when the unit is copied).  Units from 40 MiB on: their bytes of the map
+# are past its first block, which the activation writes.
+mount -o loop "$small" $mnt
+rm -f "$cow" $mnt/filler
+dev=$(activate --copy-on-read "$img" "$cow")
+dd if="$dev" of=/dev/null bs=1M skip=40 count=4 iflag=direct 2>/dev/null
+i=0
+while [ "$(awk '{ print $3 }' /sys/block/cow$n/cowloop/fill)" -lt 4096 ] &&
+      [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check_eq "units copied on read" 4096 "$(awk '{ print $3 }' /sys/block/cow$n/cowloop/fill)"
+dd if=/dev/zero of=$mnt/filler bs=1M conv=fsync 2>/dev/null || true
+sync
+df -k $mnt
+dd if=/tmp/b of="$dev" bs=256k count=4 seek=160 oflag=direct conv=fsync,notrunc 2>/dev/null ||
+	fail "rewrite (+fsync) of copied units failed while full"
+dd if="$dev" of=/tmp/back bs=256k count=4 skip=160 iflag=direct 2>/dev/null
+cmp /tmp/b /tmp/back || fail "rewritten copied units differ while full"
+rm $mnt/filler
+sync
+deactivate "$dev"
+cowlist -m -n "$cow" | grep -q "^ *41943040 *1048576" ||
+	fail "the rewrite is not in the modified map: $(cowlist -m -n "$cow")"
+rm -f "$cow"
 umount $mnt
 
 # Space watch (driver TODO): a warning before the filesystem is full.

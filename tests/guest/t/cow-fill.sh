@@ -60,6 +60,31 @@ fi
 back
 deactivate "$dev"
 
+note "rewrite of a copied unit after cowsync: the cowfile is dirty on disk"
+# Its bitmap bit was set by the copy, so no flush is pending that would
+# mark the header; its modified bit is only in the page cache until the
+# next flush.  A crash with the header clean would keep a map without
+# it (no repair), and cowmerge would skip the user's data.
+dev=$(activate --copy-on-read "$rdo" "$SCRATCH/rw.cow")
+dd if="$dev" of=/dev/null bs=1M skip=20 count=1 iflag=direct 2>/dev/null
+wait_fill "$dev" 1024 60
+cowsync || fail "cowsync failed"
+state=/sys/block/cow${dev##*/}/cowloop/state
+check_eq "state after cowsync" clean "$(cat "$state")"
+check_eq "header flags on disk after cowsync" 0 \
+	"$(( $(od -An -tu1 -j6 -N1 "$SCRATCH/rw.cow") & 1 ))"
+head -c 8192 /dev/urandom | dd of="$dev" bs=8k seek=2560 oflag=direct 2>/dev/null ||
+	fail "the rewrite of a copied unit failed"
+check_eq "state after rewriting a copied unit" dirty "$(cat "$state")"
+check_eq "header flags on disk after rewriting a copied unit (DIRTY)" 1 \
+	"$(( $(od -An -tu1 -j6 -N1 "$SCRATCH/rw.cow") & 1 ))"
+deactivate "$dev"
+check_eq "modified map, units 20480..20487 (the rewrite)" 255 \
+	"$(modbyte "$SCRATCH/rw.cow" 2560)"
+check_eq "modified map, units 20488..20495 (copied only)" 0 \
+	"$(modbyte "$SCRATCH/rw.cow" 2561)"
+rm -f "$SCRATCH/rw.cow"
+
 note "fill: writes while it fills, then done; the rdofile gone for good"
 cp "$SCRATCH/rdo.img" "$SCRATCH/model"
 head -c $((4 * M)) /dev/urandom >/tmp/fill.w
