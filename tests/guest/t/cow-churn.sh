@@ -74,5 +74,14 @@ note "rmmod/modprobe x8: Slab $slab0 -> $slab1 kB, MemAvailable $avail0 -> $avai
 grep -q "^cow_" /proc/slabinfo && fail "cowloop slab caches left after rmmod: $(grep '^cow_' /proc/slabinfo)"
 [ $((slab1 - slab0)) -lt 1024 ] || fail "Slab grew by $((slab1 - slab0)) kB over 8 load cycles"
 [ $((avail0 - avail1)) -lt 8192 ] || fail "MemAvailable fell by $((avail0 - avail1)) kB over 8 load cycles"
-[ "$io1" -le "$io0" ] && [ "$rq1" -le "$rq0" ] ||
-	fail "cowloop slab objects grew: cow_io $io0 -> $io1, cow_rq $rq0 -> $rq1"
+# KASAN (make check-debug) keeps freed objects in its quarantine, where
+# /proc/slabinfo counts them active: there the counts say nothing, and
+# the rmmod above is the check (the caches were destroyed without a
+# complaint, which needs every object freed; kmem_cache_destroy takes
+# them out of the quarantine first).
+if grep -qw kasan_quarantine_reduce /proc/kallsyms; then
+	note "KASAN: slab object counts not compared (quarantine)"
+else
+	[ "$io1" -le "$io0" ] && [ "$rq1" -le "$rq0" ] ||
+		fail "cowloop slab objects grew: cow_io $io0 -> $io1, cow_rq $rq0 -> $rq1"
+fi
