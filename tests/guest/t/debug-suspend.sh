@@ -4,7 +4,7 @@
 # file system takes no more writes from it.  Three suspends to idle
 # (to the freezer stage of /sys/power/pm_test) while fio writes and verifies
 # through ext4 on a cowdevice: every task freezes and thaws (no
-# "Freezing of tasks failed"), and fio's data verifies afterwards.
+# freezing failed), and fio's data verifies afterwards.
 # Needs /sys/power/pm_test (CONFIG_PM_DEBUG: make check-debug's kernel;
 # Debian's cloud kernels lack it): under QEMU's TCG a real suspend to
 # idle is not woken by the RTC alarm (tried: rtcwake -m freeze).
@@ -33,10 +33,16 @@ for i in 1 2 3; do
 	sleep 2
 done
 echo none >/sys/power/pm_test
-dmesg | grep -q 'Freezing of tasks failed' &&
-	fail "tasks did not freeze: $(dmesg | grep -A5 'Freezing of tasks failed')"
+# 6.1 says "Freezing of tasks failed after" and "Freezing remaining
+# freezable tasks ... (elapsed ...) done."; 6.12 "Freezing user space
+# processes failed after" (or "aborted") and "Freezing remaining
+# freezable tasks completed (elapsed ...)", after a line of its own
+# when it begins
+failed='Freezing .* (failed|aborted) after'
+dmesg | grep -qE "$failed" &&
+	fail "tasks did not freeze: $(dmesg | grep -E -A5 "$failed")"
 check_eq "freezes completed" 3 \
-	"$(dmesg | grep -c 'Freezing remaining freezable tasks')"
+	"$(dmesg | grep -cE 'Freezing remaining freezable tasks( completed|.*done)')"
 wait $fiopid || fail "fio: $(cat /tmp/susp.fio)"
 grep -q 'err= 0' /tmp/susp.fio || fail "fio: $(cat /tmp/susp.fio)"
 umount /mnt/susp
