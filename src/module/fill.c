@@ -84,6 +84,17 @@ int cow_mm_build(struct cow_dev *cd)
 	return 0;
 }
 
+/* @len bytes of the modified map at @pos; past the file's end: zero. */
+static int cow_mm_read(struct cow_dev *cd, u8 *buf, size_t len, loff_t pos)
+{
+	ssize_t got = kernel_read(cd->file[COW_COW], buf, len, &pos);
+
+	if (got < 0)
+		return got;
+	memset(buf + got, 0, len - got);
+	return 0;
+}
+
 /*
  * The units [@unit, @unit + @count) are about to be modified: set their
  * bits of the modified map, in the cowfile's page cache (the thread,
@@ -97,8 +108,6 @@ int cow_mm_set(struct cow_dev *cd, u64 unit, u64 count)
 	loff_t base = cd->hdr.modmap;
 	u8 *buf = cd->unit_buf;
 	bool changed, copied = false;
-	loff_t pos;
-	ssize_t got;
 	int ret;
 
 	if (!cow_mm_on(cd))
@@ -107,11 +116,9 @@ int cow_mm_set(struct cow_dev *cd, u64 unit, u64 count)
 		first_byte = unit / BITS_PER_BYTE;
 		nbytes = min_t(u64, last / BITS_PER_BYTE - first_byte + 1,
 			       COW_MAPUNIT);
-		pos = base + first_byte;
-		got = kernel_read(cd->file[COW_COW], buf, nbytes, &pos);
-		if (got < 0)
-			return got;
-		memset(buf + got, 0, nbytes - got);	/* past the end: 0 */
+		ret = cow_mm_read(cd, buf, nbytes, base + first_byte);
+		if (ret)
+			return ret;
 		changed = false;
 		for (u = unit; u <= last && u / BITS_PER_BYTE <
 		     first_byte + nbytes; u++) {
@@ -144,8 +151,6 @@ static int cow_mm_reserve(struct cow_dev *cd, u64 unit, u64 count)
 	loff_t pos = cd->hdr.modmap + unit / BITS_PER_BYTE;
 	size_t len = (unit + count - 1) / BITS_PER_BYTE -
 		     unit / BITS_PER_BYTE + 1;
-	loff_t rpos = pos;
-	ssize_t got;
 	int ret;
 
 	if (!cow_mm_on(cd))
@@ -153,11 +158,8 @@ static int cow_mm_reserve(struct cow_dev *cd, u64 unit, u64 count)
 	ret = vfs_fallocate(cd->file[COW_COW], FALLOC_FL_KEEP_SIZE, pos, len);
 	if (ret != -EOPNOTSUPP)
 		return ret;
-	got = kernel_read(cd->file[COW_COW], cd->unit_buf, len, &rpos);
-	if (got < 0)
-		return got;
-	memset(cd->unit_buf + got, 0, len - got);	/* past the end: 0 */
-	return cow_file_rw(cd, COW_COW, true, cd->unit_buf, len, pos);
+	ret = cow_mm_read(cd, cd->unit_buf, len, pos);
+	return ret ?: cow_file_rw(cd, COW_COW, true, cd->unit_buf, len, pos);
 }
 
 /*

@@ -796,6 +796,7 @@ int cow_thread(void *data)
 {
 	struct cow_dev *cd = data;
 	struct bio_list bios, fua;
+	struct blk_plug plug;
 	struct bio *bio;
 	bool stop;
 	long t;
@@ -838,13 +839,21 @@ int cow_thread(void *data)
 		spin_unlock_irq(&cd->lock);
 		if (stop)
 			break;
-		/* a checkpoint holds the device between two batches */
+		/*
+		 * A checkpoint holds the device between two batches.  The
+		 * batch's I/O to the backing files goes out plugged, as
+		 * dm-crypt's writes: one notice to their disk for the batch,
+		 * not one per request.  The thread never sleeps on a plugged
+		 * request: schedule() sends them first.
+		 */
 		down_read(&cd->hold);
 		cow_finish_fua(cd, &fua);
+		blk_start_plug(&plug);
 		while ((bio = bio_list_pop(&bios))) {
 			cow_handle_bio(cd, bio);
 			cow_bm_trim(cd);
 		}
+		blk_finish_plug(&plug);
 		cow_bm_trim(cd);
 		up_read(&cd->hold);
 	}
