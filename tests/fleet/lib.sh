@@ -85,7 +85,8 @@ fleet_golden() {
 		for i in $(seq -w 1 48); do head -c 1M /dev/urandom > "$d/seed/big$i"; done
 		for i in $(seq 1 200); do head -c $((i * 97 % 8000 + 1)) /dev/urandom > "$d/seed/small/s$i"; done
 		(cd "$d" && find seed -type f | sort | xargs sha256sum > seed.sha256)
-		mkfs.ext4 -q -F -L golden -d "$d" "$out.tmp" "${mib}M" || return 1
+		# (mke2fs says "Creating regular file" on stdout, even with -q)
+		mkfs.ext4 -q -F -L golden -d "$d" "$out.tmp" "${mib}M" >&2 || return 1
 		rm -rf "$d"
 		mv "$out.tmp" "$out"
 	fi
