@@ -413,9 +413,10 @@ no_dstate() {
 	# After umount -f, the NFS client's state manager thread for the
 	# server that is gone ("<address>-manager", in rpc_wait_bit_killable)
 	# keeps waiting for it: the NFS client's own, no task of the user's
-	# or cowloop's (doc/fleet.md).  It is said, not counted.
-	rpc=$(printf '%s\n' "$d" | awk '$3 ~ /-manager$/')
-	d=$(printf '%s\n' "$d" | awk 'NF && $3 !~ /-manager$/')
+	# or cowloop's (doc/fleet.md).  It is said, not counted.  Its name
+	# as ps shows it is cut to 15 characters: "198.18.0.1-mana".
+	rpc=$(printf '%s\n' "$d" | awk -v m="$SERVER-manager" '$3 == substr(m, 1, 15)')
+	d=$(printf '%s\n' "$d" | awk -v m="$SERVER-manager" 'NF && $3 != substr(m, 1, 15)')
 	[ -z "$rpc" ] || say "left to the NFS client: $rpc"
 	[ -z "$d" ] || { say "$d"; bad "tasks in D state"; }
 }
