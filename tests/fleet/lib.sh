@@ -4,7 +4,8 @@
 # the guests (one server, three clients) and their private network, the
 # agent that runs commands in them.  Sourced, never run.
 #
-#   build/fleet/base-<hash>.img    the Debian 12 image (mkimage.sh), cached
+#   build/fleet/base-<system>-<hash>.img   the Debian image (mkimage.sh),
+#                                  cached
 #   build/fleet/golden-<v>.img     the image the server exports, cached
 #   build/fleet/logs/              console logs of the last run
 #   $RUN (/dev/shm/cowloop-fleet-PID, else build/fleet/run-PID)
@@ -29,13 +30,16 @@
 # Each QEMU takes the guest's memory plus TCG's translation cache, cut to
 # 256 MiB (tb-size; QEMU 7.2's default, 1 GiB, got a client killed by
 # the host's OOM killer with four guests beside other work).
-# Knobs: COW_FLEET_MEM (1G per guest), COW_FLEET_KEEP=1 keeps $RUN,
+# Knobs: COW_FLEET_SYSTEM (d12: Debian 12 and its 6.1 kernel, the
+# default; d13-bpo: Debian 13 and trixie-backports' newest kernel),
+# COW_FLEET_MEM (1G per guest), COW_FLEET_KEEP=1 keeps $RUN,
 # V=1 shows the commands sent to the guests.
 
 . "$(dirname "${BASH_SOURCE[0]}")/../guest/lib.sh"
 FLEET_SRC=$COW_TOP/tests/fleet
 FLEET=$COW_TOP/build/fleet
 FLEET_MEM=${COW_FLEET_MEM:-1G}
+FLEET_SYSTEM=${COW_FLEET_SYSTEM:-d12}
 CLIENTS="client1 client2 client3"
 GUESTS="server $CLIENTS"
 LOGS=$FLEET/logs
@@ -58,16 +62,17 @@ check() {
 
 # ---- images ------------------------------------------------------------
 
-# fleet_base: the cached Debian image (its hash covers the package list
-# and mkimage.sh); built with mmdebstrap when missing (about 4 minutes).
+# fleet_base: the cached Debian image of $FLEET_SYSTEM (its hash covers
+# the package list and mkimage.sh); built with mmdebstrap when missing
+# (about 4 minutes).
 fleet_base() {
 	local hash base
 	hash=$(cat "$FLEET_SRC/packages" "$FLEET_SRC/mkimage.sh" | sha256sum | cut -c1-16)
-	base=$FLEET/base-$hash.img
+	base=$FLEET/base-$FLEET_SYSTEM-$hash.img
 	if [ ! -e "$base" ]; then
-		rm -f "$FLEET"/base-*.img
-		fmsg "building the Debian 12 image (mmdebstrap): build/fleet/base-$hash.img"
-		"$FLEET_SRC/mkimage.sh" "$base" > "$LOGS/mkimage.log" 2>&1 ||
+		rm -f "$FLEET"/base-"$FLEET_SYSTEM"-*.img "$FLEET"/base-????????????????.img
+		fmsg "building the $FLEET_SYSTEM image (mmdebstrap): ${base#"$COW_TOP"/}"
+		"$FLEET_SRC/mkimage.sh" "$base" "$FLEET_SYSTEM" > "$LOGS/mkimage.log" 2>&1 ||
 			{ tail -20 "$LOGS/mkimage.log" >&2; return 1; }
 	fi
 	echo "$base"
