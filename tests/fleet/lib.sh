@@ -298,6 +298,56 @@ fleet_wait_exit() {
 	return 1
 }
 
+# ---- kernel complaints --------------------------------------------------
+# The guest suite's list (tests/guest/init: BADLOG), applied to every
+# console of the run by fleet_klog.  While the server is away (a fault,
+# between fleet_away NAME start and end), a task of NAME may wait past
+# the hung task detector's 120 s for the transport's timeout (doc/fleet.md:
+# up to 6 minutes over NFS): the detector's reports ("blocked for more
+# than", "Call Trace:") are expected in that stretch of NAME's console,
+# and nowhere else; any other complaint fails anywhere.
+FLEET_BADLOG=$(sed -n "s/^BADLOG='\(.*\)'\$/\1/p" "$COW_TOP/tests/guest/init")
+FLEET_AWAY_OK='blocked for more than|Call Trace:'
+
+# fleet_away NAME start|end: the stretch of NAME's current console.
+fleet_away() {
+	local f from
+	if [ "$2" = start ]; then
+		f=$LOGS/$1-boot$(cat "$RUN/$1/boots").log
+		echo "$f $(stat -c %s "$f" 2>/dev/null || echo 0)" > "$RUN/$1/away"
+	elif read -r f from < "$RUN/$1/away" 2>/dev/null; then
+		echo "$f $from $(stat -c %s "$f")" >> "$RUN/away"
+		rm -f "$RUN/$1/away"
+	fi
+}
+
+# fleet_klog_file CONSOLE: its complaints, but those expected (above).
+fleet_klog_file() {
+	LC_ALL=C awk -v f="$1" -v bad="$FLEET_BADLOG" -v ok="$FLEET_AWAY_OK" '
+		FILENAME != f { if ($1 == f) { lo[++n] = $2; hi[n] = $3 }; next }
+		{ at = off; off += length($0) + 1 }
+		$0 ~ bad {
+			if ($0 ~ ok)
+				for (i = 1; i <= n; i++)
+					if (at >= lo[i] && at < hi[i]) next
+			print FILENAME ": " $0
+		}' "$RUN/away" "$1"
+}
+
+# fleet_klog: one check per guest, over all of its consoles.
+fleet_klog() {
+	local g out
+	touch "$RUN/away"
+	for g in $GUESTS; do
+		out=$(for f in "$LOGS/$g"-boot*.log; do fleet_klog_file "$f"; done)
+		if [ -z "$out" ]; then pass "kernel-log ($g)"; else
+			fail "kernel-log ($g)" "$(printf '%s\n' "$out" | wc -l) complaint(s)"
+			printf '%s\n' "$out" | sed "s,^$LOGS/,," | head -8 | sed 's/^/    /' |
+				tee -a "$RESULTS"
+		fi
+	done
+}
+
 FLEET_SEQ=0
 # g_send NAME SCRIPT: send a command (glib.sh sourced first); prints its id.
 g_send() {
