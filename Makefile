@@ -34,6 +34,8 @@
 #   make check-cowroot   cowroot= on Debian 12 and 13 systems in QEMU
 #   make check-fleet     one image served by NBD, iSCSI and NFS to three
 #                        client guests, each with its own cowfile; faults
+#                        (COW_FLEET_SYSTEM=d13-bpo: on Debian 13 and the
+#                        newest kernel of trixie-backports)
 #   make bench-fleet     server bytes and read throughput per transport
 
 PREFIX	?= /usr
