@@ -15,9 +15,13 @@
 #     second pass, the copies of the first are waited for);
 #   - one client reading the working set alone, over the transport and
 #     over a copy of the image on its own virtio disk (same guest, same
-#     cowdevice), COW_FLEET_ROUNDS rounds (3) interleaved: MB/s, medians;
+#     cowdevice), COW_FLEET_ROUNDS rounds (3) interleaved, its page cache
+#     dropped before each: MB/s, medians;
 #   - the time a client takes to fill the 1 GiB image (cowdev -a --fill,
-#     the device otherwise idle) over each transport.
+#     the device otherwise idle, the page cache dropped first) over each
+#     transport;
+#   - the readahead of the rdofile's device or file system, which
+#     copy-on-read's buffered reads (and every read over NFS) go through.
 #
 # Results: build/fleet/logs/bench.txt; the total time on the last line.
 set -uo pipefail
@@ -77,10 +81,12 @@ mbs() { awk -v m="$WS" -v s="$1" 'BEGIN {printf "%.1f", m * 1.048576 / s}'; }
 
 say "bench-fleet: $(date -u +%F), 3 clients, working set $WS MiB, $ROUNDS rounds, kernel $FLEET_KVER, TCG, one vCPU per guest"
 N=3
+drop='sync; echo 3 > /proc/sys/vm/drop_caches'
 for T in $TRANSPORTS; do
 	run server "srv_export $T" >/dev/null
 	on_clients "cl_connect $T" >/dev/null
 	rdo=$(run client1 "rdo_of $T")
+	say "$T: readahead of the rdofile's device or file system: $(run client1 "rdo_readahead $rdo") KiB"
 	for mode in plain copy-on-read; do
 		opt=
 		[ "$mode" = copy-on-read ] && opt=--copy-on-read
@@ -89,7 +95,7 @@ for T in $TRANSPORTS; do
 			if [ "$mode" = copy-on-read ] && [ $pass = 2 ]; then
 				say "$T copy-on-read: copied before pass 2: $(on_clients "copied_wait $((WS * 1024)) 600" | paste -sd' ') units"
 			fi
-			on_clients "sync; echo 3 > /proc/sys/vm/drop_caches" >/dev/null
+			on_clients "$drop" >/dev/null
 			tx0=$(run server tx_bytes)
 			secs=$(on_clients "bench_read $WS" | sort -n | tail -1)
 			tx1=$(run server tx_bytes)
@@ -99,20 +105,23 @@ for T in $TRANSPORTS; do
 		on_clients "bench_down /var/lib/cow/bench.cow" >/dev/null
 	done
 
-	# one client alone: over the transport against its local copy
+	# one client alone: over the transport against its local copy, the
+	# page cache dropped before each read (over NFS, cowloop reads the
+	# image through it, and it outlives the deactivation)
 	local_s=() net_s=()
 	for r in $(seq "$ROUNDS"); do
 		run client1 "bench_up /var/lib/cow/golden.img /var/lib/cow/b-local.cow" >/dev/null
-		local_s+=("$(run client1 "bench_read $WS")")
+		local_s+=("$(run client1 "$drop; bench_read $WS")")
 		run client1 "bench_down /var/lib/cow/b-local.cow" >/dev/null
 		run client1 "bench_up $rdo /var/lib/cow/b-net.cow" >/dev/null
-		net_s+=("$(run client1 "bench_read $WS")")
+		net_s+=("$(run client1 "$drop; bench_read $WS")")
 		run client1 "bench_down /var/lib/cow/b-net.cow" >/dev/null
 	done
 	ls_=$(printf '%s\n' "${local_s[@]}" | median)
 	ns_=$(printf '%s\n' "${net_s[@]}" | median)
 	say "$T one client: $(mbs "$ns_") MB/s over $T, $(mbs "$ls_") MB/s from the local copy (medians of $ROUNDS: ${net_s[*]} s against ${local_s[*]} s): $(awk -v a="$ls_" -v b="$ns_" 'BEGIN {printf "%.2f", a / b}') of local"
 
+	run client1 "$drop" >/dev/null
 	run client1 "bench_up $rdo /var/lib/cow/b-fill.cow --fill" >/dev/null
 	tx0=$(run server tx_bytes)
 	fs=$(run client1 fill_wait)

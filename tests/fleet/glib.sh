@@ -492,6 +492,18 @@ bench_read() {
 	t1=$(date +%s.%N)
 	echo "$t0 $t1" | awk '{printf "%.3f\n", $2 - $1}'
 }
+# rdo_readahead RDOFILE: the readahead (KiB) of what it is read through,
+# its block device or its file system (NFS): it applies to copy-on-read's
+# buffered reads, and to every read of an rdofile on NFS.
+rdo_readahead() {
+	local dev
+	if [ -b "$1" ]; then
+		dev=$(basename "$(readlink -f "$1")")
+		cat "/sys/block/$dev/queue/read_ahead_kb"
+	else
+		cat "/sys/class/bdi/$(mountpoint -d "$(stat -c %m "$1")")/read_ahead_kb"
+	fi
+}
 # copied_wait UNITS SECONDS: until copy-on-read has copied that many
 # units (the third field of cowloop/fill) or the time is up; prints it.
 copied_wait() {
