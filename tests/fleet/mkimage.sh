@@ -6,8 +6,9 @@
 # packages) as an ext4 image (label fleetroot), shared by the server and
 # the clients through qcow2 overlays.  SYSTEM: d12 (Debian 12 and its
 # kernel, the default) or d13-bpo (Debian 13 and the newest kernel of
-# trixie-backports: the kernel packages of the list taken from there).  The engines' services are installed
-# but not enabled: the test enables on each guest what its role needs.
+# trixie-backports: the kernel packages of the list taken from there).
+# The engines' services are installed but not enabled: the test enables
+# on each guest what its role needs.
 # Timers and services that only cost boot time under TCG are masked.
 # Cowloop's .debs and the test's own files are added per run
 # (prepare.sh), so this image is rebuilt only when this file or the

@@ -8,9 +8,9 @@
 # panic the guest), the device reads zeroes and keeps its data across
 # deactivation, repair check and reactivation; a fill that must look
 # through the whole bitmap for the only units not in the cowfile, the
-# last MiB's, keeps within the bound too.  Then, with the guest down to about 512 MiB (hugepages set
-# aside), fio writes at random over 64 GiB and verifies.  Minutes per
-# kernel under TCG: make check-long.
+# last MiB's, keeps within the bound too.  Then, with the guest down to
+# about 512 MiB (hugepages set aside), fio writes at random over 64 GiB
+# and verifies.  Minutes per kernel under TCG: make check-long.
 # suite: long
 # timeout: 2400
 . /cowloop/t/lib.sh
@@ -72,7 +72,6 @@ cowrepair -n "$cow" >/tmp/bm.rep 2>&1 || fail "cowrepair -n after the deactivati
 # reactivated with --fill: every unit is in already (cowloop/fill says
 # done at once; the fill's look through the bitmap is the case below)
 dev=$(activate --fill "$rdo" "$cow")
-mem=/sys/block/cow${dev##*/}/cowloop/memory
 fill=/sys/block/cow${dev##*/}/cowloop/fill
 check_eq "fill state, every unit in" done "$(awk '{ print $4 }' "$fill")"
 dd if="$dev" of=/tmp/bm.back bs=64k count=1 skip=$((5 * T / 65536)) \
