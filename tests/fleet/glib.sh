@@ -407,7 +407,7 @@ seed_read_fails() {
 	esac
 }
 no_dstate() {
-	local d rpc
+	local d rpc mgr
 	sleep 2
 	d=$(dstate)
 	# After umount -f, the NFS client's state manager thread for the
@@ -415,8 +415,9 @@ no_dstate() {
 	# keeps waiting for it: the NFS client's own, no task of the user's
 	# or cowloop's (doc/fleet.md).  It is said, not counted.  Its name
 	# as ps shows it is cut to 15 characters: "198.18.0.1-mana".
-	rpc=$(printf '%s\n' "$d" | awk -v m="$SERVER-manager" '$3 == substr(m, 1, 15)')
-	d=$(printf '%s\n' "$d" | awk -v m="$SERVER-manager" 'NF && $3 != substr(m, 1, 15)')
+	mgr=$(printf '%.15s' "$SERVER-manager")
+	rpc=$(printf '%s\n' "$d" | awk -v m="$mgr" '$3 == m')
+	d=$(printf '%s\n' "$d" | awk -v m="$mgr" 'NF && $3 != m')
 	[ -z "$rpc" ] || say "left to the NFS client: $rpc"
 	[ -z "$d" ] || { say "$d"; bad "tasks in D state"; }
 }
